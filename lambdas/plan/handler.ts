@@ -1,0 +1,19 @@
+import { parseEnv, PlanEnvSchema } from '../shared/env';
+import { repositoryFromEnv } from '../shared/job-repository';
+import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
+import { createModelGateway } from '../shared/model-gateway';
+import { ExecutionInputSchema } from '../shared/schemas';
+import { planJob } from './plan-job';
+
+export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (rawEnv) => {
+  const env = parseEnv(PlanEnvSchema, rawEnv);
+  const repository = repositoryFromEnv(env);
+  const model = createModelGateway(env);
+  const settings = {
+    model: env.MODEL,
+    maxTokens: env.MODEL_MAX_TOKENS,
+    bounds: { min: Math.min(env.MIN_SUBTASKS, env.MAX_SUBTASKS), max: env.MAX_SUBTASKS },
+    repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
+  };
+  return (event, context) => planJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
+});

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Settings every function shares. Parsed once per container; a bad value fails the first invocation. */
+export const CommonEnvSchema = z.object({
+  TABLE_NAME: z.string().min(1),
+  /** Local runs only: dynalite's endpoint. Unset in the cloud. */
+  DYNAMODB_ENDPOINT: z.url().optional(),
+  AWS_REGION: z.string().default('us-east-1'),
+  JOB_TTL_DAYS: positiveInt(30),
+});
+
+/** Settings of a function that calls a model. */
+export const ModelEnvSchema = CommonEnvSchema.extend({
+  MODEL: z.string().min(1),
+  MODEL_MAX_TOKENS: positiveInt(4_096),
+  /** Kept low on purpose: waiting out throttling happens in Step Functions (free), not in Lambda (billed). */
+  MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  /** Secrets Manager secret holding the Anthropic API key (cloud). */
+  ANTHROPIC_API_KEY_SECRET_ARN: z.string().min(1).optional(),
+  /** Local runs only: the key itself. The deployed stack never sets it. */
+  ANTHROPIC_API_KEY: z.string().min(1).optional(),
+  ANTHROPIC_BASE_URL: z.url().optional(),
+});
+export type ModelEnv = z.infer<typeof ModelEnvSchema>;
+
+export const PlanEnvSchema = ModelEnvSchema.extend({
+  MAX_SUBTASKS: z.coerce.number().int().min(1).max(100).default(6),
+  MIN_SUBTASKS: z.coerce.number().int().min(1).max(100).default(2),
+  PLAN_REPAIR_ATTEMPTS: z.coerce.number().int().min(0).max(5).default(2),
+});
+export type PlanEnv = z.infer<typeof PlanEnvSchema>;
+
+export type Env = Record<string, string | undefined>;
+
+/** Parses `env` with `schema`, failing with every bad variable named. */
+export function parseEnv<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    throw new Error(`Invalid environment: ${problems}`);
+  }
+  return result.data;
+}

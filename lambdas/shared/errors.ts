@@ -1,0 +1,131 @@
+import Anthropic from '@anthropic-ai/sdk';
+
+/**
+ * Base for every error the state machine matches on. Step Functions (and aws-local-stepfunctions)
+ * match Retry/Catch on the error's `name`, which a Node.js Lambda reports as `errorType`.
+ */
+export abstract class WorkflowError extends Error {
+  abstract override readonly name: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** HTTP 429 from the model provider. Retried with exponential backoff and full jitter. */
+export class ModelRateLimited extends WorkflowError {
+  override readonly name = 'ModelRateLimited';
+}
+
+/** HTTP 529: the provider is overloaded. Retried with exponential backoff and full jitter. */
+export class ModelOverloaded extends WorkflowError {
+  override readonly name = 'ModelOverloaded';
+}
+
+/** HTTP 5xx, or the connection was reset or refused. Retried. */
+export class ModelUnavailable extends WorkflowError {
+  override readonly name = 'ModelUnavailable';
+}
+
+/** The model request did not finish in time. Retried. */
+export class ModelTimeout extends WorkflowError {
+  override readonly name = 'ModelTimeout';
+}
+
+/** HTTP 400/401/403/404/413: retrying the same request cannot help. Not retried. */
+export class ModelRequestRejected extends WorkflowError {
+  override readonly name = 'ModelRequestRejected';
+}
+
+/** The planner's output still failed validation after the repair attempts. Not retried. */
+export class InvalidPlan extends WorkflowError {
+  override readonly name = 'InvalidPlan';
+  constructor(
+    message: string,
+    readonly validationErrors: readonly string[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Synthesis found no successful subtask to combine, so the job cannot produce a deliverable. */
+export class AllSubtasksFailed extends WorkflowError {
+  override readonly name = 'AllSubtasksFailed';
+}
+
+/** A Lambda was invoked with an event that does not match its schema (a wiring bug). */
+export class InvalidEvent extends WorkflowError {
+  override readonly name = 'InvalidEvent';
+}
+
+/** The job or subtask a Lambda was asked to work on does not exist. */
+export class JobNotFound extends WorkflowError {
+  override readonly name = 'JobNotFound';
+}
+
+/** The names the state machine's Retry rules list, grouped by policy (see ARCHITECTURE.md). */
+export const THROTTLING_ERRORS = ['ModelRateLimited', 'ModelOverloaded'] as const;
+export const TRANSIENT_MODEL_ERRORS = ['ModelUnavailable', 'ModelTimeout'] as const;
+
+const REJECTED_STATUSES = new Set([400, 401, 403, 404, 413, 422]);
+
+function describe(error: InstanceType<typeof Anthropic.APIError>): string {
+  const requestId = error.requestID ? ` (request ${error.requestID})` : '';
+  return `${error.message}${requestId}`;
+}
+
+/**
+ * Maps an error thrown by `@anthropic-ai/sdk` onto the named errors of the workflow, keeping the
+ * original as `cause`. Errors that are not model API errors (bugs, validation) pass through as they are.
+ */
+export function classifyModelError(error: unknown): unknown {
+  if (error instanceof WorkflowError) return error;
+  if (error instanceof Anthropic.APIConnectionTimeoutError) {
+    return new ModelTimeout(`Model request timed out: ${error.message}`, { cause: error });
+  }
+  if (error instanceof Anthropic.APIConnectionError) {
+    return new ModelUnavailable(`Could not reach the model: ${error.message}`, { cause: error });
+  }
+  if (error instanceof Anthropic.APIError) {
+    const status = error.status;
+    if (status === 429) return new ModelRateLimited(`Rate limited (429): ${describe(error)}`, { cause: error });
+    if (status === 529) return new ModelOverloaded(`Overloaded (529): ${describe(error)}`, { cause: error });
+    if (status === 408) return new ModelTimeout(`Request timeout (408): ${describe(error)}`, { cause: error });
+    if (status !== undefined && status >= 500) {
+      return new ModelUnavailable(`Model service error (${status}): ${describe(error)}`, { cause: error });
+    }
+    if (status !== undefined && REJECTED_STATUSES.has(status)) {
+      return new ModelRequestRejected(`Request rejected (${status}): ${describe(error)}`, { cause: error });
+    }
+    if (status === 409) return new ModelUnavailable(`Conflict (409): ${describe(error)}`, { cause: error });
+    return new ModelRequestRejected(`Request rejected (${status ?? 'no status'}): ${describe(error)}`, {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** `{ name, message }` as stored on jobs and subtasks. */
+export interface ErrorSummary {
+  name: string;
+  message: string;
+}
+
+/**
+ * Reads the `{ Error, Cause }` that a Step Functions Catch puts in the state. For a Lambda error the
+ * Cause is a JSON string `{ errorType, errorMessage, trace }`; for States.* errors it is plain text.
+ */
+export function errorFromCatch(caught: { Error?: string; Cause?: string }): ErrorSummary {
+  const name = caught.Error ?? 'UnknownError';
+  const cause = caught.Cause ?? '';
+  try {
+    const parsed: unknown = JSON.parse(cause);
+    if (parsed && typeof parsed === 'object' && 'errorMessage' in parsed) {
+      const message = (parsed as { errorMessage: unknown }).errorMessage;
+      if (typeof message === 'string') return { name, message };
+    }
+  } catch {
+    // Not JSON: a States.* error or a plain-text cause.
+  }
+  return { name, message: cause || name };
+}

@@ -1,0 +1,309 @@
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ErrorSummary } from './errors';
+import {
+  type CallUsage,
+  type JobRecord,
+  JobRecordSchema,
+  type JobStatus,
+  type Plan,
+  type SubtaskRecord,
+  SubtaskRecordSchema,
+  TERMINAL_JOB_STATUSES,
+} from './schemas';
+
+/** Single-table layout: a job and its subtasks share a partition, so one Query reads a whole job. */
+export const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
+export const subtaskKey = (jobId: string, subtaskId: string) => ({ pk: `JOB#${jobId}`, sk: `SUBTASK#${subtaskId}` });
+
+export interface JobWithSubtasks {
+  job: JobRecord;
+  subtasks: SubtaskRecord[];
+}
+
+export type SubtaskAttempt =
+  | { kind: 'started'; subtask: SubtaskRecord }
+  | { kind: 'already-succeeded'; subtask: SubtaskRecord };
+
+const BATCH_WRITE_LIMIT = 25;
+const MAX_UNPROCESSED_ROUNDS = 8;
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
+
+/**
+ * Every read and write of jobs and subtasks. Writes that could be repeated by a Step Functions retry
+ * are conditional, so a retried invocation neither duplicates an item nor counts anything twice.
+ */
+export class JobRepository {
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly ttlDays: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private timestamps() {
+    const now = this.now();
+    return { iso: now.toISOString(), expiresAt: Math.floor(now.getTime() / 1000) + this.ttlDays * 86_400 };
+  }
+
+  /** Writes a new job; returns false (and changes nothing) when the id is taken. */
+  async createJob(job: Omit<JobRecord, 'createdAt' | 'updatedAt'>): Promise<boolean> {
+    const { iso, expiresAt } = this.timestamps();
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...jobKey(job.jobId), entity: 'job', ...job, createdAt: iso, updatedAt: iso, expiresAt },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getJob(jobId: string): Promise<JobRecord | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }),
+    );
+    return result.Item ? JobRecordSchema.parse(result.Item) : undefined;
+  }
+
+  async getJobWithSubtasks(jobId: string): Promise<JobWithSubtasks | undefined> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': jobKey(jobId).pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const jobItem = items.find((item) => item.sk === 'JOB');
+    if (!jobItem) return undefined;
+    const subtasks = items
+      .filter((item) => typeof item.sk === 'string' && item.sk.startsWith('SUBTASK#'))
+      .map((item) => SubtaskRecordSchema.parse(item))
+      .sort((a, b) => a.index - b.index);
+    return { job: JobRecordSchema.parse(jobItem), subtasks };
+  }
+
+  async getSubtask(jobId: string, subtaskId: string): Promise<SubtaskRecord | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: subtaskKey(jobId, subtaskId), ConsistentRead: true }),
+    );
+    return result.Item ? SubtaskRecordSchema.parse(result.Item) : undefined;
+  }
+
+  /**
+   * Moves a job that has not finished to `status`. Returns false when the job is already terminal
+   * (for example CANCELLED), so late writers never resurrect a finished job.
+   */
+  async setJobStatus(jobId: string, status: JobStatus): Promise<boolean> {
+    return this.updateUnlessTerminal(jobId, 'SET #status = :status', { ':status': status });
+  }
+
+  async setExecutionArn(jobId: string, executionArn: string): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: jobKey(jobId),
+        UpdateExpression: 'SET executionArn = :arn',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':arn': executionArn },
+      }),
+    );
+  }
+
+  /** Stores the validated plan and one PENDING item per subtask, then moves the job to RUNNING. */
+  async savePlan(jobId: string, plan: Plan, usage: CallUsage, attempts: number): Promise<boolean> {
+    const { iso, expiresAt } = this.timestamps();
+    const subtaskItems = plan.subtasks.map((subtask, index) => ({
+      ...subtaskKey(jobId, subtask.id),
+      entity: 'subtask',
+      ...subtask,
+      jobId,
+      index,
+      status: 'PENDING',
+      attempts: 0,
+      expiresAt,
+    }));
+    await this.batchPut(subtaskItems);
+    return this.updateUnlessTerminal(
+      jobId,
+      'SET #status = :status, #plan = :plan, planUsage = :usage, planAttempts = :attempts, updatedAt = :now',
+      { ':status': 'RUNNING', ':plan': plan, ':usage': usage, ':attempts': attempts, ':now': iso },
+      { '#plan': 'plan' },
+    );
+  }
+
+  /**
+   * Counts an attempt and marks the subtask RUNNING, atomically. When an earlier invocation already
+   * succeeded, nothing changes and the stored result is returned instead.
+   */
+  async beginSubtaskAttempt(jobId: string, subtaskId: string): Promise<SubtaskAttempt | undefined> {
+    const { iso } = this.timestamps();
+    try {
+      const result = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: subtaskKey(jobId, subtaskId),
+          UpdateExpression:
+            'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now ADD attempts :one',
+          ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED', ':one': 1, ':now': iso },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { kind: 'started', subtask: SubtaskRecordSchema.parse(result.Attributes) };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const existing = await this.getSubtask(jobId, subtaskId);
+      return existing ? { kind: 'already-succeeded', subtask: existing } : undefined;
+    }
+  }
+
+  /** Records a subtask's output. A second write for the same subtask is ignored (returns false). */
+  async completeSubtask(
+    jobId: string,
+    subtaskId: string,
+    result: { output: string; usage: CallUsage; stopReason: string | null },
+  ): Promise<boolean> {
+    const { iso } = this.timestamps();
+    return this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: subtaskKey(jobId, subtaskId),
+      UpdateExpression:
+        'SET #status = :succeeded, #output = :output, #usage = :usage, stopReason = :stop, finishedAt = :now, updatedAt = :now REMOVE #error',
+      ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
+      ExpressionAttributeNames: { '#status': 'status', '#output': 'output', '#usage': 'usage', '#error': 'error' },
+      ExpressionAttributeValues: {
+        ':succeeded': 'SUCCEEDED',
+        ':output': result.output,
+        ':usage': result.usage,
+        ':stop': result.stopReason ?? 'unknown',
+        ':now': iso,
+      },
+    });
+  }
+
+  /** Marks a subtask FAILED with its error, unless it already succeeded. */
+  async failSubtask(jobId: string, subtaskId: string, error: ErrorSummary): Promise<boolean> {
+    const { iso } = this.timestamps();
+    return this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: subtaskKey(jobId, subtaskId),
+      UpdateExpression: 'SET #status = :failed, #error = :error, finishedAt = :now, updatedAt = :now',
+      ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
+      ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+      ExpressionAttributeValues: { ':failed': 'FAILED', ':succeeded': 'SUCCEEDED', ':error': error, ':now': iso },
+    });
+  }
+
+  /** Writes the deliverable and the final status (SUCCEEDED or PARTIAL). */
+  async completeJob(
+    jobId: string,
+    outcome: { status: 'SUCCEEDED' | 'PARTIAL'; synthesis: string; usage: CallUsage; error?: ErrorSummary },
+  ): Promise<boolean> {
+    const errorUpdate = outcome.error ? ', #error = :error' : ' REMOVE #error';
+    return this.updateUnlessTerminal(
+      jobId,
+      `SET #status = :status, synthesis = :synthesis, synthesisUsage = :usage, updatedAt = :now${errorUpdate}`,
+      {
+        ':status': outcome.status,
+        ':synthesis': outcome.synthesis,
+        ':usage': outcome.usage,
+        ...(outcome.error ? { ':error': outcome.error } : {}),
+      },
+      { '#error': 'error' },
+    );
+  }
+
+  /** Records FAILED and why. A job that already reached a terminal status keeps it. */
+  async failJob(jobId: string, error: ErrorSummary): Promise<boolean> {
+    return this.updateUnlessTerminal(
+      jobId,
+      'SET #status = :status, #error = :error, updatedAt = :now',
+      { ':status': 'FAILED', ':error': error },
+      { '#error': 'error' },
+    );
+  }
+
+  private async updateUnlessTerminal(
+    jobId: string,
+    updateExpression: string,
+    values: Record<string, unknown>,
+    names: Record<string, string> = {},
+  ): Promise<boolean> {
+    const terminal = Object.fromEntries(TERMINAL_JOB_STATUSES.map((status, i) => [`:terminal${i}`, status]));
+    const expression = updateExpression.includes('updatedAt') ? updateExpression : updateExpression.replace(/^SET /, 'SET updatedAt = :now, ');
+    return this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: jobKey(jobId),
+      UpdateExpression: expression,
+      ConditionExpression: `attribute_exists(pk) AND NOT (#status IN (${Object.keys(terminal).join(', ')}))`,
+      ExpressionAttributeNames: { '#status': 'status', ...names },
+      ExpressionAttributeValues: { ':now': this.timestamps().iso, ...values, ...terminal },
+    });
+  }
+
+  private async conditionalUpdate(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
+    try {
+      await this.documents.send(new UpdateCommand(input));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  private async batchPut(items: Record<string, unknown>[]): Promise<void> {
+    for (let start = 0; start < items.length; start += BATCH_WRITE_LIMIT) {
+      let requests = items.slice(start, start + BATCH_WRITE_LIMIT).map((Item) => ({ PutRequest: { Item } }));
+      for (let round = 0; requests.length > 0; round++) {
+        if (round >= MAX_UNPROCESSED_ROUNDS) throw new Error('DynamoDB kept returning unprocessed items');
+        const result = await this.documents.send(
+          new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } }),
+        );
+        requests = (result.UnprocessedItems?.[this.tableName] ?? []).flatMap((request) =>
+          request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item } }] : [],
+        );
+        if (requests.length > 0) await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** round));
+      }
+    }
+  }
+}
+
+/** One DynamoDB client per container; `endpoint` is set only for local runs against dynalite. */
+export function createDocumentClient(options: { region: string; endpoint?: string }): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    region: options.region,
+    ...(options.endpoint
+      ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/** The repository a function uses, from its parsed environment. */
+export function repositoryFromEnv(env: {
+  TABLE_NAME: string;
+  AWS_REGION: string;
+  DYNAMODB_ENDPOINT?: string | undefined;
+  JOB_TTL_DAYS: number;
+}): JobRepository {
+  const documents = createDocumentClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT });
+  return new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS);
+}

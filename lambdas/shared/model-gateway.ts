@@ -1,0 +1,120 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { classifyModelError, ModelTimeout } from './errors';
+import type { ModelEnv } from './env';
+import type { Usage } from './schemas';
+
+export interface ModelMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface ModelRequest {
+  model: string;
+  system: string;
+  messages: ModelMessage[];
+  maxTokens: number;
+  /** JSON Schema for structured output (`output_config.format`). */
+  jsonSchema?: Record<string, unknown>;
+  /** Hard deadline for this call, so the call ends (as ModelTimeout) before the Lambda does. */
+  timeoutMs: number;
+}
+
+export interface ModelResponse {
+  text: string;
+  usage: Usage;
+  stopReason: string | null;
+  model: string;
+}
+
+/** The one thing plan, worker and synthesis need from a model provider. */
+export interface ModelGateway {
+  complete(request: ModelRequest): Promise<ModelResponse>;
+}
+
+/** Smallest deadline worth attempting a model call with. */
+const MIN_CALL_MS = 1_000;
+
+/**
+ * Messages API through `@anthropic-ai/sdk`. Every failure leaves as one of the named errors in
+ * `errors.ts`, so the state machine can decide whether to retry.
+ */
+export class AnthropicModelGateway implements ModelGateway {
+  constructor(
+    private readonly clientFor: () => Promise<Anthropic>,
+  ) {}
+
+  async complete(request: ModelRequest): Promise<ModelResponse> {
+    if (request.timeoutMs < MIN_CALL_MS) {
+      throw new ModelTimeout(`Only ${request.timeoutMs} ms left before the function's deadline; not calling the model`);
+    }
+    try {
+      const client = await this.clientFor();
+      const message = await client.messages.create(
+        {
+          model: request.model,
+          max_tokens: request.maxTokens,
+          system: request.system,
+          messages: request.messages,
+          ...(request.jsonSchema
+            ? { output_config: { format: { type: 'json_schema' as const, schema: request.jsonSchema } } }
+            : {}),
+        },
+        { timeout: request.timeoutMs },
+      );
+      const text = message.content
+        .flatMap((block) => (block.type === 'text' ? [block.text] : []))
+        .join('');
+      return {
+        text,
+        stopReason: message.stop_reason,
+        model: message.model,
+        usage: {
+          inputTokens: message.usage.input_tokens,
+          outputTokens: message.usage.output_tokens,
+          cacheReadTokens: message.usage.cache_read_input_tokens ?? 0,
+          cacheWriteTokens: message.usage.cache_creation_input_tokens ?? 0,
+        },
+      };
+    } catch (error) {
+      throw classifyModelError(error);
+    }
+  }
+}
+
+/** How long a cached API key from Secrets Manager is trusted before it is read again (rotation). */
+const SECRET_MAX_AGE_SECONDS = 300;
+
+/**
+ * Builds the client lazily and caches it per API key, so a warm container reuses its connection
+ * pool and a rotated secret takes effect within `SECRET_MAX_AGE_SECONDS`.
+ */
+export function anthropicClientFactory(env: ModelEnv): () => Promise<Anthropic> {
+  let cached: { apiKey: string; client: Anthropic } | undefined;
+  return async () => {
+    const apiKey = await resolveApiKey(env);
+    if (cached?.apiKey !== apiKey) {
+      cached = {
+        apiKey,
+        client: new Anthropic({ apiKey, baseURL: env.ANTHROPIC_BASE_URL, maxRetries: env.MODEL_MAX_RETRIES }),
+      };
+    }
+    return cached.client;
+  };
+}
+
+async function resolveApiKey(env: ModelEnv): Promise<string> {
+  if (env.ANTHROPIC_API_KEY) return env.ANTHROPIC_API_KEY;
+  if (!env.ANTHROPIC_API_KEY_SECRET_ARN) {
+    throw new Error('No model credentials: set ANTHROPIC_API_KEY_SECRET_ARN (deployed) or ANTHROPIC_API_KEY (local)');
+  }
+  const secret = await getSecret(env.ANTHROPIC_API_KEY_SECRET_ARN, { maxAge: SECRET_MAX_AGE_SECONDS });
+  if (typeof secret !== 'string' || secret.trim() === '') {
+    throw new Error('The Anthropic API key secret is empty or not a string');
+  }
+  return secret.trim();
+}
+
+export function createModelGateway(env: ModelEnv): ModelGateway {
+  return new AnthropicModelGateway(anthropicClientFactory(env));
+}

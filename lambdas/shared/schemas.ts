@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Limits on what a caller may submit; enforced wherever a job request enters the system. */
+export const REQUEST_LIMITS = {
+  taskMaxChars: 8_000,
+  contextMaxBytes: 16_000,
+  profileMaxChars: 64,
+} as const;
+
+export const JobIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{2,79}$/, 'must be 3–80 characters of lowercase letters, digits and dashes');
+
+export const JobContextSchema = z
+  .record(z.string(), z.unknown())
+  .refine((value) => Buffer.byteLength(JSON.stringify(value)) <= REQUEST_LIMITS.contextMaxBytes, {
+    message: `must serialise to at most ${REQUEST_LIMITS.contextMaxBytes} bytes of JSON`,
+  });
+
+/** What a caller asks for: the input of the CLI, of `POST /jobs` and of a batch item. */
+export const JobRequestSchema = z
+  .object({
+    task: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(REQUEST_LIMITS.taskMaxChars, `must be at most ${REQUEST_LIMITS.taskMaxChars} characters`),
+    context: JobContextSchema.default({}),
+    profile: z.string().min(1).max(REQUEST_LIMITS.profileMaxChars).default('default'),
+  })
+  .strict();
+export type JobRequest = z.infer<typeof JobRequestSchema>;
+
+export const JOB_STATUSES = [
+  'QUEUED',
+  'PLANNING',
+  'RUNNING',
+  'SYNTHESIZING',
+  'SUCCEEDED',
+  'PARTIAL',
+  'FAILED',
+  'CANCELLED',
+] as const;
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatusSchema>;
+export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = ['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'];
+
+export const SubtaskStatusSchema = z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED']);
+export type SubtaskStatus = z.infer<typeof SubtaskStatusSchema>;
+
+export const SubtaskIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'must be 1–64 characters of lowercase letters, digits and dashes');
+
+/** One subtask as the orchestrator model proposes it. */
+export const PlannedSubtaskSchema = z.object({
+  id: SubtaskIdSchema.describe('Short kebab-case identifier, unique within the plan'),
+  type: z.string().min(1).max(40).describe('Kind of work, e.g. research, analysis, variation'),
+  title: z.string().min(1).max(200).describe('A few words naming the subtask'),
+  description: z.string().min(1).max(4_000).describe('What the worker must produce, and what to leave out'),
+  dependsOn: z
+    .array(z.string())
+    .default([])
+    .describe('Ids of subtasks whose results this one needs; empty when independent'),
+});
+export type PlannedSubtask = z.infer<typeof PlannedSubtaskSchema>;
+
+/** The orchestrator's structured output, before the semantic checks (ids, cycles, bounds). */
+export const PlanSchema = z.object({
+  analysis: z.string().min(1).max(4_000).describe('Why these subtasks, and how they fit together'),
+  subtasks: z.array(PlannedSubtaskSchema).describe('The subtasks worth doing for this task'),
+});
+export type Plan = z.infer<typeof PlanSchema>;
+
+export const UsageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cacheReadTokens: z.number().int().nonnegative().default(0),
+  cacheWriteTokens: z.number().int().nonnegative().default(0),
+});
+export type Usage = z.infer<typeof UsageSchema>;
+
+export const ErrorSummarySchema = z.object({ name: z.string(), message: z.string() });
+
+/** Usage of one model call, priced, as stored per role on the job. */
+export const CallUsageSchema = UsageSchema.extend({ model: z.string(), costUsd: z.number().nonnegative() });
+export type CallUsage = z.infer<typeof CallUsageSchema>;
+
+/** The job as stored in DynamoDB (pk `JOB#<id>`, sk `JOB`). */
+export const JobRecordSchema = z.object({
+  jobId: JobIdSchema,
+  status: JobStatusSchema,
+  task: z.string(),
+  context: z.record(z.string(), z.unknown()).default({}),
+  profile: z.string(),
+  plan: z.object({ analysis: z.string(), subtasks: z.array(PlannedSubtaskSchema) }).optional(),
+  planAttempts: z.number().int().optional(),
+  planUsage: CallUsageSchema.optional(),
+  synthesis: z.string().optional(),
+  synthesisUsage: CallUsageSchema.optional(),
+  error: ErrorSummarySchema.optional(),
+  executionArn: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+/** One subtask as stored in DynamoDB (pk `JOB#<id>`, sk `SUBTASK#<id>`). */
+export const SubtaskRecordSchema = PlannedSubtaskSchema.extend({
+  jobId: JobIdSchema,
+  index: z.number().int().nonnegative(),
+  status: SubtaskStatusSchema,
+  attempts: z.number().int().nonnegative().default(0),
+  output: z.string().optional(),
+  stopReason: z.string().optional(),
+  error: ErrorSummarySchema.optional(),
+  usage: CallUsageSchema.optional(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+});
+export type SubtaskRecord = z.infer<typeof SubtaskRecordSchema>;
+
+/** The state machine's input. `request` lets a caller start an execution directly, without a job record. */
+export const ExecutionInputSchema = z.object({
+  jobId: JobIdSchema,
+  request: JobRequestSchema.optional(),
+});
+export type ExecutionInput = z.infer<typeof ExecutionInputSchema>;
+
+/** What a Catch puts at `$.error`. */
+export const CaughtErrorSchema = z.object({ Error: z.string().optional(), Cause: z.string().optional() });

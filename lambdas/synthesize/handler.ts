@@ -1,0 +1,14 @@
+import { ModelEnvSchema, parseEnv } from '../shared/env';
+import { repositoryFromEnv } from '../shared/job-repository';
+import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
+import { createModelGateway } from '../shared/model-gateway';
+import { synthesizeJob, SynthesizeEventSchema } from './synthesize-job';
+
+export const { createHandler, handler } = lambdaEntry(SynthesizeEventSchema, (rawEnv) => {
+  const env = parseEnv(ModelEnvSchema, rawEnv);
+  const repository = repositoryFromEnv(env);
+  const model = createModelGateway(env);
+  const settings = { model: env.MODEL, maxTokens: env.MODEL_MAX_TOKENS };
+  return (event, context) =>
+    synthesizeJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
+});

@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { AllSubtasksFailed, JobNotFound } from '../shared/errors';
+import type { JobRepository } from '../shared/job-repository';
+import type { ModelGateway } from '../shared/model-gateway';
+import { priced } from '../shared/pricing';
+import { SYNTHESIS_SYSTEM_PROMPT, synthesisPrompt } from '../shared/prompts';
+import { JobIdSchema, type SubtaskRecord } from '../shared/schemas';
+
+export const SynthesizeEventSchema = z.object({ jobId: JobIdSchema });
+export type SynthesizeEvent = z.infer<typeof SynthesizeEventSchema>;
+
+export interface SynthesisSettings {
+  model: string;
+  maxTokens: number;
+}
+
+export interface SynthesisDependencies {
+  repository: JobRepository;
+  model: ModelGateway;
+  settings: SynthesisSettings;
+  remainingMs: () => number;
+}
+
+export interface SynthesisResult {
+  jobId: string;
+  status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
+  succeeded: number;
+  failed: number;
+}
+
+const describeFailure = (subtask: SubtaskRecord) =>
+  `${subtask.id} (${subtask.error ? subtask.error.name : `never finished: ${subtask.status}`})`;
+
+/**
+ * Combines the successful subtasks into the deliverable. The job ends SUCCEEDED when every subtask
+ * succeeded, PARTIAL when some failed (they are named to the model and in the job's error), and
+ * fails with AllSubtasksFailed when there is nothing to combine.
+ */
+export async function synthesizeJob(event: SynthesizeEvent, deps: SynthesisDependencies): Promise<SynthesisResult> {
+  const stored = await deps.repository.getJobWithSubtasks(event.jobId);
+  const plan = stored?.job.plan;
+  if (!stored || !plan) throw new JobNotFound(`Job ${event.jobId} has no stored plan`);
+  const { job, subtasks } = stored;
+  const succeeded = subtasks.filter((subtask) => subtask.status === 'SUCCEEDED');
+  const failed = subtasks.filter((subtask) => subtask.status !== 'SUCCEEDED');
+  const counts = { succeeded: succeeded.length, failed: failed.length };
+
+  if (job.status === 'SUCCEEDED' || job.status === 'PARTIAL' || job.status === 'CANCELLED') {
+    return { jobId: job.jobId, status: job.status, ...counts };
+  }
+  if (succeeded.length === 0) {
+    throw new AllSubtasksFailed(
+      `All ${subtasks.length} subtasks failed, so there is nothing to synthesize: ${failed.map(describeFailure).join(', ')}`,
+    );
+  }
+  await deps.repository.setJobStatus(job.jobId, 'SYNTHESIZING');
+
+  const response = await deps.model.complete({
+    model: deps.settings.model,
+    system: SYNTHESIS_SYSTEM_PROMPT,
+    messages: synthesisPrompt({ task: job.task, context: job.context }, plan.analysis, subtasks),
+    maxTokens: deps.settings.maxTokens,
+    timeoutMs: deps.remainingMs(),
+  });
+  const status = failed.length > 0 ? 'PARTIAL' : 'SUCCEEDED';
+  await deps.repository.completeJob(job.jobId, {
+    status,
+    synthesis: response.text,
+    usage: priced(response.model, response.usage),
+    ...(failed.length > 0
+      ? {
+          error: {
+            name: 'SubtasksFailed',
+            message: `${failed.length} of ${subtasks.length} subtasks failed: ${failed.map(describeFailure).join(', ')}`,
+          },
+        }
+      : {}),
+  });
+  return { jobId: job.jobId, status, ...counts };
+}
