@@ -1,0 +1,67 @@
+import type { JobWithSubtasks } from './job-repository';
+import { sumUsage } from './pricing';
+import type { JobStatus, SubtaskStatus } from './schemas';
+
+/** The job view of ARCHITECTURE.md: returned by `GET /jobs/{id}` and printed by the CLI with `--json`. */
+export interface JobView {
+  jobId: string;
+  status: JobStatus;
+  task: string;
+  context: Record<string, unknown>;
+  profile: string;
+  plan: {
+    analysis: string;
+    subtasks: { id: string; type: string; title: string; description: string; dependsOn: string[] }[];
+  } | null;
+  subtasks: {
+    id: string;
+    status: SubtaskStatus;
+    attempts: number;
+    output: string | null;
+    error: { name: string; message: string } | null;
+    usage: { inputTokens: number; outputTokens: number };
+  }[];
+  synthesis: string | null;
+  usage: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number; costUsd: number };
+  error: { name: string; message: string } | null;
+  executionArn: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Builds the public view from the stored items; job usage is summed from every recorded call. */
+export function toJobView({ job, subtasks }: JobWithSubtasks): JobView {
+  return {
+    jobId: job.jobId,
+    status: job.status,
+    task: job.task,
+    context: job.context,
+    profile: job.profile,
+    plan: job.plan
+      ? {
+          analysis: job.plan.analysis,
+          subtasks: job.plan.subtasks.map(({ id, type, title, description, dependsOn }) => ({
+            id,
+            type,
+            title,
+            description,
+            dependsOn,
+          })),
+        }
+      : null,
+    subtasks: subtasks.map((subtask) => ({
+      id: subtask.id,
+      status: subtask.status,
+      attempts: subtask.attempts,
+      output: subtask.output ?? null,
+      error: subtask.error ?? null,
+      usage: { inputTokens: subtask.usage?.inputTokens ?? 0, outputTokens: subtask.usage?.outputTokens ?? 0 },
+    })),
+    synthesis: job.synthesis ?? null,
+    usage: sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), job.synthesisUsage]),
+    error: job.error ?? null,
+    executionArn: job.executionArn ?? null,
+    createdAt: job.createdAt,
+    updatedAt: job.updatedAt,
+  };
+}

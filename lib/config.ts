@@ -1,0 +1,79 @@
+import { z } from 'zod';
+
+/** Default model per role: the current generation in `@anthropic-ai/sdk`, none in its deprecated list. */
+export const DEFAULT_MODELS = {
+  orchestrator: 'claude-sonnet-5-5',
+  worker: 'claude-haiku-5-5',
+  synthesis: 'claude-sonnet-5-5',
+} as const;
+
+const modelId = z.string().min(1).max(200);
+
+/** Everything a deployment (or a local run) can tune. Validated before any construct is built. */
+export const OrchestratorConfigSchema = z
+  .object({
+    models: z
+      .object({
+        orchestrator: modelId.default(DEFAULT_MODELS.orchestrator),
+        worker: modelId.default(DEFAULT_MODELS.worker),
+        synthesis: modelId.default(DEFAULT_MODELS.synthesis),
+      })
+      .strict()
+      .default(DEFAULT_MODELS),
+    maxTokens: z
+      .object({
+        orchestrator: z.number().int().min(256).max(64_000).default(4_096),
+        worker: z.number().int().min(256).max(64_000).default(4_096),
+        synthesis: z.number().int().min(256).max(64_000).default(8_192),
+      })
+      .strict()
+      .default({ orchestrator: 4_096, worker: 4_096, synthesis: 8_192 }),
+    /** Workers running at once per job (the Map's MaxConcurrency). */
+    maxConcurrency: z.number().int().min(1).max(1_000).default(10),
+    minSubtasks: z.number().int().min(1).max(100).default(2),
+    maxSubtasks: z.number().int().min(1).max(100).default(6),
+    planRepairAttempts: z.number().int().min(0).max(5).default(2),
+    /** Days until DynamoDB's TTL removes a job and its subtasks. */
+    jobTtlDays: z.number().int().min(1).max(3_650).default(30),
+    logRetentionDays: z.number().int().min(1).default(30),
+    /** An existing Secrets Manager secret holding the Anthropic API key; a new one is created when unset. */
+    apiKeySecretArn: z.string().startsWith('arn:').optional(),
+  })
+  .strict()
+  .refine((config) => config.minSubtasks <= config.maxSubtasks, {
+    message: 'minSubtasks must not exceed maxSubtasks',
+    path: ['minSubtasks'],
+  });
+export type OrchestratorConfig = z.infer<typeof OrchestratorConfigSchema>;
+export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;
+
+/**
+ * Reads the configuration from CDK context (`-c orchestrator='{"maxConcurrency":20}'` or cdk.json)
+ * with the per-role model environment variables of ARCHITECTURE.md taking precedence.
+ */
+export function loadConfig(context: unknown, env: Record<string, string | undefined>): OrchestratorConfig {
+  const fromContext: Record<string, unknown> =
+    typeof context === 'string' ? parseJson(context) : ((context as Record<string, unknown> | undefined) ?? {});
+  const models = { ...((fromContext.models as Record<string, unknown> | undefined) ?? {}) };
+  if (env.ORCHESTRATOR_MODEL) models.orchestrator = env.ORCHESTRATOR_MODEL;
+  if (env.WORKER_MODEL) models.worker = env.WORKER_MODEL;
+  if (env.SYNTHESIS_MODEL) models.synthesis = env.SYNTHESIS_MODEL;
+  return parseConfig({ ...fromContext, models });
+}
+
+export function parseConfig(input: unknown): OrchestratorConfig {
+  const result = OrchestratorConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new Error(`Invalid orchestrator configuration: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+function parseJson(text: string): Record<string, unknown> {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`Invalid orchestrator configuration: the "orchestrator" context is not JSON: ${text}`);
+  }
+}

@@ -1,0 +1,226 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { OrchestratorConfig } from '../config';
+import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
+import { WorkflowFunction } from './workflow-function';
+
+const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
+
+export interface OrchestratorWorkflowProps {
+  /** Where jobs and subtasks are stored. */
+  readonly table: ITable;
+  /** Secret whose value is the Anthropic API key, read by the model-calling functions at run time. */
+  readonly apiKeySecret: ISecret;
+  readonly config: OrchestratorConfig;
+}
+
+/** Lambda timeouts: long enough for one model call of the role's size (plan may need repair calls). */
+const TIMEOUTS = {
+  plan: Duration.minutes(5),
+  worker: Duration.minutes(5),
+  synthesize: Duration.minutes(5),
+  bookkeeping: Duration.seconds(30),
+};
+
+/** Slack between a function's own timeout and the Task's, so the function's error wins the race. */
+const TASK_TIMEOUT_SLACK = Duration.seconds(30);
+
+const taskTimeout = (functionTimeout: Duration) =>
+  sfn.Timeout.duration(Duration.seconds(functionTimeout.toSeconds() + TASK_TIMEOUT_SLACK.toSeconds()));
+
+/**
+ * The orchestrator-workers workflow: Plan → RunSubtasks (Map of RunSubtask, each caught into
+ * RecordSubtaskFailure) → Synthesize → Done; any unhandled error → MarkFailed → JobFailed.
+ * State payloads carry ids and small status fields; model outputs live in the table.
+ */
+export class OrchestratorWorkflow extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly planFunction: WorkflowFunction;
+  public readonly workerFunction: WorkflowFunction;
+  public readonly synthesizeFunction: WorkflowFunction;
+  public readonly recordSubtaskFailureFunction: WorkflowFunction;
+  public readonly markFailedFunction: WorkflowFunction;
+
+  constructor(scope: Construct, id: string, props: OrchestratorWorkflowProps) {
+    super(scope, id);
+    const { config, table, apiKeySecret } = props;
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const common = { TABLE_NAME: table.tableName, JOB_TTL_DAYS: String(config.jobTtlDays) };
+    const modelEnv = { ...common, ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn, MODEL_MAX_RETRIES: '0' };
+
+    this.planFunction = new WorkflowFunction(this, 'PlanFunction', {
+      entry: path.join(LAMBDAS_DIR, 'plan', 'handler.ts'),
+      description: 'Plans a job: asks the orchestrator model for subtasks and validates them',
+      timeout: TIMEOUTS.plan,
+      logRetention,
+      environment: {
+        ...modelEnv,
+        MODEL: config.models.orchestrator,
+        MODEL_MAX_TOKENS: String(config.maxTokens.orchestrator),
+        MIN_SUBTASKS: String(config.minSubtasks),
+        MAX_SUBTASKS: String(config.maxSubtasks),
+        PLAN_REPAIR_ATTEMPTS: String(config.planRepairAttempts),
+      },
+    });
+    this.workerFunction = new WorkflowFunction(this, 'WorkerFunction', {
+      entry: path.join(LAMBDAS_DIR, 'worker', 'handler.ts'),
+      description: 'Runs one subtask with the worker model',
+      timeout: TIMEOUTS.worker,
+      logRetention,
+      environment: { ...modelEnv, MODEL: config.models.worker, MODEL_MAX_TOKENS: String(config.maxTokens.worker) },
+    });
+    this.synthesizeFunction = new WorkflowFunction(this, 'SynthesizeFunction', {
+      entry: path.join(LAMBDAS_DIR, 'synthesize', 'handler.ts'),
+      description: 'Combines the subtask results into the deliverable',
+      timeout: TIMEOUTS.synthesize,
+      logRetention,
+      environment: {
+        ...modelEnv,
+        MODEL: config.models.synthesis,
+        MODEL_MAX_TOKENS: String(config.maxTokens.synthesis),
+      },
+    });
+    this.recordSubtaskFailureFunction = new WorkflowFunction(this, 'RecordSubtaskFailureFunction', {
+      entry: path.join(LAMBDAS_DIR, 'record-subtask-failure', 'handler.ts'),
+      description: 'Records why a subtask failed for good',
+      timeout: TIMEOUTS.bookkeeping,
+      memorySize: 256,
+      logRetention,
+      environment: common,
+    });
+    this.markFailedFunction = new WorkflowFunction(this, 'MarkFailedFunction', {
+      entry: path.join(LAMBDAS_DIR, 'mark-failed', 'handler.ts'),
+      description: 'Records a job as FAILED with the cause',
+      timeout: TIMEOUTS.bookkeeping,
+      memorySize: 256,
+      logRetention,
+      environment: common,
+    });
+
+    // Least privilege: each function gets exactly the item operations its code performs.
+    table.grant(this.planFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
+    table.grant(this.workerFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
+    table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');
+    table.grant(this.markFailedFunction, 'dynamodb:UpdateItem');
+    for (const modelFunction of [this.planFunction, this.workerFunction, this.synthesizeFunction]) {
+      apiKeySecret.grantRead(modelFunction);
+    }
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'Orchestrator-workers content generation: plan, run subtasks in parallel, synthesize',
+      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(config)),
+      timeout: Duration.hours(2),
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'ExecutionLogs', {
+          retention: logRetention,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
+    });
+  }
+
+  private definition(config: OrchestratorConfig): sfn.IChainable {
+    const plan = new tasks.LambdaInvoke(this, 'Plan', {
+      lambdaFunction: this.planFunction,
+      comment: 'The orchestrator model decides which subtasks this task needs',
+      retryOnServiceExceptions: false,
+      resultSelector: {
+        'subtaskIds.$': '$.Payload.subtaskIds',
+        'planAttempts.$': '$.Payload.planAttempts',
+      },
+      resultPath: '$.plan',
+      taskTimeout: taskTimeout(TIMEOUTS.plan),
+    });
+
+    const runSubtask = new tasks.LambdaInvoke(this, 'RunSubtask', {
+      lambdaFunction: this.workerFunction,
+      comment: 'A worker model call for one subtask',
+      retryOnServiceExceptions: false,
+      resultSelector: {
+        'subtaskId.$': '$.Payload.subtaskId',
+        'status.$': '$.Payload.status',
+        'attempts.$': '$.Payload.attempts',
+      },
+      taskTimeout: taskTimeout(TIMEOUTS.worker),
+    });
+    const recordSubtaskFailure = new tasks.LambdaInvoke(this, 'RecordSubtaskFailure', {
+      lambdaFunction: this.recordSubtaskFailureFunction,
+      comment: 'The subtask failed for good: record why, and let the job go on',
+      retryOnServiceExceptions: false,
+      resultSelector: {
+        'subtaskId.$': '$.Payload.subtaskId',
+        'status.$': '$.Payload.status',
+        'error.$': '$.Payload.error',
+      },
+      taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
+    });
+    recordSubtaskFailure.addRetry(BOOKKEEPING_RETRY);
+    for (const retry of MODEL_TASK_RETRIES) runSubtask.addRetry(retry);
+    runSubtask.addCatch(recordSubtaskFailure, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const runSubtasks = new sfn.Map(this, 'RunSubtasks', {
+      comment: 'One worker per planned subtask, in parallel',
+      itemsPath: '$.plan.subtaskIds',
+      itemSelector: {
+        'jobId.$': '$.jobId',
+        'subtaskId.$': '$$.Map.Item.Value',
+      },
+      maxConcurrency: config.maxConcurrency,
+      resultPath: '$.subtasks',
+    });
+    runSubtasks.itemProcessor(runSubtask);
+
+    const synthesize = new tasks.LambdaInvoke(this, 'Synthesize', {
+      lambdaFunction: this.synthesizeFunction,
+      comment: 'The synthesis model combines the successful subtasks into one deliverable',
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({ 'jobId.$': '$.jobId' }),
+      resultSelector: {
+        'status.$': '$.Payload.status',
+        'succeeded.$': '$.Payload.succeeded',
+        'failed.$': '$.Payload.failed',
+      },
+      resultPath: '$.result',
+      taskTimeout: taskTimeout(TIMEOUTS.synthesize),
+    });
+    for (const retry of MODEL_TASK_RETRIES) {
+      plan.addRetry(retry);
+      synthesize.addRetry(retry);
+    }
+
+    const markFailed = new tasks.LambdaInvoke(this, 'MarkFailed', {
+      lambdaFunction: this.markFailedFunction,
+      comment: 'Records the job as FAILED, and why',
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({ 'jobId.$': '$.jobId', 'error.$': '$.error' }),
+      resultSelector: { 'error.$': '$.Payload.error', 'cause.$': '$.Payload.cause' },
+      resultPath: '$.failure',
+      taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
+    });
+    markFailed.addRetry(BOOKKEEPING_RETRY);
+    const jobFailed = new sfn.Fail(this, 'JobFailed', {
+      comment: 'The job could not produce a deliverable; the job record says why',
+      errorPath: '$.failure.error',
+      causePath: '$.failure.cause',
+    });
+    const failureHandling = markFailed.next(jobFailed);
+
+    for (const step of [plan, runSubtasks, synthesize]) {
+      step.addCatch(failureHandling, { errors: ['States.ALL'], resultPath: '$.error' });
+    }
+
+    const done = new sfn.Succeed(this, 'Done', { comment: 'The deliverable is in the job record' });
+    return plan.next(runSubtasks).next(synthesize).next(done);
+  }
+}

@@ -1,0 +1,39 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { OrchestratorConfig } from './config';
+import { JobsTable } from './constructs/jobs-table';
+import { OrchestratorWorkflow } from './constructs/orchestrator-workflow';
+
+export interface OrchestratorStackProps extends StackProps {
+  readonly config: OrchestratorConfig;
+}
+
+/** Assembles the constructs; holds no logic of its own. */
+export class OrchestratorStack extends Stack {
+  public readonly jobs: JobsTable;
+  public readonly workflow: OrchestratorWorkflow;
+  public readonly apiKeySecret: secretsmanager.ISecret;
+
+  constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    this.jobs = new JobsTable(this, 'Jobs');
+    this.apiKeySecret = config.apiKeySecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'AnthropicApiKey', config.apiKeySecretArn)
+      : new secretsmanager.Secret(this, 'AnthropicApiKey', {
+          description: 'Anthropic API key for the orchestrator-workers functions (set the value after deploying)',
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+    this.workflow = new OrchestratorWorkflow(this, 'Workflow', {
+      table: this.jobs.table,
+      apiKeySecret: this.apiKeySecret,
+      config,
+    });
+
+    new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'JobsTableName', { value: this.jobs.table.tableName });
+    new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });
+  }
+}

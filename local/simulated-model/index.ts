@@ -1,0 +1,55 @@
+/**
+ * Simulated model: a local, deterministic stand-in for the Anthropic Messages API, used to run
+ * and test the orchestrator-workers system without real generation.
+ */
+export { startSimulatedModel } from './server';
+export type { RequestLogEntry, SimulatedModel, SimulatedModelStats } from './server';
+export {
+  FAULT_KINDS,
+  MODEL_ROLES,
+  FaultInjector,
+  faultRuleSchema,
+  optionsFromEnv,
+  parseFaultsFromEnv,
+  parseLatencyFromEnv,
+} from './faults';
+export type {
+  FaultKind,
+  FaultRule,
+  InjectedFault,
+  LatencyByRole,
+  ModelRole,
+  RequestRole,
+  SimulatedModelOptions,
+} from './faults';
+export {
+  DEFAULT_BOUNDS,
+  MALFORMED_PLAN_VARIANTS,
+  SIMULATED_FOOTER,
+  buildEchoOutput,
+  buildMalformedPlan,
+  buildPlan,
+  buildSynthesisOutput,
+  buildWorkerOutput,
+  classifyTask,
+  extractTag,
+  parsePlanPrompt,
+  parseSynthesisPrompt,
+  parseWorkerPrompt,
+  renderPlan,
+  taskTopic,
+} from './content';
+export type {
+  AssignedSubtask,
+  FailedSubtask,
+  MalformedPlanVariant,
+  Plan,
+  PlanPrompt,
+  PlannedSubtask,
+  SubtaskBounds,
+  SubtaskResult,
+  SynthesisPrompt,
+  TaskContext,
+  TaskKind,
+  WorkerPrompt,
+} from './content';

@@ -1,0 +1,260 @@
+/**
+ * The simulated model's HTTP server: `POST /v1/messages` in the Anthropic Messages API format,
+ * answered with deterministic, clearly simulated text and with faults injected on request.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { answerFor } from './answers';
+import type { MalformedPlanVariant } from './content';
+import {
+  FAULT_KINDS,
+  FaultInjector,
+  latencySchema,
+  millisecondsSchema,
+  parseOrThrow,
+  resolveLatency,
+  simulatedModelOptionsSchema,
+  type FaultKind,
+  type FaultRule,
+  type InjectedFault,
+  type LatencyByRole,
+  type RequestRole,
+  type SimulatedModelOptions,
+} from './faults';
+import { createRandom } from './random';
+import {
+  HTTP_FAULTS,
+  buildMessage,
+  detectRole,
+  errorBody,
+  isHttpFault,
+  parseMessagesRequest,
+  randomId,
+  requestText,
+} from './protocol';
+
+/** One request as the simulated model saw it. */
+export interface RequestLogEntry {
+  /** 1-based arrival order. */
+  seq: number;
+  role: RequestRole;
+  /** The requested model, or null when the body was invalid or the route unknown. */
+  model: string | null;
+  /** HTTP status sent, or null while unanswered (a hang never gets one). */
+  status: number | null;
+  fault: FaultKind | null;
+  /** Set for `malformed_plan` faults. */
+  variant?: MalformedPlanVariant;
+}
+
+/** Request and fault counts since the server started. */
+export interface SimulatedModelStats {
+  total: number;
+  byRole: Record<RequestRole, number>;
+  faults: Record<FaultKind, number>;
+}
+
+/** A running simulated model. */
+export interface SimulatedModel {
+  /** Base URL for the SDK's `baseURL`, e.g. `http://127.0.0.1:4010`. */
+  readonly url: string;
+  readonly port: number;
+  /** Every request so far, in arrival order. */
+  readonly requests: readonly Readonly<RequestLogEntry>[];
+  /** Counts of requests by role and of injected faults by kind. */
+  stats(): SimulatedModelStats;
+  /** Replaces the fault rules; their `times` counts start again. */
+  setFaults(rules: readonly FaultRule[]): void;
+  /** Changes latency (one number for all roles, or some roles) and optionally the jitter. */
+  setLatency(latencyMs: Partial<LatencyByRole> | number, jitterMs?: number): void;
+  /** Stops listening and destroys open connections, hung requests included. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_SEED = 1;
+const NO_LATENCY: LatencyByRole = { plan: 0, worker: 0, synthesis: 0 };
+// Any constant works; it only has to differ from the fault stream's seed.
+const JITTER_SEED_SALT = 0x5bd1e995;
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve(!signal.aborted);
+  return new Promise((resolve) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  return delay(Number.POSITIVE_INFINITY, signal).then(() => undefined);
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+class SimulatedModelServer implements SimulatedModel {
+  readonly requests: RequestLogEntry[] = [];
+  private readonly server = http.createServer((request, response) => void this.handle(request, response));
+  private readonly faults: FaultInjector;
+  // A separate stream, so switching jitter on or off does not change which requests get faults.
+  private readonly jitterRandom: () => number;
+  private latency: LatencyByRole;
+  private jitterMs: number;
+  private host = DEFAULT_HOST;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: SimulatedModelOptions) {
+    const seed = options.seed ?? DEFAULT_SEED;
+    this.faults = new FaultInjector(options.faults ?? [], createRandom(seed));
+    this.jitterRandom = createRandom(seed ^ JITTER_SEED_SALT);
+    this.latency = resolveLatency(options.latencyMs, NO_LATENCY);
+    this.jitterMs = options.jitterMs ?? 0;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get url(): string {
+    return `http://${urlHost(this.host)}:${this.port}`;
+  }
+
+  listen(port: number, host: string): Promise<void> {
+    this.host = host;
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  stats(): SimulatedModelStats {
+    const byRole: Record<RequestRole, number> = { plan: 0, worker: 0, synthesis: 0, other: 0 };
+    const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+    for (const entry of this.requests) {
+      byRole[entry.role] += 1;
+      if (entry.fault) faults[entry.fault] += 1;
+    }
+    return { total: this.requests.length, byRole, faults };
+  }
+
+  setFaults(rules: readonly FaultRule[]): void {
+    this.faults.setRules(rules);
+  }
+
+  setLatency(latencyMs: Partial<LatencyByRole> | number, jitterMs?: number): void {
+    const latency = parseOrThrow(latencySchema, latencyMs, 'Invalid latency');
+    const jitter = parseOrThrow(millisecondsSchema.optional(), jitterMs, 'Invalid jitter');
+    this.latency = resolveLatency(latency, this.latency);
+    this.jitterMs = jitter ?? this.jitterMs;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve, reject) => {
+      this.server.close((error) => (error ? reject(error) : resolve()));
+      this.server.closeAllConnections();
+    });
+    return this.closing;
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // 'close' fires when the client gives up or close() destroys the socket: either ends a wait.
+    const gone = new AbortController();
+    response.once('close', () => gone.abort());
+    try {
+      await this.route(request, response, gone.signal);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.reply(response, null, 500, errorBody('api_error', `Simulated model failed: ${message}`));
+    }
+  }
+
+  private async route(request: IncomingMessage, response: ServerResponse, signal: AbortSignal): Promise<void> {
+    const path = (request.url ?? '/').split('?')[0];
+    if (request.method !== 'POST' || path !== '/v1/messages') {
+      const entry = this.record('other', null, null);
+      const message = `Simulated model: no route for ${request.method ?? 'GET'} ${path ?? '/'}`;
+      return this.reply(response, entry, 404, errorBody('not_found_error', message));
+    }
+    const parsed = parseMessagesRequest(await readBody(request));
+    if (!parsed.ok) {
+      return this.reply(response, this.record('other', null, null), 400, errorBody('invalid_request_error', parsed.message));
+    }
+    const role = detectRole(parsed.request);
+    const fault = this.faults.pick({ role, text: requestText(parsed.request) });
+    const entry = this.record(role, parsed.request.model, fault);
+    if (fault?.kind === 'hang') return waitForAbort(signal);
+    if (!(await delay(this.delayFor(role), signal))) return;
+    if (fault && isHttpFault(fault.kind)) {
+      const { status, type } = HTTP_FAULTS[fault.kind];
+      const headers: Record<string, string> = fault.kind === 'rate_limit' ? { 'retry-after': '1' } : {};
+      return this.reply(response, entry, status, errorBody(type, `Simulated ${fault.kind} (injected fault)`), headers);
+    }
+    const answer = answerFor(parsed.request, role, fault?.variant);
+    this.reply(response, entry, 200, buildMessage(parsed.request, answer));
+  }
+
+  private delayFor(role: RequestRole): number {
+    const base = role === 'other' ? 0 : this.latency[role];
+    const jitter = this.jitterMs > 0 ? Math.floor(this.jitterRandom() * (this.jitterMs + 1)) : 0;
+    return base + jitter;
+  }
+
+  private record(role: RequestRole, model: string | null, fault: InjectedFault | null): RequestLogEntry {
+    const entry: RequestLogEntry = { seq: this.requests.length + 1, role, model, status: null, fault: fault?.kind ?? null };
+    if (fault?.variant) entry.variant = fault.variant;
+    this.requests.push(entry);
+    return entry;
+  }
+
+  private reply(
+    response: ServerResponse,
+    entry: RequestLogEntry | null,
+    status: number,
+    body: object,
+    headers: Record<string, string> = {},
+  ): void {
+    if (response.destroyed || response.headersSent) return;
+    if (entry) entry.status = status;
+    const json = JSON.stringify(body);
+    response.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(json),
+      'request-id': randomId('req_sim_'),
+      'x-simulated-model': 'true',
+      ...headers,
+    });
+    response.end(json);
+  }
+}
+
+/**
+ * Starts a simulated model: a local stand-in for the Anthropic Messages API that plans, writes
+ * and synthesises deterministic, clearly simulated text, with optional latency and faults.
+ * @throws Error when the options are invalid, or the port cannot be bound
+ */
+export async function startSimulatedModel(options: SimulatedModelOptions = {}): Promise<SimulatedModel> {
+  const valid = parseOrThrow(simulatedModelOptionsSchema, options, 'Invalid simulated model options');
+  const model = new SimulatedModelServer(valid);
+  await model.listen(valid.port ?? 0, valid.host ?? DEFAULT_HOST);
+  return model;
+}

@@ -1,0 +1,157 @@
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { Stack } from 'aws-cdk-lib';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { buildApp } from '../lib/app';
+import type { OrchestratorConfig } from '../lib/config';
+import type { WorkflowFunction } from '../lib/constructs/workflow-function';
+
+/** The account and region local ARNs are made in; nothing here talks to AWS. */
+export const LOCAL_ACCOUNT = '000000000000';
+export const LOCAL_REGION = 'us-east-1';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export interface CfnTemplate {
+  Resources: Record<string, { Type: string; Properties?: Record<string, Json> }>;
+}
+
+export interface LocalFunctionSpec {
+  logicalId: string;
+  arn: string;
+  /** The handler module the deployed function is bundled from. */
+  entry: string;
+  environment: Record<string, string>;
+  timeoutSeconds: number;
+}
+
+export interface SynthesizedStack {
+  template: CfnTemplate;
+  /** Resolved definition of the orchestrator state machine, straight from the template. */
+  definition: Record<string, unknown>;
+  stateMachineLogicalId: string;
+  functions: LocalFunctionSpec[];
+  tables: CreateTableCommandInput[];
+}
+
+/** Local stand-ins for what CloudFormation would resolve at deploy time. */
+export function localArn(service: 'lambda' | 'states' | 'secretsmanager', resource: string): string {
+  return `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+}
+
+const PSEUDO_PARAMETERS: Record<string, string> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': LOCAL_REGION,
+  'AWS::AccountId': LOCAL_ACCOUNT,
+  'AWS::URLSuffix': 'amazonaws.com',
+  'AWS::StackName': 'OrchestratorWorkers',
+};
+
+/**
+ * Resolves the intrinsic functions a synthesized template uses (Ref, Fn::GetAtt, Fn::Join) the way
+ * CloudFormation would, with local names: a table's Ref is its logical id, a function's Arn is a
+ * local Lambda ARN named after its logical id.
+ */
+export function resolveIntrinsics(value: Json, template: CfnTemplate): Json {
+  if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, template));
+  if (value === null || typeof value !== 'object') return value;
+  if ('Ref' in value && typeof value.Ref === 'string') return resolveRef(value.Ref, template);
+  if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt'])) {
+    const [logicalId, attribute] = value['Fn::GetAtt'] as [string, string];
+    return resolveGetAtt(logicalId, attribute, template);
+  }
+  if ('Fn::Join' in value && Array.isArray(value['Fn::Join'])) {
+    const [separator, parts] = value['Fn::Join'] as [string, Json[]];
+    return parts.map((part) => String(resolveIntrinsics(part, template))).join(separator);
+  }
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveIntrinsics(item, template)]));
+}
+
+function resolveRef(name: string, template: CfnTemplate): string {
+  const pseudo = PSEUDO_PARAMETERS[name];
+  if (pseudo) return pseudo;
+  const resource = template.Resources[name];
+  if (!resource) throw new Error(`Template has no resource or pseudo parameter named ${name}`);
+  switch (resource.Type) {
+    case 'AWS::DynamoDB::Table':
+      return name;
+    case 'AWS::SecretsManager::Secret':
+      return localArn('secretsmanager', `secret:${name}`);
+    case 'AWS::StepFunctions::StateMachine':
+      return localArn('states', `stateMachine:${name}`);
+    default:
+      return name;
+  }
+}
+
+function resolveGetAtt(logicalId: string, attribute: string, template: CfnTemplate): string {
+  const resource = template.Resources[logicalId];
+  if (!resource) throw new Error(`Template has no resource ${logicalId}`);
+  if (attribute !== 'Arn') throw new Error(`Cannot resolve ${logicalId}.${attribute} locally`);
+  switch (resource.Type) {
+    case 'AWS::Lambda::Function':
+      return localArn('lambda', `function:${logicalId}`);
+    case 'AWS::DynamoDB::Table':
+      return localArn('lambda', `table/${logicalId}`).replace(':lambda:', ':dynamodb:');
+    default:
+      throw new Error(`Cannot resolve the Arn of ${resource.Type} ${logicalId} locally`);
+  }
+}
+
+/** The CreateTable request for a table in the template, so the local table matches the deployed one. */
+export function createTableInput(logicalId: string, properties: Record<string, Json>): CreateTableCommandInput {
+  const input = {
+    TableName: logicalId,
+    KeySchema: properties.KeySchema,
+    AttributeDefinitions: properties.AttributeDefinitions,
+    BillingMode: properties.BillingMode ?? 'PAY_PER_REQUEST',
+    ...(properties.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes } : {}),
+    ...(properties.LocalSecondaryIndexes ? { LocalSecondaryIndexes: properties.LocalSecondaryIndexes } : {}),
+  };
+  return input as unknown as CreateTableCommandInput;
+}
+
+/**
+ * Synthesizes the CDK app in-process (without bundling: locally the handlers run from source) and
+ * extracts what the local runtime needs: the state machine definition with its ARNs resolved, each
+ * function's handler module, environment and timeout, and the tables.
+ */
+export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedStack {
+  const { app, stack } = buildApp({ config, skipBundling: true });
+  const assembly = app.synth();
+  const template = assembly.getStackArtifact(stack.artifactId).template as CfnTemplate;
+
+  const stateMachineLogicalId = stack.getLogicalId(
+    stack.workflow.stateMachine.node.defaultChild as unknown as import('aws-cdk-lib').CfnElement,
+  );
+  const stateMachine = template.Resources[stateMachineLogicalId];
+  const definitionString = stateMachine?.Properties?.DefinitionString;
+  if (definitionString === undefined) throw new Error('The template has no orchestrator state machine definition');
+  const definition = JSON.parse(String(resolveIntrinsics(definitionString, template))) as Record<string, unknown>;
+
+  const workflow = stack.workflow;
+  const workflowFunctions: WorkflowFunction[] = [
+    workflow.planFunction,
+    workflow.workerFunction,
+    workflow.synthesizeFunction,
+    workflow.recordSubtaskFailureFunction,
+    workflow.markFailedFunction,
+  ];
+  const functions = workflowFunctions.map((fn) => {
+    const logicalId = Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnFunction);
+    const properties = template.Resources[logicalId]?.Properties ?? {};
+    const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json;
+    const environment = resolveIntrinsics(variables, template) as Record<string, string>;
+    return {
+      logicalId,
+      arn: localArn('lambda', `function:${logicalId}`),
+      entry: fn.entry,
+      environment,
+      timeoutSeconds: Number(properties.Timeout ?? 3),
+    };
+  });
+
+  const tables = Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
+    .map(([logicalId, resource]) => createTableInput(logicalId, resource.Properties ?? {}));
+
+  return { template, definition, stateMachineLogicalId, functions, tables };
+}
