@@ -10,6 +10,9 @@ import { lambdaInvokeIntegration, LocalLambdaFunction } from './local-lambda';
 import { localArn, type SynthesizedStack, synthesizeLocalStack } from './template';
 import { type SimulatedModel, type SimulatedModelOptions, startSimulatedModel } from './simulated-model';
 
+/** The local state machine's name (deployed, CloudFormation generates one from the construct path). */
+export const LOCAL_STATE_MACHINE_NAME = 'orchestrator';
+
 type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
 type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
 export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
@@ -60,7 +63,7 @@ export class LocalOrchestrator {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
     this.repository = new JobRepository(createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint }), tableName, config.jobTtlDays);
-    this.stateMachineArn = localArn('states', `stateMachine:${stack.stateMachineLogicalId}`);
+    this.stateMachineArn = localArn('states', `stateMachine:${LOCAL_STATE_MACHINE_NAME}`);
   }
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
@@ -101,7 +104,7 @@ export class LocalOrchestrator {
   async startJob(request: unknown, options: { jobId?: string } = {}): Promise<LocalExecution> {
     const parsed: JobRequest = JobRequestSchema.parse(request);
     const jobId = options.jobId ?? newJobId(parsed.task);
-    const executionArn = localArn('states', `execution:${this.stack.stateMachineLogicalId}:${jobId}`);
+    const executionArn = localArn('states', `execution:${LOCAL_STATE_MACHINE_NAME}:${jobId}`);
     const created = await this.repository.createJob({ jobId, status: 'QUEUED', ...parsed, executionArn });
     if (!created) throw new Error(`A job with id ${jobId} already exists`);
     return this.startExecution(jobId, executionArn, { jobId });
@@ -123,7 +126,7 @@ export class LocalOrchestrator {
       },
       context: {
         Execution: { Id: executionArn, Name: jobId },
-        StateMachine: { Id: this.stateMachineArn, Name: this.stack.stateMachineLogicalId },
+        StateMachine: { Id: this.stateMachineArn, Name: LOCAL_STATE_MACHINE_NAME },
       },
     };
     const execution = stateMachine.run(input as never, runOptions);

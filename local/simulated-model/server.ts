@@ -94,7 +94,8 @@ function delay(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 function waitForAbort(signal: AbortSignal): Promise<void> {
-  return delay(Number.POSITIVE_INFINITY, signal).then(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 }
 
 async function readBody(request: IncomingMessage): Promise<string> {
@@ -171,7 +172,7 @@ class SimulatedModelServer implements SimulatedModel {
   close(): Promise<void> {
     this.closing ??= new Promise((resolve, reject) => {
       this.server.close((error) => (error ? reject(error) : resolve()));
-      this.server.closeAllConnections();
+      
     });
     return this.closing;
   }

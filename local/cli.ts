@@ -1,0 +1,85 @@
+import './polyfills';
+import * as path from 'node:path';
+import { parseCliArgs, USAGE, UsageError } from './cli-args';
+import { LocalOrchestrator, type ModelMode } from './local-orchestrator';
+import { reportProgress, summaryLine } from './progress';
+import { optionsFromEnv } from './simulated-model';
+
+// These machines run Node 20; the deployed functions run Node 24, so the SDK's Node-version notice is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+/** The model the local run uses: the Anthropic API when a key is set, otherwise the simulated model. */
+export function modelModeFromEnv(env: NodeJS.ProcessEnv): ModelMode {
+  if (env.ANTHROPIC_API_KEY) {
+    return { kind: 'anthropic', apiKey: env.ANTHROPIC_API_KEY, ...(env.ANTHROPIC_BASE_URL ? { baseUrl: env.ANTHROPIC_BASE_URL } : {}) };
+  }
+  return { kind: 'simulated', options: optionsFromEnv(env) };
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  let command;
+  let model: ModelMode;
+  try {
+    command = parseCliArgs(argv);
+    model = modelModeFromEnv(env);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof Error) {
+      log(`error: ${error.message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    throw error;
+  }
+  if (command.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+
+  if (model.kind === 'simulated') {
+    log('Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.');
+  } else {
+    log(`Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`);
+  }
+  const startedAt = Date.now();
+  const orchestrator = await LocalOrchestrator.start({
+    model,
+    dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
+    ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
+  });
+  try {
+    const { models, maxConcurrency } = orchestrator.config;
+    log(`Models: orchestrator ${models.orchestrator} · workers ${models.worker} · synthesis ${models.synthesis} · up to ${maxConcurrency} workers at once`);
+    const execution = await orchestrator.startJob(command.request);
+    log(`Job ${execution.jobId} started (execution ${execution.executionArn})`);
+    await reportProgress(execution.events, { loadPlan: async () => (await orchestrator.getJobView(execution.jobId))?.plan ?? null }, log);
+    await execution.finished;
+    const view = await orchestrator.getJobView(execution.jobId);
+    if (!view) throw new Error(`Job ${execution.jobId} disappeared from the table`);
+
+    if (command.json) {
+      process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    } else if (view.synthesis) {
+      process.stdout.write(`${view.synthesis}\n`);
+    }
+    for (const failed of view.subtasks.filter((subtask) => subtask.status === 'FAILED')) {
+      log(`  subtask ${failed.id} failed: ${failed.error?.name}: ${failed.error?.message}`);
+    }
+    if (view.error) log(`${view.status === 'FAILED' ? 'Job failed' : 'Note'}: ${view.error.name}: ${view.error.message}`);
+    log(summaryLine(view, Date.now() - startedAt));
+    return view.status === 'SUCCEEDED' || view.status === 'PARTIAL' ? EXIT.ok : EXIT.failed;
+  } finally {
+    await orchestrator.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

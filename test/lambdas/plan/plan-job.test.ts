@@ -1,0 +1,130 @@
+import { planJob, type PlanSettings } from '../../../lambdas/plan/plan-job';
+import { InvalidPlan, JobNotFound, ModelRateLimited } from '../../../lambdas/shared/errors';
+import { ScriptedModel } from '../../helpers/fake-model';
+import { startTestTable, type TestTable } from '../../helpers/local-table';
+import { planWith } from '../../helpers/plans';
+
+const settings: PlanSettings = { model: 'claude-sonnet-5-5', maxTokens: 1000, bounds: { min: 1, max: 4 }, repairAttempts: 2 };
+let table: TestTable;
+let jobCounter = 0;
+
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(() => table.close());
+
+async function queuedJob(): Promise<string> {
+  const jobId = `plan-test-${++jobCounter}`;
+  await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Compare heat pumps', context: { region: 'EU' }, profile: 'default' });
+  return jobId;
+}
+
+const deps = (model: ScriptedModel) => ({ repository: table.repository, model, settings, remainingMs: () => 60_000 });
+
+describe('planning a job', () => {
+  it('stores a valid plan with one PENDING item per subtask and returns only the ids', async () => {
+    // Arrange
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([JSON.stringify(planWith(['costs', 'efficiency', 'installation']))]);
+
+    // Act
+    const result = await planJob({ jobId }, deps(model));
+
+    // Assert
+    expect(result).toEqual({ jobId, subtaskIds: ['costs', 'efficiency', 'installation'], planAttempts: 1 });
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.job.status).toBe('RUNNING');
+    expect(stored?.job.plan?.subtasks).toHaveLength(3);
+    expect(stored?.subtasks.map((subtask) => [subtask.id, subtask.status, subtask.index])).toEqual([
+      ['costs', 'PENDING', 0],
+      ['efficiency', 'PENDING', 1],
+      ['installation', 'PENDING', 2],
+    ]);
+    expect(stored?.job.planUsage).toMatchObject({ inputTokens: 100, outputTokens: 50, model: 'claude-sonnet-5-5' });
+  });
+
+  it('sends the task, context and bounds to the orchestrator model with a JSON schema', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([JSON.stringify(planWith(['a']))]);
+
+    await planJob({ jobId }, deps(model));
+
+    const request = model.requests[0];
+    expect(request?.messages[0]?.content).toContain('<task>\nCompare heat pumps\n</task>');
+    expect(request?.messages[0]?.content).toContain('"region": "EU"');
+    expect(request?.messages[0]?.content).toContain('<subtask_bounds min="1" max="4"/>');
+    expect(request?.jsonSchema).toMatchObject({ type: 'object', required: expect.arrayContaining(['analysis', 'subtasks']) });
+  });
+
+  it('repairs an invalid plan by sending the validation errors back', async () => {
+    // Arrange: first a cycle, then a valid plan
+    const jobId = await queuedJob();
+    const cyclic = planWith(['a', 'b']);
+    cyclic.subtasks[0]!.dependsOn = ['b'];
+    cyclic.subtasks[1]!.dependsOn = ['a'];
+    const model = new ScriptedModel([JSON.stringify(cyclic), JSON.stringify(planWith(['a', 'b']))]);
+
+    // Act
+    const result = await planJob({ jobId }, deps(model));
+
+    // Assert
+    expect(result.planAttempts).toBe(2);
+    const repairTurn = model.requests[1]?.messages;
+    expect(repairTurn?.map((message) => message.role)).toEqual(['user', 'assistant', 'user']);
+    expect(repairTurn?.[1]?.content).toBe(JSON.stringify(cyclic));
+    expect(repairTurn?.[2]?.content).toMatch(/<validation_errors>[\s\S]*cycle: a -> b -> a/);
+    const stored = await table.repository.getJob(jobId);
+    expect(stored?.planAttempts).toBe(2);
+    expect(stored?.planUsage?.inputTokens).toBe(200);
+  });
+
+  it('gives up with InvalidPlan after the bounded repair attempts', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel(['not json at all']);
+
+    const attempt = planJob({ jobId }, deps(model));
+
+    await expect(attempt).rejects.toThrow(InvalidPlan);
+    await expect(attempt).rejects.toThrow(/still invalid after 3 attempts: The answer is not valid JSON/);
+    expect(model.requests).toHaveLength(3);
+    expect((await table.repository.getJob(jobId))?.plan).toBeUndefined();
+  });
+
+  it('treats an answer cut off at max_tokens as invalid and says why', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel(['{"analysis": "cut'], 'max_tokens');
+
+    await expect(planJob({ jobId }, deps(model))).rejects.toThrow(/cut off at the token limit/);
+  });
+
+  it('does not call the model again when retried after the plan was stored', async () => {
+    const jobId = await queuedJob();
+    await planJob({ jobId }, deps(new ScriptedModel([JSON.stringify(planWith(['a', 'b']))])));
+    const second = new ScriptedModel([new Error('must not be called')]);
+
+    const result = await planJob({ jobId }, deps(second));
+
+    expect(result.subtaskIds).toEqual(['a', 'b']);
+    expect(second.requests).toHaveLength(0);
+  });
+
+  it('lets model errors through unchanged so the state machine can retry them', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([new ModelRateLimited('Rate limited (429)')]);
+
+    await expect(planJob({ jobId }, deps(model))).rejects.toThrow(ModelRateLimited);
+    expect((await table.repository.getJob(jobId))?.status).toBe('PLANNING');
+  });
+
+  it('creates the job from the execution input when started without a job record', async () => {
+    const model = new ScriptedModel([JSON.stringify(planWith(['a']))]);
+
+    await planJob({ jobId: 'direct-start-1', request: { task: 'Direct task', context: {}, profile: 'default' } }, deps(model));
+
+    expect((await table.repository.getJob('direct-start-1'))?.task).toBe('Direct task');
+  });
+
+  it('fails with JobNotFound for an unknown job without a request', async () => {
+    await expect(planJob({ jobId: 'no-such-job' }, deps(new ScriptedModel(['{}'])))).rejects.toThrow(JobNotFound);
+  });
+});

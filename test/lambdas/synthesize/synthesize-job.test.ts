@@ -1,0 +1,95 @@
+import { synthesizeJob } from '../../../lambdas/synthesize/synthesize-job';
+import { AllSubtasksFailed } from '../../../lambdas/shared/errors';
+import { priced } from '../../../lambdas/shared/pricing';
+import { ScriptedModel } from '../../helpers/fake-model';
+import { startTestTable, type TestTable } from '../../helpers/local-table';
+import { planWith } from '../../helpers/plans';
+
+let table: TestTable;
+let jobCounter = 0;
+const usage = priced('claude-haiku-5-5', { inputTokens: 10, outputTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0 });
+
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(() => table.close());
+
+/** A job whose subtasks ended as given: 'ok' stored an output, anything else failed with that error name. */
+async function jobWithOutcomes(outcomes: Record<string, 'ok' | string>): Promise<string> {
+  const jobId = `synthesis-test-${++jobCounter}`;
+  await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Research brief on tidal power', context: {}, profile: 'default' });
+  await table.repository.savePlan(jobId, planWith(Object.keys(outcomes)), usage, 1);
+  for (const [id, outcome] of Object.entries(outcomes)) {
+    if (outcome === 'ok') await table.repository.completeSubtask(jobId, id, { output: `Findings of ${id}`, usage, stopReason: 'end_turn' });
+    else await table.repository.failSubtask(jobId, id, { name: outcome, message: `${id} kept failing` });
+  }
+  return jobId;
+}
+
+const deps = (model: ScriptedModel) => ({
+  repository: table.repository,
+  model,
+  settings: { model: 'claude-sonnet-5-5', maxTokens: 2000 },
+  remainingMs: () => 60_000,
+});
+
+describe('synthesis', () => {
+  it('combines every result and marks the job SUCCEEDED', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok', sites: 'ok' });
+    const model = new ScriptedModel(['# Tidal power brief']);
+
+    const result = await synthesizeJob({ jobId }, deps(model));
+
+    expect(result).toEqual({ jobId, status: 'SUCCEEDED', succeeded: 2, failed: 0 });
+    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    expect(prompt).toContain('<result id="costs" title="Title of costs" status="SUCCEEDED">\nFindings of costs\n</result>');
+    const view = await table.repository.getJob(jobId);
+    expect(view).toMatchObject({ status: 'SUCCEEDED', synthesis: '# Tidal power brief' });
+    expect(view?.error).toBeUndefined();
+  });
+
+  it('marks the job PARTIAL and names the failed subtasks to the model and in the job error', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok', sites: 'ModelRateLimited', policy: 'ok' });
+    const model = new ScriptedModel(['Brief without sites']);
+
+    const result = await synthesizeJob({ jobId }, deps(model));
+
+    expect(result.status).toBe('PARTIAL');
+    expect(model.requests[0]?.messages[0]?.content).toContain(
+      '<failed_subtask id="sites" title="Title of sites" error="ModelRateLimited: sites kept failing"/>',
+    );
+    const job = await table.repository.getJob(jobId);
+    expect(job?.error).toEqual({ name: 'SubtasksFailed', message: '1 of 3 subtasks failed: sites (ModelRateLimited)' });
+  });
+
+  it('fails with AllSubtasksFailed when nothing succeeded, without calling the model', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ModelTimeout', sites: 'ModelRequestRejected' });
+    const model = new ScriptedModel(['unused']);
+
+    await expect(synthesizeJob({ jobId }, deps(model))).rejects.toThrow(AllSubtasksFailed);
+    await expect(synthesizeJob({ jobId }, deps(model))).rejects.toThrow(/costs \(ModelTimeout\), sites \(ModelRequestRejected\)/);
+    expect(model.requests).toHaveLength(0);
+  });
+
+  it('does not synthesize twice when retried after finishing', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok' });
+    await synthesizeJob({ jobId }, deps(new ScriptedModel(['first'])));
+    const retry = new ScriptedModel(['second']);
+
+    const result = await synthesizeJob({ jobId }, deps(retry));
+
+    expect(result.status).toBe('SUCCEEDED');
+    expect(retry.requests).toHaveLength(0);
+    expect((await table.repository.getJob(jobId))?.synthesis).toBe('first');
+  });
+
+  it('never overwrites a job that was cancelled meanwhile', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok' });
+    await table.repository.setJobStatus(jobId, 'CANCELLED');
+
+    const result = await synthesizeJob({ jobId }, deps(new ScriptedModel(['late'])));
+
+    expect(result.status).toBe('CANCELLED');
+    expect((await table.repository.getJob(jobId))?.synthesis).toBeUndefined();
+  });
+});
