@@ -1,4 +1,5 @@
 import './polyfills';
+import * as path from 'node:path';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../lib/config';
 import { createDocumentClient, JobRepository } from '../lambdas/shared/job-repository';
@@ -30,6 +31,11 @@ export interface LocalOrchestratorOptions {
   dynamoPort?: number;
   /** Milliseconds to wait before each retry, per state name (tests use this instead of real backoff). */
   retryIntervalOverrides?: Record<string, number | number[]>;
+  /**
+   * Function timeouts in seconds by handler folder (`plan`, `worker`, …), instead of the template's.
+   * Tests use it to reach a deadline quickly.
+   */
+  functionTimeoutSeconds?: Partial<Record<string, number>>;
 }
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -81,7 +87,10 @@ export class LocalOrchestrator {
             ? { ANTHROPIC_API_KEY: options.model.apiKey, ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}) }
             : {};
       const functions = new Map(
-        stack.functions.map((spec) => {
+        stack.functions.map((synthesized) => {
+          const folder = path.basename(path.dirname(synthesized.entry));
+          const timeoutOverride = options.functionTimeoutSeconds?.[folder];
+          const spec = timeoutOverride ? { ...synthesized, timeoutSeconds: timeoutOverride } : synthesized;
           // Local-only settings on top of the function's environment from the template.
           const environment = {
             ...spec.environment,

@@ -20,7 +20,9 @@ import { forcedToolName, userTexts, type Answer, type MessagesRequest } from './
 function parseJsonObject(text: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     return null;
   }
@@ -49,11 +51,18 @@ function workerAnswer(request: MessagesRequest): Answer {
 
 function synthesisAnswer(request: MessagesRequest): Answer {
   const prompt = parseSynthesisPrompt(userTexts(request).join('\n'));
-  return { kind: 'text', text: prompt ? buildSynthesisOutput(prompt) : buildEchoOutput(lastUserText(request)) };
+  return {
+    kind: 'text',
+    text: prompt ? buildSynthesisOutput(prompt) : buildEchoOutput(lastUserText(request)),
+  };
 }
 
 /** The answer to a request of the given role; `malformed` breaks a plan on purpose. */
-export function answerFor(request: MessagesRequest, role: RequestRole, malformed?: MalformedPlanVariant): Answer {
+export function answerFor(
+  request: MessagesRequest,
+  role: RequestRole,
+  malformed?: MalformedPlanVariant,
+): Answer {
   switch (role) {
     case 'plan':
       return planAnswer(request, malformed);

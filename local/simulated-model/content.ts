@@ -8,7 +8,8 @@
 import { hashString } from './random';
 
 /** Last line of every synthesis, and part of every other answer's marker. */
-export const SIMULATED_FOOTER = '_Produced by the simulated model, a local test double: not real generation._';
+export const SIMULATED_FOOTER =
+  '_Produced by the simulated model, a local test double: not real generation._';
 
 /** The ways a `malformed_plan` fault can break a plan. */
 export const MALFORMED_PLAN_VARIANTS = [
@@ -392,13 +393,48 @@ function projectSubtasks(prompt: PlanPrompt, topic: string, count: number): Plan
 }
 
 const RESEARCH_FACETS = [
-  { id: 'current-state', type: 'research', title: 'Current state of {topic}', focus: 'recent developments and where things stand now' },
-  { id: 'key-concepts', type: 'research', title: 'Key concepts behind {topic}', focus: 'the core ideas and the terms a reader needs' },
-  { id: 'benefits-and-drawbacks', type: 'analysis', title: 'Benefits and drawbacks of {topic}', focus: 'the main trade-offs' },
-  { id: 'practical-implications', type: 'analysis', title: 'Practical implications of {topic}', focus: 'what changes in practice and for whom' },
-  { id: 'common-misconceptions', type: 'analysis', title: 'Misconceptions about {topic}', focus: 'common misunderstandings and their corrections' },
-  { id: 'alternatives-compared', type: 'comparison', title: '{topic} compared with alternatives', focus: 'the main alternatives and how they differ' },
-  { id: 'approaches-compared', type: 'comparison', title: 'Competing approaches to {topic}', focus: 'the competing schools of thought' },
+  {
+    id: 'current-state',
+    type: 'research',
+    title: 'Current state of {topic}',
+    focus: 'recent developments and where things stand now',
+  },
+  {
+    id: 'key-concepts',
+    type: 'research',
+    title: 'Key concepts behind {topic}',
+    focus: 'the core ideas and the terms a reader needs',
+  },
+  {
+    id: 'benefits-and-drawbacks',
+    type: 'analysis',
+    title: 'Benefits and drawbacks of {topic}',
+    focus: 'the main trade-offs',
+  },
+  {
+    id: 'practical-implications',
+    type: 'analysis',
+    title: 'Practical implications of {topic}',
+    focus: 'what changes in practice and for whom',
+  },
+  {
+    id: 'common-misconceptions',
+    type: 'analysis',
+    title: 'Misconceptions about {topic}',
+    focus: 'common misunderstandings and their corrections',
+  },
+  {
+    id: 'alternatives-compared',
+    type: 'comparison',
+    title: '{topic} compared with alternatives',
+    focus: 'the main alternatives and how they differ',
+  },
+  {
+    id: 'approaches-compared',
+    type: 'comparison',
+    title: 'Competing approaches to {topic}',
+    focus: 'the competing schools of thought',
+  },
 ] as const;
 
 function researchSubtasks(prompt: PlanPrompt, topic: string, count: number, hash: number): PlannedSubtask[] {
@@ -588,7 +624,9 @@ function pick<T>(items: readonly T[], hash: number): T {
 export function buildWorkerOutput(prompt: WorkerPrompt): string {
   const { subtask } = prompt;
   const topic = prompt.task ? taskTopic(prompt.task) : subtask.title;
-  const hash = hashString([prompt.task, subtask.id, subtask.type, subtask.title, subtask.description].join('\n'));
+  const hash = hashString(
+    [prompt.task, subtask.id, subtask.type, subtask.title, subtask.description].join('\n'),
+  );
   const opening = fillTemplate(pick(TYPE_OPENINGS[subtask.type] ?? DEFAULT_OPENINGS, hash), {
     topic,
     type: subtask.type,
@@ -612,7 +650,9 @@ function condense(output: string): string {
   const text = output
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#') && !line.startsWith('*Simulated') && line !== SIMULATED_FOOTER)
+    .filter(
+      (line) => line && !line.startsWith('#') && !line.startsWith('*Simulated') && line !== SIMULATED_FOOTER,
+    )
     .map((line) => line.replace(/^[-*]\s+/, ''))
     .map((line) => (/[.!?…:]$/.test(line) ? line : `${line}.`))
     .join(' ');
@@ -635,7 +675,12 @@ function failureNote(failed: readonly FailedSubtask[]): string[] {
  */
 export function buildSynthesisOutput(prompt: SynthesisPrompt): string {
   const title = capitalize(prompt.task ? taskTopic(prompt.task) : 'Combined result');
-  const sections = prompt.results.flatMap((result) => [`## ${result.title}`, '', condense(result.output), '']);
+  const sections = prompt.results.flatMap((result) => [
+    `## ${result.title}`,
+    '',
+    condense(result.output),
+    '',
+  ]);
   const empty = prompt.results.length === 0 ? ['No subtask results were available to combine.', ''] : [];
   return [
     `*Simulated synthesis (local test double) of ${plural(prompt.results.length, 'subtask result')}.*`,

@@ -127,7 +127,10 @@ export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: stri
 }
 
 /** Applies a latency setting on top of `base`. */
-export function resolveLatency(value: Partial<LatencyByRole> | number | undefined, base: LatencyByRole): LatencyByRole {
+export function resolveLatency(
+  value: Partial<LatencyByRole> | number | undefined,
+  base: LatencyByRole,
+): LatencyByRole {
   if (value === undefined) return base;
   if (typeof value === 'number') return { plan: value, worker: value, synthesis: value };
   return { ...base, ...value };
@@ -173,7 +176,9 @@ export class FaultInjector {
       if (rule.times !== undefined && seen >= rule.times) continue;
       this.matchCounts[index] = seen + 1;
       if (!this.fires(rule.rate ?? 1)) continue;
-      return rule.kind === 'malformed_plan' ? { kind: rule.kind, variant: rule.variant ?? 'not_json' } : { kind: rule.kind };
+      return rule.kind === 'malformed_plan'
+        ? { kind: rule.kind, variant: rule.variant ?? 'not_json' }
+        : { kind: rule.kind };
     }
     return null;
   }
@@ -270,7 +275,11 @@ export function parseLatencyFromEnv(env: Env = process.env): LatencyByRole | und
     role: parseValue(z.enum(MODEL_ROLES), key, name, raw, 'role'),
     ms: parseValue(millisecondsText, value, name, raw, `latency of ${key}`),
   }));
-  return entries.reduce((latency, { role, ms }) => ({ ...latency, [role]: ms }), { plan: 0, worker: 0, synthesis: 0 });
+  return entries.reduce((latency, { role, ms }) => ({ ...latency, [role]: ms }), {
+    plan: 0,
+    worker: 0,
+    synthesis: 0,
+  });
 }
 
 function readNumber(env: Env, name: string, schema: z.ZodType<number, string>): number | undefined {

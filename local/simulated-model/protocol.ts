@@ -12,9 +12,16 @@ const blockSchema = z.looseObject({ type: z.string() });
 export const messagesRequestSchema = z.looseObject({
   model: z.string().min(1),
   max_tokens: z.number().int().positive(),
-  system: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]).optional(),
+  system: z
+    .union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))])
+    .optional(),
   messages: z
-    .array(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(blockSchema)]) }))
+    .array(
+      z.looseObject({
+        role: z.enum(['user', 'assistant']),
+        content: z.union([z.string(), z.array(blockSchema)]),
+      }),
+    )
     .min(1),
   output_config: z.looseObject({ format: z.looseObject({ type: z.string() }).nullish() }).nullish(),
   tools: z.array(z.looseObject({ name: z.string() })).optional(),
@@ -36,7 +43,9 @@ export function parseMessagesRequest(body: string): ParsedRequest {
     return { ok: false, message: 'Request body is not valid JSON' };
   }
   const result = messagesRequestSchema.safeParse(json);
-  return result.success ? { ok: true, request: result.data } : { ok: false, message: formatIssues(result.error) };
+  return result.success
+    ? { ok: true, request: result.data }
+    : { ok: false, message: formatIssues(result.error) };
 }
 
 function blockText(block: unknown): string {
@@ -57,7 +66,9 @@ export function contentText(content: unknown): string {
 
 /** The text of every user turn, in order. */
 export function userTexts(request: MessagesRequest): string[] {
-  return request.messages.filter((message) => message.role === 'user').map((message) => contentText(message.content));
+  return request.messages
+    .filter((message) => message.role === 'user')
+    .map((message) => contentText(message.content));
 }
 
 /** The request's whole text: system prompt, then every message. This is what fault `match` sees. */
@@ -77,7 +88,8 @@ export function forcedToolName(request: MessagesRequest): string | null {
  * means the planner; otherwise the user turns' tags decide.
  */
 export function detectRole(request: MessagesRequest): RequestRole {
-  if (request.output_config?.format?.type === 'json_schema' || forcedToolName(request) !== null) return 'plan';
+  if (request.output_config?.format?.type === 'json_schema' || forcedToolName(request) !== null)
+    return 'plan';
   const text = userTexts(request).join('\n');
   // Worker first: a worker prompt may quote earlier results, a synthesis prompt never assigns a subtask.
   if (/<assigned_subtask\s/.test(text)) return 'worker';
@@ -118,7 +130,8 @@ export function isHttpFault(kind: FaultKind): kind is HttpFaultKind {
 }
 
 /** The body of a simulated answer before it is wrapped into a message. */
-export type Answer = { kind: 'text'; text: string } | { kind: 'tool_use'; name: string; input: Record<string, unknown> };
+export type Answer =
+  { kind: 'text'; text: string } | { kind: 'tool_use'; name: string; input: Record<string, unknown> };
 
 /** A successful Messages API response. */
 export interface MessageBody {
@@ -127,7 +140,8 @@ export interface MessageBody {
   role: 'assistant';
   model: string;
   content: Array<
-    { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+    | { type: 'text'; text: string }
+    | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   >;
   stop_reason: 'end_turn' | 'max_tokens' | 'tool_use';
   stop_sequence: null;
@@ -158,9 +172,19 @@ function usage(request: MessagesRequest, outputText: string): MessageBody['usage
  * `stop_reason: 'max_tokens'`, as a real model would be.
  */
 export function buildMessage(request: MessagesRequest, answer: Answer): MessageBody {
-  const base = { id: randomId('msg_sim_'), type: 'message', role: 'assistant', model: request.model } as const;
+  const base = {
+    id: randomId('msg_sim_'),
+    type: 'message',
+    role: 'assistant',
+    model: request.model,
+  } as const;
   if (answer.kind === 'tool_use') {
-    const block = { type: 'tool_use', id: randomId('toolu_sim_'), name: answer.name, input: answer.input } as const;
+    const block = {
+      type: 'tool_use',
+      id: randomId('toolu_sim_'),
+      name: answer.name,
+      input: answer.input,
+    } as const;
     return {
       ...base,
       content: [block],

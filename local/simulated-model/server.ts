@@ -172,7 +172,7 @@ class SimulatedModelServer implements SimulatedModel {
   close(): Promise<void> {
     this.closing ??= new Promise((resolve, reject) => {
       this.server.close((error) => (error ? reject(error) : resolve()));
-      
+      this.server.closeAllConnections();
     });
     return this.closing;
   }
@@ -189,7 +189,11 @@ class SimulatedModelServer implements SimulatedModel {
     }
   }
 
-  private async route(request: IncomingMessage, response: ServerResponse, signal: AbortSignal): Promise<void> {
+  private async route(
+    request: IncomingMessage,
+    response: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method !== 'POST' || path !== '/v1/messages') {
       const entry = this.record('other', null, null);
@@ -198,7 +202,12 @@ class SimulatedModelServer implements SimulatedModel {
     }
     const parsed = parseMessagesRequest(await readBody(request));
     if (!parsed.ok) {
-      return this.reply(response, this.record('other', null, null), 400, errorBody('invalid_request_error', parsed.message));
+      return this.reply(
+        response,
+        this.record('other', null, null),
+        400,
+        errorBody('invalid_request_error', parsed.message),
+      );
     }
     const role = detectRole(parsed.request);
     const fault = this.faults.pick({ role, text: requestText(parsed.request) });
@@ -208,7 +217,13 @@ class SimulatedModelServer implements SimulatedModel {
     if (fault && isHttpFault(fault.kind)) {
       const { status, type } = HTTP_FAULTS[fault.kind];
       const headers: Record<string, string> = fault.kind === 'rate_limit' ? { 'retry-after': '1' } : {};
-      return this.reply(response, entry, status, errorBody(type, `Simulated ${fault.kind} (injected fault)`), headers);
+      return this.reply(
+        response,
+        entry,
+        status,
+        errorBody(type, `Simulated ${fault.kind} (injected fault)`),
+        headers,
+      );
     }
     const answer = answerFor(parsed.request, role, fault?.variant);
     this.reply(response, entry, 200, buildMessage(parsed.request, answer));
@@ -221,7 +236,13 @@ class SimulatedModelServer implements SimulatedModel {
   }
 
   private record(role: RequestRole, model: string | null, fault: InjectedFault | null): RequestLogEntry {
-    const entry: RequestLogEntry = { seq: this.requests.length + 1, role, model, status: null, fault: fault?.kind ?? null };
+    const entry: RequestLogEntry = {
+      seq: this.requests.length + 1,
+      role,
+      model,
+      status: null,
+      fault: fault?.kind ?? null,
+    };
     if (fault?.variant) entry.variant = fault.variant;
     this.requests.push(entry);
     return entry;

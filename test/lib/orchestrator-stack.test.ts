@@ -1,0 +1,241 @@
+import * as path from 'node:path';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { Match } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import aslValidator from 'asl-validator';
+import { buildApp } from '../../lib/app';
+import { DEFAULT_MODELS, parseConfig } from '../../lib/config';
+import { FUNCTION_RUNTIME } from '../../lib/constructs/workflow-function';
+import { LAMBDA_SERVICE_ERRORS } from '../../lib/retry-policies';
+import { type AslDefinition, type AslState, synthesize } from '../helpers/synth';
+
+const { template, json, definition } = synthesize();
+
+function state(machine: AslDefinition, name: string): AslState {
+  const found = machine.States[name];
+  if (!found) throw new Error(`No state ${name}`);
+  return found;
+}
+const itemProcessor = (machine: AslDefinition) => state(machine, 'RunSubtasks').ItemProcessor as AslDefinition;
+const retryFor = (s: AslState, error: string) => s.Retry?.find((retry) => retry.ErrorEquals.includes(error));
+
+/** The logical id of the function a Task state invokes. */
+function functionOf(s: AslState): string {
+  const name = String((s.Parameters as { FunctionName: string }).FunctionName);
+  return name.split(':function:')[1] ?? '';
+}
+
+describe('orchestrator state machine', () => {
+  it('is a Standard state machine with tracing and full logging', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL', IncludeExecutionData: true }),
+    });
+  });
+
+  it('passes the definition through asl-validator', () => {
+    const result = aslValidator(definition as never);
+    expect(result.errors).toEqual([]);
+    expect(result.isValid).toBe(true);
+  });
+
+  it('runs Plan, then the RunSubtasks map, then Synthesize, then Done', () => {
+    expect(definition.StartAt).toBe('Plan');
+    expect(state(definition, 'Plan').Next).toBe('RunSubtasks');
+    expect(state(definition, 'RunSubtasks').Next).toBe('Synthesize');
+    expect(state(definition, 'Synthesize').Next).toBe('Done');
+    expect(state(definition, 'Done').Type).toBe('Succeed');
+  });
+
+  it('fans out over subtask ids only, with MaxConcurrency 10 by default', () => {
+    const map = state(definition, 'RunSubtasks');
+    expect(map).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 10,
+      ItemsPath: '$.plan.subtaskIds',
+      ItemSelector: { 'jobId.$': '$.jobId', 'subtaskId.$': '$$.Map.Item.Value' },
+    });
+    expect(itemProcessor(definition).StartAt).toBe('RunSubtask');
+  });
+
+  it('takes MaxConcurrency from the configuration', () => {
+    const configured = synthesize({ maxConcurrency: 3 });
+    expect(state(configured.definition, 'RunSubtasks').MaxConcurrency).toBe(3);
+  });
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])('retries throttling in %s with exponential backoff and full jitter', (name) => {
+    const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+    for (const error of ['ModelRateLimited', 'ModelOverloaded']) {
+      expect(retryFor(s, error)).toEqual(
+        expect.objectContaining({ BackoffRate: 2, JitterStrategy: 'FULL', MaxDelaySeconds: 60, MaxAttempts: 6 }),
+      );
+    }
+    for (const error of ['ModelUnavailable', 'ModelTimeout', ...LAMBDA_SERVICE_ERRORS]) {
+      expect(retryFor(s, error)).toEqual(expect.objectContaining({ JitterStrategy: 'FULL', MaxDelaySeconds: expect.any(Number) }));
+    }
+  });
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])('never retries rejected requests or invalid plans in %s', (name) => {
+    const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+    for (const error of ['ModelRequestRejected', 'InvalidPlan', 'States.ALL']) expect(retryFor(s, error)).toBeUndefined();
+  });
+
+  it('catches any failure of one subtask into RecordSubtaskFailure, so the job goes on', () => {
+    const worker = state(itemProcessor(definition), 'RunSubtask');
+    expect(worker.Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'RecordSubtaskFailure', ResultPath: '$.error' }]);
+    expect(state(itemProcessor(definition), 'RecordSubtaskFailure').End).toBe(true);
+  });
+
+  it('sends any unhandled error of Plan, RunSubtasks or Synthesize to MarkFailed, then fails the execution', () => {
+    for (const name of ['Plan', 'RunSubtasks', 'Synthesize']) {
+      expect(state(definition, name).Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: 'MarkFailed', ResultPath: '$.error' }]);
+    }
+    expect(state(definition, 'MarkFailed').Next).toBe('JobFailed');
+    expect(state(definition, 'JobFailed')).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.error', CausePath: '$.failure.cause' });
+  });
+
+  it('sets an explicit timeout on every task, longer than its function timeout', () => {
+    const tasks = [
+      ...Object.entries(definition.States),
+      ...Object.entries(itemProcessor(definition).States),
+    ].filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBe(5);
+    for (const [, s] of tasks) {
+      const functionTimeout = Number(json.Resources[functionOf(s)]?.Properties?.Timeout);
+      expect(s.TimeoutSeconds).toBeGreaterThan(functionTimeout);
+    }
+  });
+
+  it('keeps model outputs out of the state: results are reduced to ids and statuses', () => {
+    expect(state(definition, 'Plan').ResultSelector).toEqual({ 'subtaskIds.$': '$.Payload.subtaskIds', 'planAttempts.$': '$.Payload.planAttempts' });
+    expect(Object.keys(state(itemProcessor(definition), 'RunSubtask').ResultSelector as object)).toEqual(['subtaskId.$', 'status.$', 'attempts.$']);
+  });
+});
+
+describe('jobs table', () => {
+  it('is on demand, with point-in-time recovery, TTL and encryption', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    });
+  });
+});
+
+describe('functions', () => {
+  const functions = template.findResources('AWS::Lambda::Function');
+  const byDescription = (text: string) => {
+    const entry = Object.entries(functions).find(([, resource]) => String(resource.Properties.Description).startsWith(text));
+    if (!entry) throw new Error(`No function described as ${text}`);
+    return { logicalId: entry[0], properties: entry[1].Properties };
+  };
+
+  it('use the newest Node.js runtime CDK offers, on arm64, with tracing', () => {
+    const newest = Object.values(lambda.Runtime)
+      .filter((value): value is lambda.Runtime => value instanceof lambda.Runtime)
+      .filter((runtime) => /^nodejs\d+\.x$/.test(runtime.name))
+      .sort((a, b) => parseInt(b.name.slice(6), 10) - parseInt(a.name.slice(6), 10))[0];
+    expect(FUNCTION_RUNTIME.name).toBe(newest?.name);
+    expect(Object.keys(functions)).toHaveLength(5);
+    for (const resource of Object.values(functions)) {
+      expect(resource.Properties).toMatchObject({ Runtime: FUNCTION_RUNTIME.name, Architectures: ['arm64'], TracingConfig: { Mode: 'Active' } });
+    }
+  });
+
+  it('never carry the API key in their environment, only the secret ARN, and only where a model is called', () => {
+    for (const resource of Object.values(functions)) {
+      const variables = resource.Properties.Environment?.Variables ?? {};
+      expect(variables).not.toHaveProperty('ANTHROPIC_API_KEY');
+    }
+    for (const description of ['Plans a job', 'Runs one subtask', 'Combines']) {
+      expect(byDescription(description).properties.Environment.Variables.ANTHROPIC_API_KEY_SECRET_ARN).toEqual({ Ref: expect.stringMatching(/^AnthropicApiKey/) });
+    }
+    for (const description of ['Records why', 'Records a job as FAILED']) {
+      expect(byDescription(description).properties.Environment.Variables).not.toHaveProperty('ANTHROPIC_API_KEY_SECRET_ARN');
+    }
+  });
+
+  it('get the per-role models', () => {
+    expect(byDescription('Plans a job').properties.Environment.Variables.MODEL).toBe(DEFAULT_MODELS.orchestrator);
+    expect(byDescription('Runs one subtask').properties.Environment.Variables.MODEL).toBe(DEFAULT_MODELS.worker);
+    expect(byDescription('Combines').properties.Environment.Variables.MODEL).toBe(DEFAULT_MODELS.synthesis);
+  });
+
+  /** Every action each function's role may perform, across all its policies. */
+  function actionsOf(logicalId: string): string[] {
+    const roleId = (functions[logicalId]?.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      (policy.Properties.Roles as { Ref: string }[]).some((role) => role.Ref === roleId),
+    );
+    return policies
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as { Action: string | string[] }[])
+      .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]))
+      .sort();
+  }
+
+  it.each([
+    ['Plans a job', ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']],
+    ['Runs one subtask', ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']],
+    ['Combines', ['dynamodb:Query', 'dynamodb:UpdateItem', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']],
+    ['Records why', ['dynamodb:UpdateItem']],
+    ['Records a job as FAILED', ['dynamodb:UpdateItem']],
+  ])('"%s…" may do exactly what its code does', (description, expected) => {
+    const actions = actionsOf(byDescription(description).logicalId).filter((action) => !action.startsWith('xray:'));
+    expect(actions).toEqual(expected);
+  });
+
+  it('scope table access to the jobs table alone', () => {
+    for (const policy of Object.values(template.findResources('AWS::IAM::Policy'))) {
+      for (const statement of policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]) {
+        const actions = Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+        if (actions.some((action) => action.startsWith('dynamodb:'))) {
+          expect(JSON.stringify(statement.Resource)).toMatch(/JobsTable/);
+          expect(JSON.stringify(statement.Resource)).not.toContain('"*"');
+        }
+      }
+    }
+  });
+});
+
+describe('configuration', () => {
+  it('defaults to models that are not in the SDK deprecated list', () => {
+    const sdkDir = path.dirname(require.resolve('@anthropic-ai/sdk'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DEPRECATED_MODELS } = require(path.join(sdkDir, 'internal', 'data', 'deprecated-models.js')) as {
+      DEPRECATED_MODELS: Record<string, string>;
+    };
+    expect(Object.keys(DEPRECATED_MODELS).length).toBeGreaterThan(0);
+    for (const model of Object.values(DEFAULT_MODELS)) expect(DEPRECATED_MODELS).not.toHaveProperty(model);
+  });
+
+  it('fails with the field named when a value is out of range', () => {
+    expect(() => parseConfig({ maxConcurrency: 0 })).toThrow(/maxConcurrency/);
+    expect(() => parseConfig({ minSubtasks: 5, maxSubtasks: 3 })).toThrow(/minSubtasks must not exceed maxSubtasks/);
+    expect(() => parseConfig({ maxConcurency: 5 })).toThrow(/Unrecognized key/);
+  });
+});
+
+describe('bundling for deployment', () => {
+  it('bundles every function with esbuild, without Docker', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-out-'));
+    try {
+      const { app } = buildApp({ config: parseConfig({}), outdir });
+      app.synth();
+      const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
+      expect(assets).toHaveLength(5);
+      for (const asset of assets) {
+        const bundle = path.join(outdir, asset, 'index.js');
+        expect(statSync(bundle).size).toBeGreaterThan(10_000);
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
