@@ -19,7 +19,10 @@ export default tseslint.config(
       ...jest.configs['flat/recommended'].rules,
       'jest/no-focused-tests': 'error',
       'jest/no-disabled-tests': 'error',
-      'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*'] }],
+      'jest/expect-expect': [
+        'error',
+        { assertFunctionNames: ['expect', 'expect*', 'template.has*', 'template.resourceCountIs'] },
+      ],
       // Tests index into arrays they just built; a failed lookup fails the test anyway.
       '@typescript-eslint/no-non-null-assertion': 'off',
     },

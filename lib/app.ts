@@ -25,7 +25,8 @@ export function buildApp(options: BuildAppOptions): { app: App; stack: Orchestra
   });
   const stack = new OrchestratorStack(app, STACK_ID, {
     config: options.config,
-    description: 'Serverless orchestrator-workers LLM content generation (Step Functions + Lambda + DynamoDB)',
+    description:
+      'Serverless orchestrator-workers LLM content generation (Step Functions + Lambda + DynamoDB)',
   });
   return { app, stack };
 }

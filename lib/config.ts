@@ -53,7 +53,9 @@ export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;
  */
 export function loadConfig(context: unknown, env: Record<string, string | undefined>): OrchestratorConfig {
   const fromContext: Record<string, unknown> =
-    typeof context === 'string' ? parseJson(context) : ((context as Record<string, unknown> | undefined) ?? {});
+    typeof context === 'string'
+      ? parseJson(context)
+      : ((context as Record<string, unknown> | undefined) ?? {});
   const models = { ...((fromContext.models as Record<string, unknown> | undefined) ?? {}) };
   if (env.ORCHESTRATOR_MODEL) models.orchestrator = env.ORCHESTRATOR_MODEL;
   if (env.WORKER_MODEL) models.worker = env.WORKER_MODEL;
@@ -64,7 +66,9 @@ export function loadConfig(context: unknown, env: Record<string, string | undefi
 export function parseConfig(input: unknown): OrchestratorConfig {
   const result = OrchestratorConfigSchema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
     throw new Error(`Invalid orchestrator configuration: ${problems.join('; ')}`);
   }
   return result.data;

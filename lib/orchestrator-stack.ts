@@ -23,7 +23,8 @@ export class OrchestratorStack extends Stack {
     this.apiKeySecret = config.apiKeySecretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'AnthropicApiKey', config.apiKeySecretArn)
       : new secretsmanager.Secret(this, 'AnthropicApiKey', {
-          description: 'Anthropic API key for the orchestrator-workers functions (set the value after deploying)',
+          description:
+            'Anthropic API key for the orchestrator-workers functions (set the value after deploying)',
           removalPolicy: RemovalPolicy.RETAIN,
         });
     this.workflow = new OrchestratorWorkflow(this, 'Workflow', {

@@ -24,7 +24,10 @@ export class UsageError extends Error {
 export type CliCommand = { kind: 'help' } | { kind: 'run'; request: JobRequest; json: boolean };
 
 /** Parses and validates the command line; every problem is a UsageError naming the argument. */
-export function parseCliArgs(argv: string[], readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): CliCommand {
+export function parseCliArgs(
+  argv: string[],
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): CliCommand {
   let parsed;
   try {
     parsed = parseArgs({
@@ -46,7 +49,9 @@ export function parseCliArgs(argv: string[], readFile: (path: string) => string 
   if (values.help) return { kind: 'help' };
   if (positionals.length === 0) throw new UsageError('Missing the task: npm start -- "<task>"');
   if (positionals.length > 1) {
-    throw new UsageError(`Expected one task argument but got ${positionals.length}; quote the task as one argument`);
+    throw new UsageError(
+      `Expected one task argument but got ${positionals.length}; quote the task as one argument`,
+    );
   }
   if (values.context !== undefined && values['context-file'] !== undefined) {
     throw new UsageError('Use either --context or --context-file, not both');
@@ -59,7 +64,9 @@ export function parseCliArgs(argv: string[], readFile: (path: string) => string 
     try {
       text = readFile(values['context-file']);
     } catch (error) {
-      throw new UsageError(`--context-file: cannot read ${values['context-file']} (${(error as NodeJS.ErrnoException).code ?? error})`);
+      throw new UsageError(
+        `--context-file: cannot read ${values['context-file']} (${(error as NodeJS.ErrnoException).code ?? error})`,
+      );
     }
     context = parseContextJson(text, '--context-file');
   }
@@ -69,12 +76,16 @@ export function parseCliArgs(argv: string[], readFile: (path: string) => string 
 
   const profile = values.profile ?? 'default';
   if (!(KNOWN_PROFILES as readonly string[]).includes(profile)) {
-    throw new UsageError(`--profile: unknown profile "${profile}"; known profiles: ${KNOWN_PROFILES.join(', ')}`);
+    throw new UsageError(
+      `--profile: unknown profile "${profile}"; known profiles: ${KNOWN_PROFILES.join(', ')}`,
+    );
   }
 
   const request = JobRequestSchema.safeParse({ task: positionals[0], context, profile });
   if (!request.success) {
-    const problems = request.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`);
+    const problems = request.error.issues.map(
+      (issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`,
+    );
     throw new UsageError(problems.join('; '));
   }
   return { kind: 'run', request: request.data, json: values.json ?? false };

@@ -13,7 +13,11 @@ const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 /** The model the local run uses: the Anthropic API when a key is set, otherwise the simulated model. */
 export function modelModeFromEnv(env: NodeJS.ProcessEnv): ModelMode {
   if (env.ANTHROPIC_API_KEY) {
-    return { kind: 'anthropic', apiKey: env.ANTHROPIC_API_KEY, ...(env.ANTHROPIC_BASE_URL ? { baseUrl: env.ANTHROPIC_BASE_URL } : {}) };
+    return {
+      kind: 'anthropic',
+      apiKey: env.ANTHROPIC_API_KEY,
+      ...(env.ANTHROPIC_BASE_URL ? { baseUrl: env.ANTHROPIC_BASE_URL } : {}),
+    };
   }
   return { kind: 'simulated', options: optionsFromEnv(env) };
 }
@@ -50,10 +54,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   });
   try {
     const { models, maxConcurrency } = orchestrator.config;
-    log(`Models: orchestrator ${models.orchestrator} · workers ${models.worker} · synthesis ${models.synthesis} · up to ${maxConcurrency} workers at once`);
+    log(
+      `Models: orchestrator ${models.orchestrator} · workers ${models.worker} · synthesis ${models.synthesis} · up to ${maxConcurrency} workers at once`,
+    );
     const execution = await orchestrator.startJob(command.request);
     log(`Job ${execution.jobId} started (execution ${execution.executionArn})`);
-    await reportProgress(execution.events, { loadPlan: async () => (await orchestrator.getJobView(execution.jobId))?.plan ?? null }, log);
+    await reportProgress(
+      execution.events,
+      { loadPlan: async () => (await orchestrator.getJobView(execution.jobId))?.plan ?? null },
+      log,
+    );
     await execution.finished;
     const view = await orchestrator.getJobView(execution.jobId);
     if (!view) throw new Error(`Job ${execution.jobId} disappeared from the table`);
@@ -66,7 +76,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     for (const failed of view.subtasks.filter((subtask) => subtask.status === 'FAILED')) {
       log(`  subtask ${failed.id} failed: ${failed.error?.name}: ${failed.error?.message}`);
     }
-    if (view.error) log(`${view.status === 'FAILED' ? 'Job failed' : 'Note'}: ${view.error.name}: ${view.error.message}`);
+    if (view.error)
+      log(`${view.status === 'FAILED' ? 'Job failed' : 'Note'}: ${view.error.name}: ${view.error.message}`);
     log(summaryLine(view, Date.now() - startedAt));
     return view.status === 'SUCCEEDED' || view.status === 'PARTIAL' ? EXIT.ok : EXIT.failed;
   } finally {

@@ -67,7 +67,10 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
     await client.send(new DescribeTableCommand({ TableName: input.TableName }));
     return;
   } catch (error) {
-    if (!(error instanceof ResourceNotFoundException) && (error as Error).name !== 'ResourceNotFoundException') {
+    if (
+      !(error instanceof ResourceNotFoundException) &&
+      (error as Error).name !== 'ResourceNotFoundException'
+    ) {
       throw error;
     }
   }

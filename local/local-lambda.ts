@@ -63,7 +63,13 @@ export class LocalLambdaFunction {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new LambdaFunctionError('Sandbox.Timedout', `Task timed out after ${this.spec.timeoutSeconds} seconds`)),
+        () =>
+          reject(
+            new LambdaFunctionError(
+              'Sandbox.Timedout',
+              `Task timed out after ${this.spec.timeoutSeconds} seconds`,
+            ),
+          ),
         timeoutMs,
       );
     });
@@ -74,7 +80,11 @@ export class LocalLambdaFunction {
     } catch (error) {
       if (error instanceof LambdaFunctionError) throw error;
       const failure = error instanceof Error ? error : new Error(String(error));
-      throw new LambdaFunctionError(failure.name || 'Error', failure.message, (failure.stack ?? '').split('\n'));
+      throw new LambdaFunctionError(
+        failure.name || 'Error',
+        failure.message,
+        (failure.stack ?? '').split('\n'),
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -87,7 +97,9 @@ export class LocalLambdaFunction {
  * integration's envelope `{ StatusCode, ExecutedVersion, Payload }`.
  */
 export function lambdaInvokeIntegration(functions: ReadonlyMap<string, LocalLambdaFunction>) {
-  return async (input: unknown): Promise<{ StatusCode: number; ExecutedVersion: string; Payload: unknown }> => {
+  return async (
+    input: unknown,
+  ): Promise<{ StatusCode: number; ExecutedVersion: string; Payload: unknown }> => {
     const parameters = (input ?? {}) as { FunctionName?: unknown; Payload?: unknown };
     const name = String(parameters.FunctionName ?? '');
     const fn = functions.get(name);

@@ -16,7 +16,8 @@ export const LOCAL_STATE_MACHINE_NAME = 'orchestrator';
 
 type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
 type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
-export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+export type ExecutionEvent =
+  ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 /** Where the model calls go: the real Anthropic API (key set) or the simulated model (test double). */
 export type ModelMode =
@@ -68,7 +69,11 @@ export class LocalOrchestrator {
   ) {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
-    this.repository = new JobRepository(createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint }), tableName, config.jobTtlDays);
+    this.repository = new JobRepository(
+      createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint }),
+      tableName,
+      config.jobTtlDays,
+    );
     this.stateMachineArn = localArn('states', `stateMachine:${LOCAL_STATE_MACHINE_NAME}`);
   }
 
@@ -79,12 +84,16 @@ export class LocalOrchestrator {
     let simulatedModel: SimulatedModel | undefined;
     try {
       for (const table of stack.tables) await ensureTable(dynamodb.client, table);
-      if (options.model.kind === 'simulated') simulatedModel = await startSimulatedModel(options.model.options);
+      if (options.model.kind === 'simulated')
+        simulatedModel = await startSimulatedModel(options.model.options);
       const modelEnvironment =
         options.model.kind === 'simulated' && simulatedModel
           ? { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel.url }
           : options.model.kind === 'anthropic'
-            ? { ANTHROPIC_API_KEY: options.model.apiKey, ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}) }
+            ? {
+                ANTHROPIC_API_KEY: options.model.apiKey,
+                ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}),
+              }
             : {};
       const functions = new Map(
         stack.functions.map((synthesized) => {
@@ -101,7 +110,14 @@ export class LocalOrchestrator {
           return [spec.arn, new LocalLambdaFunction(spec, environment)] as const;
         }),
       );
-      return new LocalOrchestrator(config, stack, dynamodb, simulatedModel, functions, options.retryIntervalOverrides);
+      return new LocalOrchestrator(
+        config,
+        stack,
+        dynamodb,
+        simulatedModel,
+        functions,
+        options.retryIntervalOverrides,
+      );
     } catch (error) {
       await simulatedModel?.close();
       await dynamodb.close();
@@ -126,11 +142,15 @@ export class LocalOrchestrator {
     });
     const invoke = lambdaInvokeIntegration(this.functions);
     // The engine types results as JSON values; the integration returns parsed JSON, so this only widens.
-    type LocalHandler = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>[string];
+    type LocalHandler = NonNullable<
+      NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']
+    >[string];
     const integration = invoke as unknown as LocalHandler;
     const runOptions: RunOptions = {
       overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(lambdaTaskStates(this.stack.definition).map((name) => [name, integration])),
+        taskResourceLocalHandlers: Object.fromEntries(
+          lambdaTaskStates(this.stack.definition).map((name) => [name, integration]),
+        ),
         ...(this.retryIntervalOverrides ? { retryIntervalOverrides: this.retryIntervalOverrides } : {}),
       },
       context: {
@@ -163,7 +183,8 @@ export function lambdaTaskStates(definition: Record<string, unknown>): string[] 
   const visit = (machine: unknown) => {
     const states = (machine as { States?: Record<string, Record<string, unknown>> }).States ?? {};
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke')) names.push(name);
+      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke'))
+        names.push(name);
       if (state.ItemProcessor) visit(state.ItemProcessor);
       if (state.Iterator) visit(state.Iterator);
       for (const branch of (state.Branches as unknown[] | undefined) ?? []) visit(branch);
@@ -173,7 +194,11 @@ export function lambdaTaskStates(definition: Record<string, unknown>): string[] 
   return names;
 }
 
-function describeExecutionFailure(error: unknown): { status: ExecutionStatus; error?: string; cause?: string } {
+function describeExecutionFailure(error: unknown): {
+  status: ExecutionStatus;
+  error?: string;
+  cause?: string;
+} {
   if (!(error instanceof Error)) return { status: 'FAILED', error: 'Error', cause: String(error) };
   if (error.name === 'ExecutionAbortedError') return { status: 'ABORTED' };
   if (error.name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT' };

@@ -23,12 +23,14 @@ export async function reportProgress(
   const elapsed = () => seconds(now() - startedAt);
   let subtaskIds: string[] = [];
   const lastError = new Map<string, string>();
-  const label = (index: number | undefined) => (index === undefined ? '?' : (subtaskIds[index] ?? `#${index + 1}`));
+  const label = (index: number | undefined) =>
+    index === undefined ? '?' : (subtaskIds[index] ?? `#${index + 1}`);
 
   for await (const event of events) {
     switch (event.type) {
       case 'StateEntered':
-        if (event.state.name === 'Plan') write(`[${elapsed()}] Planning: the orchestrator model is choosing subtasks…`);
+        if (event.state.name === 'Plan')
+          write(`[${elapsed()}] Planning: the orchestrator model is choosing subtasks…`);
         if (event.state.name === 'Synthesize') write(`[${elapsed()}] Synthesizing the results…`);
         if (event.state.name === 'MarkFailed') write(`[${elapsed()}] The job failed; recording why…`);
         break;
@@ -44,7 +46,8 @@ export async function reportProgress(
         }
         if (event.state.name === 'RunSubtask') {
           const output = event.state.output as { attempts?: number } | undefined;
-          const attempts = output?.attempts && output.attempts > 1 ? ` after ${output.attempts} attempts` : '';
+          const attempts =
+            output?.attempts && output.attempts > 1 ? ` after ${output.attempts} attempts` : '';
           write(`[${elapsed()}]   ✓ ${label(event.index)} done${attempts}`);
         }
         break;

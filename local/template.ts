@@ -62,7 +62,9 @@ export function resolveIntrinsics(value: Json, template: CfnTemplate): Json {
     const [separator, parts] = value['Fn::Join'] as [string, Json[]];
     return parts.map((part) => String(resolveIntrinsics(part, template))).join(separator);
   }
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveIntrinsics(item, template)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, resolveIntrinsics(item, template)]),
+  );
 }
 
 function resolveRef(name: string, template: CfnTemplate): string {
@@ -97,13 +99,18 @@ function resolveGetAtt(logicalId: string, attribute: string, template: CfnTempla
 }
 
 /** The CreateTable request for a table in the template, so the local table matches the deployed one. */
-export function createTableInput(logicalId: string, properties: Record<string, Json>): CreateTableCommandInput {
+export function createTableInput(
+  logicalId: string,
+  properties: Record<string, Json>,
+): CreateTableCommandInput {
   const input = {
     TableName: logicalId,
     KeySchema: properties.KeySchema,
     AttributeDefinitions: properties.AttributeDefinitions,
     BillingMode: properties.BillingMode ?? 'PAY_PER_REQUEST',
-    ...(properties.GlobalSecondaryIndexes ? { GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes } : {}),
+    ...(properties.GlobalSecondaryIndexes
+      ? { GlobalSecondaryIndexes: properties.GlobalSecondaryIndexes }
+      : {}),
     ...(properties.LocalSecondaryIndexes ? { LocalSecondaryIndexes: properties.LocalSecondaryIndexes } : {}),
   };
   return input as unknown as CreateTableCommandInput;
@@ -124,8 +131,12 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
   );
   const stateMachine = template.Resources[stateMachineLogicalId];
   const definitionString = stateMachine?.Properties?.DefinitionString;
-  if (definitionString === undefined) throw new Error('The template has no orchestrator state machine definition');
-  const definition = JSON.parse(String(resolveIntrinsics(definitionString, template))) as Record<string, unknown>;
+  if (definitionString === undefined)
+    throw new Error('The template has no orchestrator state machine definition');
+  const definition = JSON.parse(String(resolveIntrinsics(definitionString, template))) as Record<
+    string,
+    unknown
+  >;
 
   const workflow = stack.workflow;
   const workflowFunctions: WorkflowFunction[] = [

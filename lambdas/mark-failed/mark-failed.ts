@@ -15,7 +15,10 @@ export interface MarkFailedResult {
 }
 
 /** Records FAILED and the cause on the job. Subtasks that succeeded keep their outputs. */
-export async function markJobFailed(event: MarkFailedEvent, repository: JobRepository): Promise<MarkFailedResult> {
+export async function markJobFailed(
+  event: MarkFailedEvent,
+  repository: JobRepository,
+): Promise<MarkFailedResult> {
   const error = errorFromCatch(event.error);
   await repository.failJob(event.jobId, error);
   return { jobId: event.jobId, status: 'FAILED', error: error.name, cause: error.message };

@@ -15,5 +15,6 @@ export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (raw
     bounds: { min: Math.min(env.MIN_SUBTASKS, env.MAX_SUBTASKS), max: env.MAX_SUBTASKS },
     repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
   };
-  return (event, context) => planJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
+  return (event, context) =>
+    planJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
 });

@@ -4,7 +4,13 @@ import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model-gateway';
 import { priced, sumUsage } from '../shared/pricing';
 import { ORCHESTRATOR_SYSTEM_PROMPT, planPrompt, planRepairPrompt } from '../shared/prompts';
-import { type CallUsage, type ExecutionInput, type JobRecord, PlanSchema, TERMINAL_JOB_STATUSES } from '../shared/schemas';
+import {
+  type CallUsage,
+  type ExecutionInput,
+  type JobRecord,
+  PlanSchema,
+  TERMINAL_JOB_STATUSES,
+} from '../shared/schemas';
 import { type PlanBounds, validatePlan } from './plan-validation';
 
 export interface PlanSettings {
@@ -42,7 +48,11 @@ export const PLAN_JSON_SCHEMA = zodOutputFormat(PlanSchema).schema;
 export async function planJob(input: ExecutionInput, deps: PlanDependencies): Promise<PlanResult> {
   const job = await loadOrCreateJob(input, deps.repository);
   if (job.plan) {
-    return { jobId: job.jobId, subtaskIds: job.plan.subtasks.map((s) => s.id), planAttempts: job.planAttempts ?? 1 };
+    return {
+      jobId: job.jobId,
+      subtaskIds: job.plan.subtasks.map((s) => s.id),
+      planAttempts: job.planAttempts ?? 1,
+    };
   }
   if (TERMINAL_JOB_STATUSES.includes(job.status)) {
     throw new JobNotFound(`Job ${job.jobId} is already ${job.status}; not planning it`);
@@ -69,14 +79,26 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
     const validation = validatePlan(response.text, settings.bounds);
     problems = validation.ok ? [] : validation.problems;
     if (response.stopReason === 'max_tokens') {
-      problems = [`The answer was cut off at the token limit (${settings.maxTokens}); keep descriptions shorter.`, ...problems];
+      problems = [
+        `The answer was cut off at the token limit (${settings.maxTokens}); keep descriptions shorter.`,
+        ...problems,
+      ];
     }
     if (response.stopReason === 'refusal') problems = ['The model declined to plan this task.', ...problems];
 
     if (validation.ok && problems.length === 0) {
       const total = sumUsage(usages);
-      await deps.repository.savePlan(job.jobId, validation.plan, { ...total, model: response.model }, attempt);
-      return { jobId: job.jobId, subtaskIds: validation.plan.subtasks.map((s) => s.id), planAttempts: attempt };
+      await deps.repository.savePlan(
+        job.jobId,
+        validation.plan,
+        { ...total, model: response.model },
+        attempt,
+      );
+      return {
+        jobId: job.jobId,
+        subtaskIds: validation.plan.subtasks.map((s) => s.id),
+        planAttempts: attempt,
+      };
     }
     messages = planRepairPrompt(messages, response.text, problems);
   }
@@ -91,7 +113,9 @@ async function loadOrCreateJob(input: ExecutionInput, repository: JobRepository)
   const existing = await repository.getJob(input.jobId);
   if (existing) return existing;
   if (!input.request) {
-    throw new JobNotFound(`Job ${input.jobId} does not exist and the execution input carries no request to create it`);
+    throw new JobNotFound(
+      `Job ${input.jobId} does not exist and the execution input carries no request to create it`,
+    );
   }
   await repository.createJob({ jobId: input.jobId, status: 'QUEUED', ...input.request });
   const created = await repository.getJob(input.jobId);

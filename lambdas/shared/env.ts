@@ -38,7 +38,9 @@ export type Env = Record<string, string | undefined>;
 export function parseEnv<T extends z.ZodType>(schema: T, env: Env): z.infer<T> {
   const result = schema.safeParse(env);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const problems = result.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
     throw new Error(`Invalid environment: ${problems}`);
   }
   return result.data;

@@ -88,9 +88,11 @@ export function classifyModelError(error: unknown): unknown {
   }
   if (error instanceof Anthropic.APIError) {
     const status = error.status;
-    if (status === 429) return new ModelRateLimited(`Rate limited (429): ${describe(error)}`, { cause: error });
+    if (status === 429)
+      return new ModelRateLimited(`Rate limited (429): ${describe(error)}`, { cause: error });
     if (status === 529) return new ModelOverloaded(`Overloaded (529): ${describe(error)}`, { cause: error });
-    if (status === 408) return new ModelTimeout(`Request timeout (408): ${describe(error)}`, { cause: error });
+    if (status === 408)
+      return new ModelTimeout(`Request timeout (408): ${describe(error)}`, { cause: error });
     if (status !== undefined && status >= 500) {
       return new ModelUnavailable(`Model service error (${status}): ${describe(error)}`, { cause: error });
     }

@@ -1,5 +1,12 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ErrorSummary } from './errors';
 import {
   type CallUsage,
@@ -14,7 +21,10 @@ import {
 
 /** Single-table layout: a job and its subtasks share a partition, so one Query reads a whole job. */
 export const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
-export const subtaskKey = (jobId: string, subtaskId: string) => ({ pk: `JOB#${jobId}`, sk: `SUBTASK#${subtaskId}` });
+export const subtaskKey = (jobId: string, subtaskId: string) => ({
+  pk: `JOB#${jobId}`,
+  sk: `SUBTASK#${subtaskId}`,
+});
 
 export interface JobWithSubtasks {
   job: JobRecord;
@@ -22,8 +32,7 @@ export interface JobWithSubtasks {
 }
 
 export type SubtaskAttempt =
-  | { kind: 'started'; subtask: SubtaskRecord }
-  | { kind: 'already-succeeded'; subtask: SubtaskRecord };
+  { kind: 'started'; subtask: SubtaskRecord } | { kind: 'already-succeeded'; subtask: SubtaskRecord };
 
 const BATCH_WRITE_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
@@ -163,7 +172,12 @@ export class JobRepository {
             'SET #status = :running, startedAt = if_not_exists(startedAt, :now), updatedAt = :now ADD attempts :one',
           ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':running': 'RUNNING', ':succeeded': 'SUCCEEDED', ':one': 1, ':now': iso },
+          ExpressionAttributeValues: {
+            ':running': 'RUNNING',
+            ':succeeded': 'SUCCEEDED',
+            ':one': 1,
+            ':now': iso,
+          },
           ReturnValues: 'ALL_NEW',
         }),
       );
@@ -188,7 +202,12 @@ export class JobRepository {
       UpdateExpression:
         'SET #status = :succeeded, #output = :output, #usage = :usage, stopReason = :stop, finishedAt = :now, updatedAt = :now REMOVE #error',
       ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
-      ExpressionAttributeNames: { '#status': 'status', '#output': 'output', '#usage': 'usage', '#error': 'error' },
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#output': 'output',
+        '#usage': 'usage',
+        '#error': 'error',
+      },
       ExpressionAttributeValues: {
         ':succeeded': 'SUCCEEDED',
         ':output': result.output,
@@ -208,7 +227,12 @@ export class JobRepository {
       UpdateExpression: 'SET #status = :failed, #error = :error, finishedAt = :now, updatedAt = :now',
       ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
       ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
-      ExpressionAttributeValues: { ':failed': 'FAILED', ':succeeded': 'SUCCEEDED', ':error': error, ':now': iso },
+      ExpressionAttributeValues: {
+        ':failed': 'FAILED',
+        ':succeeded': 'SUCCEEDED',
+        ':error': error,
+        ':now': iso,
+      },
     });
   }
 
@@ -248,7 +272,9 @@ export class JobRepository {
     names: Record<string, string> = {},
   ): Promise<boolean> {
     const terminal = Object.fromEntries(TERMINAL_JOB_STATUSES.map((status, i) => [`:terminal${i}`, status]));
-    const expression = updateExpression.includes('updatedAt') ? updateExpression : updateExpression.replace(/^SET /, 'SET updatedAt = :now, ');
+    const expression = updateExpression.includes('updatedAt')
+      ? updateExpression
+      : updateExpression.replace(/^SET /, 'SET updatedAt = :now, ');
     return this.conditionalUpdate({
       TableName: this.tableName,
       Key: jobKey(jobId),

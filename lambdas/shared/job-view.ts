@@ -22,7 +22,13 @@ export interface JobView {
     usage: { inputTokens: number; outputTokens: number };
   }[];
   synthesis: string | null;
-  usage: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number; costUsd: number };
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+    costUsd: number;
+  };
   error: { name: string; message: string } | null;
   executionArn: string | null;
   createdAt: string;

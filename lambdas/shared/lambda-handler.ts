@@ -16,7 +16,9 @@ export function parseEvent<S extends z.ZodType>(schema: S): MiddlewareObj<unknow
     before: (request) => {
       const result = schema.safeParse(request.event);
       if (!result.success) {
-        const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`);
+        const problems = result.error.issues.map(
+          (issue) => `${issue.path.join('.') || '(event)'}: ${issue.message}`,
+        );
         throw new InvalidEvent(`Invalid event: ${problems.join('; ')}`);
       }
       request.event = result.data;

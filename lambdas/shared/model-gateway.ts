@@ -40,13 +40,13 @@ const MIN_CALL_MS = 1_000;
  * `errors.ts`, so the state machine can decide whether to retry.
  */
 export class AnthropicModelGateway implements ModelGateway {
-  constructor(
-    private readonly clientFor: () => Promise<Anthropic>,
-  ) {}
+  constructor(private readonly clientFor: () => Promise<Anthropic>) {}
 
   async complete(request: ModelRequest): Promise<ModelResponse> {
     if (request.timeoutMs < MIN_CALL_MS) {
-      throw new ModelTimeout(`Only ${request.timeoutMs} ms left before the function's deadline; not calling the model`);
+      throw new ModelTimeout(
+        `Only ${request.timeoutMs} ms left before the function's deadline; not calling the model`,
+      );
     }
     try {
       const client = await this.clientFor();
@@ -62,9 +62,7 @@ export class AnthropicModelGateway implements ModelGateway {
         },
         { timeout: request.timeoutMs },
       );
-      const text = message.content
-        .flatMap((block) => (block.type === 'text' ? [block.text] : []))
-        .join('');
+      const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
       return {
         text,
         stopReason: message.stop_reason,
@@ -106,7 +104,9 @@ export function anthropicClientFactory(env: ModelEnv): () => Promise<Anthropic> 
 async function resolveApiKey(env: ModelEnv): Promise<string> {
   if (env.ANTHROPIC_API_KEY) return env.ANTHROPIC_API_KEY;
   if (!env.ANTHROPIC_API_KEY_SECRET_ARN) {
-    throw new Error('No model credentials: set ANTHROPIC_API_KEY_SECRET_ARN (deployed) or ANTHROPIC_API_KEY (local)');
+    throw new Error(
+      'No model credentials: set ANTHROPIC_API_KEY_SECRET_ARN (deployed) or ANTHROPIC_API_KEY (local)',
+    );
   }
   const secret = await getSecret(env.ANTHROPIC_API_KEY_SECRET_ARN, { maxAge: SECRET_MAX_AGE_SECONDS });
   if (typeof secret !== 'string' || secret.trim() === '') {

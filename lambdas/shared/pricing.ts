@@ -50,7 +50,13 @@ export interface UsageTotals {
 }
 
 export function sumUsage(calls: ReadonlyArray<CallUsage | undefined>): UsageTotals {
-  const total: UsageTotals = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0 };
+  const total: UsageTotals = {
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    costUsd: 0,
+  };
   for (const call of calls) {
     if (!call) continue;
     total.inputTokens += call.inputTokens;

@@ -106,12 +106,18 @@ export interface SubtaskOutcome {
   error?: { name: string; message: string };
 }
 
-export function synthesisPrompt(input: TaskInput, analysis: string, outcomes: readonly SubtaskOutcome[]): ModelMessage[] {
+export function synthesisPrompt(
+  input: TaskInput,
+  analysis: string,
+  outcomes: readonly SubtaskOutcome[],
+): ModelMessage[] {
   const results = outcomes.map((outcome) =>
     outcome.status === 'SUCCEEDED'
       ? `<result id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" status="SUCCEEDED">\n${outcome.output ?? ''}\n</result>`
       : `<failed_subtask id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" error="${attribute(
-          outcome.error ? `${outcome.error.name}: ${outcome.error.message}` : `not completed (${outcome.status})`,
+          outcome.error
+            ? `${outcome.error.name}: ${outcome.error.message}`
+            : `not completed (${outcome.status})`,
         )}"/>`,
   );
   return [

@@ -36,7 +36,10 @@ const describeFailure = (subtask: SubtaskRecord) =>
  * succeeded, PARTIAL when some failed (they are named to the model and in the job's error), and
  * fails with AllSubtasksFailed when there is nothing to combine.
  */
-export async function synthesizeJob(event: SynthesizeEvent, deps: SynthesisDependencies): Promise<SynthesisResult> {
+export async function synthesizeJob(
+  event: SynthesizeEvent,
+  deps: SynthesisDependencies,
+): Promise<SynthesisResult> {
   const stored = await deps.repository.getJobWithSubtasks(event.jobId);
   const plan = stored?.job.plan;
   if (!stored || !plan) throw new JobNotFound(`Job ${event.jobId} has no stored plan`);

@@ -9,5 +9,6 @@ export const { createHandler, handler } = lambdaEntry(RunSubtaskEventSchema, (ra
   const repository = repositoryFromEnv(env);
   const model = createModelGateway(env);
   const settings = { model: env.MODEL, maxTokens: env.MODEL_MAX_TOKENS };
-  return (event, context) => runSubtask(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
+  return (event, context) =>
+    runSubtask(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
 });

@@ -52,7 +52,11 @@ export class OrchestratorWorkflow extends Construct {
     const { config, table, apiKeySecret } = props;
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     const common = { TABLE_NAME: table.tableName, JOB_TTL_DAYS: String(config.jobTtlDays) };
-    const modelEnv = { ...common, ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn, MODEL_MAX_RETRIES: '0' };
+    const modelEnv = {
+      ...common,
+      ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn,
+      MODEL_MAX_RETRIES: '0',
+    };
 
     this.planFunction = new WorkflowFunction(this, 'PlanFunction', {
       entry: path.join(LAMBDAS_DIR, 'plan', 'handler.ts'),
@@ -73,7 +77,11 @@ export class OrchestratorWorkflow extends Construct {
       description: 'Runs one subtask with the worker model',
       timeout: TIMEOUTS.worker,
       logRetention,
-      environment: { ...modelEnv, MODEL: config.models.worker, MODEL_MAX_TOKENS: String(config.maxTokens.worker) },
+      environment: {
+        ...modelEnv,
+        MODEL: config.models.worker,
+        MODEL_MAX_TOKENS: String(config.maxTokens.worker),
+      },
     });
     this.synthesizeFunction = new WorkflowFunction(this, 'SynthesizeFunction', {
       entry: path.join(LAMBDAS_DIR, 'synthesize', 'handler.ts'),
@@ -104,7 +112,13 @@ export class OrchestratorWorkflow extends Construct {
     });
 
     // Least privilege: each function gets exactly the item operations its code performs.
-    table.grant(this.planFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
+    table.grant(
+      this.planFunction,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+    );
     table.grant(this.workerFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
     table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');

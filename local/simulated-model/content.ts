@@ -460,18 +460,23 @@ function describeTypes(subtasks: readonly PlannedSubtask[]): string {
   return [...new Set(subtasks.map((subtask) => subtask.type))].join(', ');
 }
 
+function planReason(kind: TaskKind, subtasks: readonly PlannedSubtask[]): string {
+  const types = describeTypes(subtasks);
+  switch (kind) {
+    case 'product': {
+      const approaches = subtasks.map((subtask) => subtask.id.replace(/-variation.*$/, '')).join(', ');
+      return `reads as product or marketing copy, so it asks for ${subtasks.length} independent variations (${approaches}) that can be written in parallel and compared`;
+    }
+    case 'project':
+      return `reads as a build project, so it follows a ${types} chain where each stage depends on the one before`;
+    case 'research':
+      return `reads as a research question, so it is split into ${subtasks.length} subtasks (${types}) that start from the background`;
+  }
+}
+
 function analysisFor(kind: TaskKind, prompt: PlanPrompt, topic: string, subtasks: PlannedSubtask[]): string {
-  const reasons: Record<TaskKind, string> = {
-    product: `reads as product or marketing copy, so it asks for ${subtasks.length} independent variations (${subtasks
-      .map((subtask) => subtask.id.replace(/-variation.*$/, ''))
-      .join(', ')}) that can be written in parallel and compared`,
-    project: `reads as a build project, so it follows a ${describeTypes(subtasks)} chain where each stage depends on the one before`,
-    research: `reads as a research question, so it is split into ${subtasks.length} subtasks (${describeTypes(
-      subtasks,
-    )}) that start from the background`,
-  };
   const repair = prompt.isRepair ? ' It is a corrected plan issued after validation errors.' : '';
-  return `Simulated plan from a local test double, not real reasoning: "${topic}" ${reasons[kind]}.${repair}`;
+  return `Simulated plan from a local test double, not real reasoning: "${topic}" ${planReason(kind, subtasks)}.${repair}`;
 }
 
 const PREFERRED_COUNTS: Record<TaskKind, (hash: number) => number> = {

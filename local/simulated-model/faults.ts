@@ -221,15 +221,20 @@ function readEnv(env: Env, name: string): string | undefined {
   return raw ? raw : undefined;
 }
 
-/** `key=value` pairs of a comma-separated variable, each checked by `parse`. */
-function parsePairs<T>(name: string, raw: string, parse: (key: string, value: string) => T): T[] {
+/** `key=value` pairs (described by `form` in errors) of a comma-separated variable, each checked by `parse`. */
+function parsePairs<T>(
+  name: string,
+  raw: string,
+  form: string,
+  parse: (key: string, value: string) => T,
+): T[] {
   return raw
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean)
     .map((entry) => {
       const separator = entry.indexOf('=');
-      if (separator <= 0) throw envError(name, raw, `"${entry}" is not of the form key=value`);
+      if (separator <= 0) throw envError(name, raw, `"${entry}" is not of the form ${form}`);
       return parse(entry.slice(0, separator).trim(), entry.slice(separator + 1).trim());
     });
 }
@@ -250,7 +255,7 @@ export function parseFaultsFromEnv(env: Env = process.env): FaultRule[] {
   const name = 'SIM_MODEL_FAULTS';
   const raw = readEnv(env, name);
   if (raw === undefined) return [];
-  return parsePairs(name, raw, (key, value) => {
+  return parsePairs(name, raw, 'kind=rate', (key, value) => {
     const [kind, variant] = key.split(':');
     const rate = parseValue(rateText, value, name, raw, `rate of "${key}"`);
     const rule = { kind, rate, ...(variant === undefined ? {} : { variant }) };
@@ -271,8 +276,8 @@ export function parseLatencyFromEnv(env: Env = process.env): LatencyByRole | und
     const ms = parseValue(millisecondsText, raw, name, raw, 'latency');
     return { plan: ms, worker: ms, synthesis: ms };
   }
-  const entries = parsePairs(name, raw, (key, value) => ({
-    role: parseValue(z.enum(MODEL_ROLES), key, name, raw, 'role'),
+  const entries = parsePairs(name, raw, 'role=ms', (key, value) => ({
+    role: parseValue(z.enum(MODEL_ROLES), key, name, raw, `role "${key}"`),
     ms: parseValue(millisecondsText, value, name, raw, `latency of ${key}`),
   }));
   return entries.reduce((latency, { role, ms }) => ({ ...latency, [role]: ms }), {

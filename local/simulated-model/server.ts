@@ -31,6 +31,7 @@ import {
   parseMessagesRequest,
   randomId,
   requestText,
+  type HttpFaultKind,
 } from './protocol';
 
 /** One request as the simulated model saw it. */
@@ -202,31 +203,23 @@ class SimulatedModelServer implements SimulatedModel {
     }
     const parsed = parseMessagesRequest(await readBody(request));
     if (!parsed.ok) {
-      return this.reply(
-        response,
-        this.record('other', null, null),
-        400,
-        errorBody('invalid_request_error', parsed.message),
-      );
+      const entry = this.record('other', null, null);
+      return this.reply(response, entry, 400, errorBody('invalid_request_error', parsed.message));
     }
     const role = detectRole(parsed.request);
     const fault = this.faults.pick({ role, text: requestText(parsed.request) });
     const entry = this.record(role, parsed.request.model, fault);
     if (fault?.kind === 'hang') return waitForAbort(signal);
     if (!(await delay(this.delayFor(role), signal))) return;
-    if (fault && isHttpFault(fault.kind)) {
-      const { status, type } = HTTP_FAULTS[fault.kind];
-      const headers: Record<string, string> = fault.kind === 'rate_limit' ? { 'retry-after': '1' } : {};
-      return this.reply(
-        response,
-        entry,
-        status,
-        errorBody(type, `Simulated ${fault.kind} (injected fault)`),
-        headers,
-      );
-    }
+    if (fault && isHttpFault(fault.kind)) return this.replyWithFault(response, entry, fault.kind);
     const answer = answerFor(parsed.request, role, fault?.variant);
     this.reply(response, entry, 200, buildMessage(parsed.request, answer));
+  }
+
+  private replyWithFault(response: ServerResponse, entry: RequestLogEntry, kind: HttpFaultKind): void {
+    const { status, type } = HTTP_FAULTS[kind];
+    const headers: Record<string, string> = kind === 'rate_limit' ? { 'retry-after': '1' } : {};
+    this.reply(response, entry, status, errorBody(type, `Simulated ${kind} (injected fault)`), headers);
   }
 
   private delayFor(role: RequestRole): number {

@@ -3,6 +3,9 @@ declare module 'asl-validator' {
     isValid: boolean;
     errors: { 'Error code': string; Message: string }[];
   }
-  function aslValidator(definition: object, options?: { checkPaths?: boolean; checkArn?: boolean }): ValidationResult;
+  function aslValidator(
+    definition: object,
+    options?: { checkPaths?: boolean; checkArn?: boolean },
+  ): ValidationResult;
   export = aslValidator;
 }

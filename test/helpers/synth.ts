@@ -14,7 +14,14 @@ export interface AslState {
   Type: string;
   Next?: string;
   End?: boolean;
-  Retry?: { ErrorEquals: string[]; IntervalSeconds?: number; MaxAttempts?: number; BackoffRate?: number; MaxDelaySeconds?: number; JitterStrategy?: string }[];
+  Retry?: {
+    ErrorEquals: string[];
+    IntervalSeconds?: number;
+    MaxAttempts?: number;
+    BackoffRate?: number;
+    MaxDelaySeconds?: number;
+    JitterStrategy?: string;
+  }[];
   Catch?: { ErrorEquals: string[]; Next: string; ResultPath?: string }[];
   [key: string]: unknown;
 }
@@ -29,7 +36,11 @@ export function synthesize(config: OrchestratorConfigInput = {}): SynthesizedFor
   const { stack } = buildApp({ config: parseConfig(config), skipBundling: true });
   const template = Template.fromStack(stack);
   const json = template.toJSON() as CfnTemplate;
-  const [machine] = Object.values(json.Resources).filter((resource) => resource.Type === 'AWS::StepFunctions::StateMachine');
-  const definition = JSON.parse(String(resolveIntrinsics(machine?.Properties?.DefinitionString ?? null, json))) as AslDefinition;
+  const [machine] = Object.values(json.Resources).filter(
+    (resource) => resource.Type === 'AWS::StepFunctions::StateMachine',
+  );
+  const definition = JSON.parse(
+    String(resolveIntrinsics(machine?.Properties?.DefinitionString ?? null, json)),
+  ) as AslDefinition;
   return { template, json, definition };
 }

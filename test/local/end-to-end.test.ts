@@ -27,7 +27,11 @@ interface Finished {
   events: ExecutionEvent[];
 }
 
-async function runJob(task: string, faults: FaultRule[] = [], context: Record<string, unknown> = {}): Promise<Finished> {
+async function runJob(
+  task: string,
+  faults: FaultRule[] = [],
+  context: Record<string, unknown> = {},
+): Promise<Finished> {
   orchestrator.simulatedModel?.setFaults(faults);
   const started = await orchestrator.startJob({ task, context });
   const events: ExecutionEvent[] = [];
@@ -59,8 +63,12 @@ describe('a job run locally end to end', () => {
     expect(view.synthesis).toContain('simulated model');
     expect(view.error).toBeNull();
     expect(view.usage.inputTokens).toBeGreaterThan(0);
-    const entered = events.filter((event) => event.type === 'StateEntered').map((event) => 'state' in event && event.state.name);
-    expect(entered).toEqual(expect.arrayContaining(['Plan', 'RunSubtasks', 'RunSubtask', 'Synthesize', 'Done']));
+    const entered = events
+      .filter((event) => event.type === 'StateEntered')
+      .map((event) => 'state' in event && event.state.name);
+    expect(entered).toEqual(
+      expect.arrayContaining(['Plan', 'RunSubtasks', 'RunSubtask', 'Synthesize', 'Done']),
+    );
     expect(entered).not.toContain('MarkFailed');
   });
 
@@ -70,7 +78,9 @@ describe('a job run locally end to end', () => {
 
     const types = (view: JobView) => new Set(view.plan?.subtasks.map((subtask) => subtask.type));
     expect(types(product.view)).toEqual(new Set(['variation']));
-    expect([...types(research.view)].every((type) => ['research', 'analysis', 'comparison'].includes(type))).toBe(true);
+    expect(
+      [...types(research.view)].every((type) => ['research', 'analysis', 'comparison'].includes(type)),
+    ).toBe(true);
     expect(research.view.plan?.subtasks.length).toBeGreaterThanOrEqual(3);
   });
 
@@ -91,11 +101,17 @@ describe('a job run locally end to end', () => {
     expect(failed).toMatchObject({ status: 'FAILED', attempts: 4, error: { name: 'ModelUnavailable' } });
     const others = view.subtasks.filter((subtask) => subtask.id !== broken);
     expect(others.length).toBeGreaterThan(0);
-    for (const other of others) expect(other).toMatchObject({ status: 'SUCCEEDED', output: expect.any(String) });
+    for (const other of others)
+      expect(other).toMatchObject({ status: 'SUCCEEDED', output: expect.any(String) });
     expect(view.synthesis).toBeTruthy();
-    expect(view.error).toEqual({ name: 'SubtasksFailed', message: expect.stringContaining(`${broken} (ModelUnavailable)`) });
+    expect(view.error).toEqual({
+      name: 'SubtasksFailed',
+      message: expect.stringContaining(`${broken} (ModelUnavailable)`),
+    });
     expect(events.filter((event) => event.type === 'StateRetried')).toHaveLength(3);
-    expect(events.some((event) => event.type === 'StateEntered' && event.state.name === 'RecordSubtaskFailure')).toBe(true);
+    expect(
+      events.some((event) => event.type === 'StateEntered' && event.state.name === 'RecordSubtaskFailure'),
+    ).toBe(true);
   });
 
   it('retries injected 429 and 529 in workers, planning and synthesis, and succeeds with attempts recorded', async () => {
@@ -110,7 +126,9 @@ describe('a job run locally end to end', () => {
     const attempts = view.subtasks.reduce((sum, subtask) => sum + subtask.attempts, 0);
     expect(attempts).toBeGreaterThan(view.subtasks.length);
     expect(view.subtasks.some((subtask) => subtask.attempts > 1)).toBe(true);
-    const retried = events.filter((event) => event.type === 'StateRetried').map((event) => 'state' in event && event.state.name);
+    const retried = events
+      .filter((event) => event.type === 'StateRetried')
+      .map((event) => 'state' in event && event.state.name);
     expect(retried).toEqual(expect.arrayContaining(['Plan', 'RunSubtask', 'Synthesize']));
     const stats = orchestrator.simulatedModel?.stats();
     expect(stats?.faults.rate_limit).toBeGreaterThan(0);
@@ -126,10 +144,15 @@ describe('a job run locally end to end', () => {
   });
 
   it('ends FAILED with InvalidPlan when the plan stays malformed, without retrying', async () => {
-    const { execution, view, events } = await runJob(RESEARCH_TASK, [{ kind: 'malformed_plan', variant: 'not_json' }]);
+    const { execution, view, events } = await runJob(RESEARCH_TASK, [
+      { kind: 'malformed_plan', variant: 'not_json' },
+    ]);
 
     expect(view.status).toBe('FAILED');
-    expect(view.error).toEqual({ name: 'InvalidPlan', message: expect.stringContaining('still invalid after 3 attempts') });
+    expect(view.error).toEqual({
+      name: 'InvalidPlan',
+      message: expect.stringContaining('still invalid after 3 attempts'),
+    });
     expect(view.subtasks).toEqual([]);
     expect(execution).toMatchObject({ status: 'FAILED', error: 'InvalidPlan' });
     expect(events.filter((event) => event.type === 'StateRetried')).toHaveLength(0);
@@ -140,7 +163,11 @@ describe('a job run locally end to end', () => {
 
     expect(view.status).toBe('FAILED');
     expect(view.error?.name).toBe('AllSubtasksFailed');
-    expect(view.subtasks.every((subtask) => subtask.status === 'FAILED' && subtask.error?.name === 'ModelRequestRejected')).toBe(true);
+    expect(
+      view.subtasks.every(
+        (subtask) => subtask.status === 'FAILED' && subtask.error?.name === 'ModelRequestRejected',
+      ),
+    ).toBe(true);
     expect(view.subtasks.every((subtask) => subtask.attempts === 1)).toBe(true);
     expect(execution).toMatchObject({ status: 'FAILED', error: 'AllSubtasksFailed' });
   });
@@ -160,7 +187,9 @@ describe('a job run locally end to end', () => {
 
     expect(view.status).toBe('SUCCEEDED');
     expect(view.subtasks.some((subtask) => subtask.attempts === 2)).toBe(true);
-    const failures = events.filter((event) => event.type === 'StateFailed').map((event) => ('Error' in event ? event.Error : ''));
+    const failures = events
+      .filter((event) => event.type === 'StateFailed')
+      .map((event) => ('Error' in event ? event.Error : ''));
     expect(failures).toContain('ModelTimeout');
   });
 
@@ -168,7 +197,11 @@ describe('a job run locally end to end', () => {
     const { ListTablesCommand, ScanCommand } = await import('@aws-sdk/client-dynamodb');
     const tables = await orchestrator.dynamodb.client.send(new ListTablesCommand({}));
     const scan = await orchestrator.dynamodb.client.send(
-      new ScanCommand({ TableName: tables.TableNames?.[0], FilterExpression: 'sk = :job', ExpressionAttributeValues: { ':job': { S: 'JOB' } } }),
+      new ScanCommand({
+        TableName: tables.TableNames?.[0],
+        FilterExpression: 'sk = :job',
+        ExpressionAttributeValues: { ':job': { S: 'JOB' } },
+      }),
     );
     const statuses = (scan.Items ?? []).map((item) => item.status?.S);
     expect(statuses.length).toBeGreaterThanOrEqual(10);

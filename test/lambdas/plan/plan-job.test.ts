@@ -4,7 +4,12 @@ import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 import { planWith } from '../../helpers/plans';
 
-const settings: PlanSettings = { model: 'claude-sonnet-5-5', maxTokens: 1000, bounds: { min: 1, max: 4 }, repairAttempts: 2 };
+const settings: PlanSettings = {
+  model: 'claude-sonnet-5-5',
+  maxTokens: 1000,
+  bounds: { min: 1, max: 4 },
+  repairAttempts: 2,
+};
 let table: TestTable;
 let jobCounter = 0;
 
@@ -15,11 +20,22 @@ afterAll(() => table.close());
 
 async function queuedJob(): Promise<string> {
   const jobId = `plan-test-${++jobCounter}`;
-  await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Compare heat pumps', context: { region: 'EU' }, profile: 'default' });
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Compare heat pumps',
+    context: { region: 'EU' },
+    profile: 'default',
+  });
   return jobId;
 }
 
-const deps = (model: ScriptedModel) => ({ repository: table.repository, model, settings, remainingMs: () => 60_000 });
+const deps = (model: ScriptedModel) => ({
+  repository: table.repository,
+  model,
+  settings,
+  remainingMs: () => 60_000,
+});
 
 describe('planning a job', () => {
   it('stores a valid plan with one PENDING item per subtask and returns only the ids', async () => {
@@ -40,7 +56,11 @@ describe('planning a job', () => {
       ['efficiency', 'PENDING', 1],
       ['installation', 'PENDING', 2],
     ]);
-    expect(stored?.job.planUsage).toMatchObject({ inputTokens: 100, outputTokens: 50, model: 'claude-sonnet-5-5' });
+    expect(stored?.job.planUsage).toMatchObject({
+      inputTokens: 100,
+      outputTokens: 50,
+      model: 'claude-sonnet-5-5',
+    });
   });
 
   it('sends the task, context and bounds to the orchestrator model with a JSON schema', async () => {
@@ -53,7 +73,10 @@ describe('planning a job', () => {
     expect(request?.messages[0]?.content).toContain('<task>\nCompare heat pumps\n</task>');
     expect(request?.messages[0]?.content).toContain('"region": "EU"');
     expect(request?.messages[0]?.content).toContain('<subtask_bounds min="1" max="4"/>');
-    expect(request?.jsonSchema).toMatchObject({ type: 'object', required: expect.arrayContaining(['analysis', 'subtasks']) });
+    expect(request?.jsonSchema).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['analysis', 'subtasks']),
+    });
   });
 
   it('repairs an invalid plan by sending the validation errors back', async () => {
@@ -119,12 +142,17 @@ describe('planning a job', () => {
   it('creates the job from the execution input when started without a job record', async () => {
     const model = new ScriptedModel([JSON.stringify(planWith(['a']))]);
 
-    await planJob({ jobId: 'direct-start-1', request: { task: 'Direct task', context: {}, profile: 'default' } }, deps(model));
+    await planJob(
+      { jobId: 'direct-start-1', request: { task: 'Direct task', context: {}, profile: 'default' } },
+      deps(model),
+    );
 
     expect((await table.repository.getJob('direct-start-1'))?.task).toBe('Direct task');
   });
 
   it('fails with JobNotFound for an unknown job without a request', async () => {
-    await expect(planJob({ jobId: 'no-such-job' }, deps(new ScriptedModel(['{}'])))).rejects.toThrow(JobNotFound);
+    await expect(planJob({ jobId: 'no-such-job' }, deps(new ScriptedModel(['{}'])))).rejects.toThrow(
+      JobNotFound,
+    );
   });
 });

@@ -7,7 +7,10 @@ describe('plan validation', () => {
   it('accepts a well-formed plan and fills in missing dependsOn', () => {
     // Arrange
     const plan = planWith(['market', 'pricing']);
-    const answer = JSON.stringify({ ...plan, subtasks: plan.subtasks.map(({ dependsOn: _unused, ...rest }) => rest) });
+    const answer = JSON.stringify({
+      ...plan,
+      subtasks: plan.subtasks.map(({ dependsOn: _unused, ...rest }) => rest),
+    });
 
     // Act
     const result = validatePlan(answer, bounds);
@@ -28,7 +31,10 @@ describe('plan validation', () => {
   });
 
   it('rejects a plan that does not match the schema, naming the field', () => {
-    const result = validatePlan(JSON.stringify({ analysis: 'x', subtasks: [{ id: 'a', title: 't' }] }), bounds);
+    const result = validatePlan(
+      JSON.stringify({ analysis: 'x', subtasks: [{ id: 'a', title: 't' }] }),
+      bounds,
+    );
     expect(result.ok).toBe(false);
     expect(!result.ok && result.problems.join(' ')).toMatch(/subtasks\.0\.(type|description)/);
   });
@@ -57,7 +63,9 @@ describe('plan validation', () => {
     const plan = planWith(['a', 'b']);
     plan.subtasks[1]!.dependsOn = ['zzz'];
     const result = validatePlan(JSON.stringify(plan), bounds);
-    expect(!result.ok && result.problems).toEqual([expect.stringContaining('"b" depends on unknown ids: zzz')]);
+    expect(!result.ok && result.problems).toEqual([
+      expect.stringContaining('"b" depends on unknown ids: zzz'),
+    ]);
   });
 
   it('rejects a plan with a dependency cycle', () => {

@@ -11,7 +11,12 @@ import {
 } from '../../../lambdas/shared/errors';
 
 const apiError = (status: number, type: string) =>
-  Anthropic.APIError.generate(status, { type: 'error', error: { type, message: `${type} happened` } }, undefined, new Headers({ 'request-id': 'req_123' }));
+  Anthropic.APIError.generate(
+    status,
+    { type: 'error', error: { type, message: `${type} happened` } },
+    undefined,
+    new Headers({ 'request-id': 'req_123' }),
+  );
 
 describe('model error classification', () => {
   it.each([

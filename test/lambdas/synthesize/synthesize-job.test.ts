@@ -7,7 +7,12 @@ import { planWith } from '../../helpers/plans';
 
 let table: TestTable;
 let jobCounter = 0;
-const usage = priced('claude-haiku-5-5', { inputTokens: 10, outputTokens: 20, cacheReadTokens: 0, cacheWriteTokens: 0 });
+const usage = priced('claude-haiku-5-5', {
+  inputTokens: 10,
+  outputTokens: 20,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
+});
 
 beforeAll(async () => {
   table = await startTestTable();
@@ -17,10 +22,21 @@ afterAll(() => table.close());
 /** A job whose subtasks ended as given: 'ok' stored an output, anything else failed with that error name. */
 async function jobWithOutcomes(outcomes: Record<string, 'ok' | string>): Promise<string> {
   const jobId = `synthesis-test-${++jobCounter}`;
-  await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Research brief on tidal power', context: {}, profile: 'default' });
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Research brief on tidal power',
+    context: {},
+    profile: 'default',
+  });
   await table.repository.savePlan(jobId, planWith(Object.keys(outcomes)), usage, 1);
   for (const [id, outcome] of Object.entries(outcomes)) {
-    if (outcome === 'ok') await table.repository.completeSubtask(jobId, id, { output: `Findings of ${id}`, usage, stopReason: 'end_turn' });
+    if (outcome === 'ok')
+      await table.repository.completeSubtask(jobId, id, {
+        output: `Findings of ${id}`,
+        usage,
+        stopReason: 'end_turn',
+      });
     else await table.repository.failSubtask(jobId, id, { name: outcome, message: `${id} kept failing` });
   }
   return jobId;
@@ -42,7 +58,9 @@ describe('synthesis', () => {
 
     expect(result).toEqual({ jobId, status: 'SUCCEEDED', succeeded: 2, failed: 0 });
     const prompt = model.requests[0]?.messages[0]?.content ?? '';
-    expect(prompt).toContain('<result id="costs" title="Title of costs" status="SUCCEEDED">\nFindings of costs\n</result>');
+    expect(prompt).toContain(
+      '<result id="costs" title="Title of costs" status="SUCCEEDED">\nFindings of costs\n</result>',
+    );
     const view = await table.repository.getJob(jobId);
     expect(view).toMatchObject({ status: 'SUCCEEDED', synthesis: '# Tidal power brief' });
     expect(view?.error).toBeUndefined();
@@ -59,7 +77,10 @@ describe('synthesis', () => {
       '<failed_subtask id="sites" title="Title of sites" error="ModelRateLimited: sites kept failing"/>',
     );
     const job = await table.repository.getJob(jobId);
-    expect(job?.error).toEqual({ name: 'SubtasksFailed', message: '1 of 3 subtasks failed: sites (ModelRateLimited)' });
+    expect(job?.error).toEqual({
+      name: 'SubtasksFailed',
+      message: '1 of 3 subtasks failed: sites (ModelRateLimited)',
+    });
   });
 
   it('fails with AllSubtasksFailed when nothing succeeded, without calling the model', async () => {
@@ -67,7 +88,9 @@ describe('synthesis', () => {
     const model = new ScriptedModel(['unused']);
 
     await expect(synthesizeJob({ jobId }, deps(model))).rejects.toThrow(AllSubtasksFailed);
-    await expect(synthesizeJob({ jobId }, deps(model))).rejects.toThrow(/costs \(ModelTimeout\), sites \(ModelRequestRejected\)/);
+    await expect(synthesizeJob({ jobId }, deps(model))).rejects.toThrow(
+      /costs \(ModelTimeout\), sites \(ModelRequestRejected\)/,
+    );
     expect(model.requests).toHaveLength(0);
   });
 

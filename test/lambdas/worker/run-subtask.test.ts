@@ -14,8 +14,19 @@ afterAll(() => table.close());
 
 async function plannedJob(): Promise<string> {
   const jobId = `worker-test-${++jobCounter}`;
-  await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Launch copy for a bike lock', context: { audience: 'commuters' }, profile: 'default' });
-  await table.repository.savePlan(jobId, planWith(['technical', 'lifestyle']), priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }), 1);
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Launch copy for a bike lock',
+    context: { audience: 'commuters' },
+    profile: 'default',
+  });
+  await table.repository.savePlan(
+    jobId,
+    planWith(['technical', 'lifestyle']),
+    priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
+    1,
+  );
   return jobId;
 }
 
@@ -37,17 +48,27 @@ describe('running a subtask', () => {
     expect(prompt).toContain('Launch copy for a bike lock');
     expect(prompt).toContain('"audience": "commuters"');
     expect(prompt).toContain('- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)');
-    expect(prompt).toMatch(/<assigned_subtask id="lifestyle" type="research" title="Title of lifestyle">\nDo the lifestyle part/);
+    expect(prompt).toMatch(
+      /<assigned_subtask id="lifestyle" type="research" title="Title of lifestyle">\nDo the lifestyle part/,
+    );
   });
 
   it('stores the output, usage and attempt count', async () => {
     const jobId = await plannedJob();
 
-    const result = await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['Specs and materials'])));
+    const result = await runSubtask(
+      { jobId, subtaskId: 'technical' },
+      deps(new ScriptedModel(['Specs and materials'])),
+    );
 
     expect(result).toEqual({ subtaskId: 'technical', status: 'SUCCEEDED', attempts: 1 });
     const stored = await table.repository.getSubtask(jobId, 'technical');
-    expect(stored).toMatchObject({ status: 'SUCCEEDED', output: 'Specs and materials', attempts: 1, usage: { inputTokens: 100, outputTokens: 50 } });
+    expect(stored).toMatchObject({
+      status: 'SUCCEEDED',
+      output: 'Specs and materials',
+      attempts: 1,
+      usage: { inputTokens: 100, outputTokens: 50 },
+    });
   });
 
   it('counts every attempt, failed ones included', async () => {
@@ -79,8 +100,16 @@ describe('running a subtask', () => {
     const jobId = await plannedJob();
     const usage = priced('m', { inputTokens: 7, outputTokens: 7, cacheReadTokens: 0, cacheWriteTokens: 0 });
 
-    const first = await table.repository.completeSubtask(jobId, 'lifestyle', { output: 'one', usage, stopReason: 'end_turn' });
-    const second = await table.repository.completeSubtask(jobId, 'lifestyle', { output: 'two', usage, stopReason: 'end_turn' });
+    const first = await table.repository.completeSubtask(jobId, 'lifestyle', {
+      output: 'one',
+      usage,
+      stopReason: 'end_turn',
+    });
+    const second = await table.repository.completeSubtask(jobId, 'lifestyle', {
+      output: 'two',
+      usage,
+      stopReason: 'end_turn',
+    });
 
     expect([first, second]).toEqual([true, false]);
     expect((await table.repository.getSubtask(jobId, 'lifestyle'))?.output).toBe('one');
@@ -88,8 +117,8 @@ describe('running a subtask', () => {
 
   it('fails clearly when the model returns no text', async () => {
     const jobId = await plannedJob();
-    await expect(runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['  '])))).rejects.toThrow(
-      /returned no text/,
-    );
+    await expect(
+      runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['  ']))),
+    ).rejects.toThrow(/returned no text/);
   });
 });
