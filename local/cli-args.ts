@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type JobRequest, JobRequestSchema } from '../lambdas/shared/schemas';
+import { type JobRequest, JobRequestSchema, PROFILES } from '../lambdas/shared/schemas';
 
 export const USAGE = `Usage: npm start -- "<task>" [--profile NAME] [--context '<json>' | --context-file FILE] [--json]
 
@@ -14,8 +14,6 @@ Runs one orchestrator-workers job on the local stack and prints the result.
 With ANTHROPIC_API_KEY set the real Anthropic API is used (and ANTHROPIC_BASE_URL if set);
 otherwise the simulated model, a local test double, answers.`;
 
-/** Profiles a job may name. Only the built-in one exists so far. */
-export const KNOWN_PROFILES = ['default'] as const;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -75,9 +73,9 @@ export function parseCliArgs(
   }
 
   const profile = values.profile ?? 'default';
-  if (!(KNOWN_PROFILES as readonly string[]).includes(profile)) {
+  if (!(PROFILES as readonly string[]).includes(profile)) {
     throw new UsageError(
-      `--profile: unknown profile "${profile}"; known profiles: ${KNOWN_PROFILES.join(', ')}`,
+      `--profile: unknown profile "${profile}"; known profiles: ${PROFILES.join(', ')}`,
     );
   }
 

@@ -1,23 +1,17 @@
 import './polyfills';
 import * as path from 'node:path';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../lib/config';
 import { createDocumentClient, JobRepository } from '../lambdas/shared/job-repository';
 import { newJobId } from '../lambdas/shared/job-id';
 import { type JobView, toJobView } from '../lambdas/shared/job-view';
-import { type JobRequest, JobRequestSchema } from '../lambdas/shared/schemas';
+import { type JobRequest, JobRequestSchema, type JobStatus } from '../lambdas/shared/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './local-dynamodb';
 import { lambdaInvokeIntegration, LocalLambdaFunction } from './local-lambda';
-import { localArn, type SynthesizedStack, synthesizeLocalStack } from './template';
+import { type ExecutionEvent, type ExecutionRecord, LocalStepFunctions, type TaskHandlers } from './local-step-functions';
 import { type SimulatedModel, type SimulatedModelOptions, startSimulatedModel } from './simulated-model';
+import { type SynthesizedStack, synthesizeLocalStack } from './template';
 
-/** The local state machine's name (deployed, CloudFormation generates one from the construct path). */
-export const LOCAL_STATE_MACHINE_NAME = 'orchestrator';
-
-type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
-type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
-export type ExecutionEvent =
-  ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+export type { ExecutionEvent, ExecutionRecord };
 
 /** Where the model calls go: the real Anthropic API (key set) or the simulated model (test double). */
 export type ModelMode =
@@ -37,23 +31,24 @@ export interface LocalOrchestratorOptions {
    * Tests use it to reach a deadline quickly.
    */
   functionTimeoutSeconds?: Partial<Record<string, number>>;
+  /** Extra environment for every function, e.g. the local Step Functions endpoint for the api function. */
+  functionEnvironment?: Record<string, string>;
 }
-
-export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
 export interface LocalExecution {
   jobId: string;
   executionArn: string;
   events: AsyncIterable<ExecutionEvent>;
-  /** Settles when the execution ends, never rejects. */
-  finished: Promise<{ status: ExecutionStatus; error?: string; cause?: string }>;
-  abort(): void;
+  /** Settles when the execution ends and its events are recorded; never rejects. */
+  finished: Promise<ExecutionRecord>;
 }
 
+const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'RUNNING', 'SYNTHESIZING'];
+
 /**
- * The whole system on one machine: the state machine definition CDK synthesizes, run by
- * aws-local-stepfunctions with each Lambda task bound to its handler module; dynalite for DynamoDB;
- * the Anthropic API or the simulated model.
+ * The whole system on one machine: the state machines CDK synthesizes, run by aws-local-stepfunctions
+ * (behind a local Step Functions service) with each Lambda task bound to its handler module; dynalite
+ * for DynamoDB; the Anthropic API or the simulated model.
  */
 export class LocalOrchestrator {
   readonly repository: JobRepository;
@@ -65,7 +60,7 @@ export class LocalOrchestrator {
     readonly dynamodb: LocalDynamoDB,
     readonly simulatedModel: SimulatedModel | undefined,
     readonly functions: Map<string, LocalLambdaFunction>,
-    private readonly retryIntervalOverrides: Record<string, number | number[]> | undefined,
+    readonly stepFunctions: LocalStepFunctions,
   ) {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
@@ -74,7 +69,7 @@ export class LocalOrchestrator {
       tableName,
       config.jobTtlDays,
     );
-    this.stateMachineArn = localArn('states', `stateMachine:${LOCAL_STATE_MACHINE_NAME}`);
+    this.stateMachineArn = stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:${stack.orchestrator.name}`)) ?? '';
   }
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
@@ -84,17 +79,12 @@ export class LocalOrchestrator {
     let simulatedModel: SimulatedModel | undefined;
     try {
       for (const table of stack.tables) await ensureTable(dynamodb.client, table);
-      if (options.model.kind === 'simulated')
-        simulatedModel = await startSimulatedModel(options.model.options);
-      const modelEnvironment =
-        options.model.kind === 'simulated' && simulatedModel
-          ? { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel.url }
-          : options.model.kind === 'anthropic'
-            ? {
-                ANTHROPIC_API_KEY: options.model.apiKey,
-                ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}),
-              }
-            : {};
+      if (options.model.kind === 'simulated') simulatedModel = await startSimulatedModel(options.model.options);
+      const modelEnvironment: Record<string, string> =
+        options.model.kind === 'anthropic'
+          ? { ANTHROPIC_API_KEY: options.model.apiKey, ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}) }
+          : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
+
       const functions = new Map(
         stack.functions.map((synthesized) => {
           const folder = path.basename(path.dirname(synthesized.entry));
@@ -105,19 +95,26 @@ export class LocalOrchestrator {
             ...spec.environment,
             AWS_REGION: 'us-east-1',
             DYNAMODB_ENDPOINT: dynamodb.endpoint,
+            ...options.functionEnvironment,
             ...(spec.environment.ANTHROPIC_API_KEY_SECRET_ARN ? modelEnvironment : {}),
           };
           return [spec.arn, new LocalLambdaFunction(spec, environment)] as const;
         }),
       );
-      return new LocalOrchestrator(
-        config,
-        stack,
-        dynamodb,
-        simulatedModel,
-        functions,
-        options.retryIntervalOverrides,
-      );
+
+      const stepFunctions = new LocalStepFunctions();
+      const invoke = lambdaInvokeIntegration(functions);
+      for (const machine of stack.stateMachines) {
+        // The engine types results as JSON values; the integration returns parsed JSON, so this only widens.
+        const handler = invoke as unknown as TaskHandlers[string];
+        stepFunctions.register({
+          name: machine.name,
+          definition: machine.definition,
+          taskHandlers: Object.fromEntries(lambdaTaskStates(machine.definition).map((name) => [name, handler])),
+          ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+        });
+      }
+      return new LocalOrchestrator(config, stack, dynamodb, simulatedModel, functions, stepFunctions);
     } catch (error) {
       await simulatedModel?.close();
       await dynamodb.close();
@@ -125,50 +122,65 @@ export class LocalOrchestrator {
     }
   }
 
+  /** The local function whose handler lives in `lambdas/<folder>/`. */
+  functionFor(folder: string): LocalLambdaFunction {
+    const fn = [...this.functions.values()].find((candidate) => path.basename(path.dirname(candidate.spec.entry)) === folder);
+    if (!fn) throw new Error(`No function with its handler in lambdas/${folder}`);
+    return fn;
+  }
+
   /** Validates the request, records the job as QUEUED and starts its execution (execution name = job id). */
   async startJob(request: unknown, options: { jobId?: string } = {}): Promise<LocalExecution> {
     const parsed: JobRequest = JobRequestSchema.parse(request);
     const jobId = options.jobId ?? newJobId(parsed.task);
-    const executionArn = localArn('states', `execution:${LOCAL_STATE_MACHINE_NAME}:${jobId}`);
-    const created = await this.repository.createJob({ jobId, status: 'QUEUED', ...parsed, executionArn });
+    const created = await this.repository.createJob({ jobId, status: 'QUEUED', ...parsed });
     if (!created) throw new Error(`A job with id ${jobId} already exists`);
-    return this.startExecution(jobId, executionArn, { jobId });
-  }
-
-  /** Runs the synthesized definition for one execution input. */
-  startExecution(jobId: string, executionArn: string, input: Record<string, unknown>): LocalExecution {
-    const stateMachine = new StateMachine(this.stack.definition as unknown as StateMachineDefinition, {
-      validationOptions: { checkArn: false },
+    const execution = this.stepFunctions.startExecution({
+      stateMachineArn: this.stateMachineArn,
+      name: jobId,
+      input: JSON.stringify({ jobId }),
     });
-    const invoke = lambdaInvokeIntegration(this.functions);
-    // The engine types results as JSON values; the integration returns parsed JSON, so this only widens.
-    type LocalHandler = NonNullable<
-      NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']
-    >[string];
-    const integration = invoke as unknown as LocalHandler;
-    const runOptions: RunOptions = {
-      overrides: {
-        taskResourceLocalHandlers: Object.fromEntries(
-          lambdaTaskStates(this.stack.definition).map((name) => [name, integration]),
-        ),
-        ...(this.retryIntervalOverrides ? { retryIntervalOverrides: this.retryIntervalOverrides } : {}),
-      },
-      context: {
-        Execution: { Id: executionArn, Name: jobId },
-        StateMachine: { Id: this.stateMachineArn, Name: LOCAL_STATE_MACHINE_NAME },
-      },
+    await this.repository.setExecutionArn(jobId, execution.executionArn);
+    return {
+      jobId,
+      executionArn: execution.executionArn,
+      events: this.stepFunctions.watch(execution.executionArn),
+      finished: this.stepFunctions.waitForExecution(execution.executionArn),
     };
-    const execution = stateMachine.run(input as never, runOptions);
-    const finished = execution.result.then(
-      () => ({ status: 'SUCCEEDED' as const }),
-      (error: unknown) => describeExecutionFailure(error),
-    );
-    return { jobId, executionArn, events: execution.eventLogs, finished, abort: execution.abort };
   }
 
   async getJobView(jobId: string): Promise<JobView | undefined> {
     const stored = await this.repository.getJobWithSubtasks(jobId);
     return stored ? toJobView(stored) : undefined;
+  }
+
+  /**
+   * Marks jobs that cannot finish any more (their execution was stopped with the process, or the
+   * process died) as FAILED with `Interrupted`, so no job is left looking alive. Returns their ids.
+   */
+  async failInterruptedJobs(message: string): Promise<string[]> {
+    const running = new Set(this.stepFunctions.running().map((execution) => execution.name));
+    const interrupted: string[] = [];
+    for (const status of UNFINISHED_STATUSES) {
+      let cursor: Record<string, string> | undefined;
+      do {
+        const page = await this.repository.listJobs({ status, limit: 100, cursor });
+        for (const job of page.items) {
+          if (running.has(job.jobId)) continue;
+          if (await this.repository.failJob(job.jobId, { name: 'Interrupted', message })) interrupted.push(job.jobId);
+        }
+        cursor = page.cursor;
+      } while (cursor);
+    }
+    return interrupted;
+  }
+
+  /** Stops every running execution and marks its job Interrupted. */
+  async stopRunningJobs(message: string): Promise<string[]> {
+    for (const execution of this.stepFunctions.running()) {
+      this.stepFunctions.stopExecution(execution.executionArn, 'Interrupted', message);
+    }
+    return this.failInterruptedJobs(message);
   }
 
   async close(): Promise<void> {
@@ -183,8 +195,7 @@ export function lambdaTaskStates(definition: Record<string, unknown>): string[] 
   const visit = (machine: unknown) => {
     const states = (machine as { States?: Record<string, Record<string, unknown>> }).States ?? {};
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke'))
-        names.push(name);
+      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke')) names.push(name);
       if (state.ItemProcessor) visit(state.ItemProcessor);
       if (state.Iterator) visit(state.Iterator);
       for (const branch of (state.Branches as unknown[] | undefined) ?? []) visit(branch);
@@ -192,16 +203,4 @@ export function lambdaTaskStates(definition: Record<string, unknown>): string[] 
   };
   visit(definition);
   return names;
-}
-
-function describeExecutionFailure(error: unknown): {
-  status: ExecutionStatus;
-  error?: string;
-  cause?: string;
-} {
-  if (!(error instanceof Error)) return { status: 'FAILED', error: 'Error', cause: String(error) };
-  if (error.name === 'ExecutionAbortedError') return { status: 'ABORTED' };
-  if (error.name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT' };
-  const cause = error.cause instanceof Error ? error.cause : undefined;
-  return { status: 'FAILED', error: cause?.name ?? error.name, cause: cause?.message ?? error.message };
 }

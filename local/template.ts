@@ -1,9 +1,9 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { Stack } from 'aws-cdk-lib';
-import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
+import { type CfnElement, Stack } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { buildApp } from '../lib/app';
 import type { OrchestratorConfig } from '../lib/config';
-import type { WorkflowFunction } from '../lib/constructs/workflow-function';
+import { WorkflowFunction } from '../lib/constructs/workflow-function';
 
 /** The account and region local ARNs are made in; nothing here talks to AWS. */
 export const LOCAL_ACCOUNT = '000000000000';
@@ -23,17 +23,28 @@ export interface LocalFunctionSpec {
   timeoutSeconds: number;
 }
 
+export interface LocalStateMachineSpec {
+  logicalId: string;
+  /** The local name (the ARN's last part); CloudFormation would generate one when deployed. */
+  name: string;
+  /** The definition from the template, with ARNs resolved to local ones. */
+  definition: Record<string, unknown>;
+}
+
 export interface SynthesizedStack {
   template: CfnTemplate;
-  /** Resolved definition of the orchestrator state machine, straight from the template. */
-  definition: Record<string, unknown>;
-  stateMachineLogicalId: string;
+  /** The orchestrator state machine (also in `stateMachines`). */
+  orchestrator: LocalStateMachineSpec;
+  stateMachines: LocalStateMachineSpec[];
   functions: LocalFunctionSpec[];
   tables: CreateTableCommandInput[];
 }
 
+/** Local names of resources whose deployed names CloudFormation generates. */
+export type LocalNames = Record<string, string>;
+
 /** Local stand-ins for what CloudFormation would resolve at deploy time. */
-export function localArn(service: 'lambda' | 'states' | 'secretsmanager', resource: string): string {
+export function localArn(service: 'lambda' | 'states' | 'secretsmanager' | 'execute-api', resource: string): string {
   return `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 }
 
@@ -50,31 +61,30 @@ const PSEUDO_PARAMETERS: Record<string, string> = {
  * CloudFormation would, with local names: a table's Ref is its logical id, a function's Arn is a
  * local Lambda ARN named after its logical id.
  */
-export function resolveIntrinsics(value: Json, template: CfnTemplate): Json {
-  if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, template));
+export function resolveIntrinsics(value: Json, template: CfnTemplate, names: LocalNames = {}): Json {
+  if (Array.isArray(value)) return value.map((item) => resolveIntrinsics(item, template, names));
   if (value === null || typeof value !== 'object') return value;
-  if ('Ref' in value && typeof value.Ref === 'string') return resolveRef(value.Ref, template);
+  if ('Ref' in value && typeof value.Ref === 'string') return resolveRef(value.Ref, template, names);
   if ('Fn::GetAtt' in value && Array.isArray(value['Fn::GetAtt'])) {
     const [logicalId, attribute] = value['Fn::GetAtt'] as [string, string];
-    return resolveGetAtt(logicalId, attribute, template);
+    return resolveGetAtt(logicalId, attribute, template, names);
   }
   if ('Fn::Join' in value && Array.isArray(value['Fn::Join'])) {
     const [separator, parts] = value['Fn::Join'] as [string, Json[]];
-    return parts.map((part) => String(resolveIntrinsics(part, template))).join(separator);
+    return parts.map((part) => String(resolveIntrinsics(part, template, names))).join(separator);
   }
   return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [key, resolveIntrinsics(item, template)]),
+    Object.entries(value).map(([key, item]) => [key, resolveIntrinsics(item, template, names)]),
   );
 }
 
-function resolveRef(name: string, template: CfnTemplate): string {
-  const pseudo = PSEUDO_PARAMETERS[name];
+function resolveRef(logicalId: string, template: CfnTemplate, names: LocalNames): string {
+  const pseudo = PSEUDO_PARAMETERS[logicalId];
   if (pseudo) return pseudo;
-  const resource = template.Resources[name];
-  if (!resource) throw new Error(`Template has no resource or pseudo parameter named ${name}`);
+  const resource = template.Resources[logicalId];
+  if (!resource) throw new Error(`Template has no resource or pseudo parameter named ${logicalId}`);
+  const name = names[logicalId] ?? logicalId;
   switch (resource.Type) {
-    case 'AWS::DynamoDB::Table':
-      return name;
     case 'AWS::SecretsManager::Secret':
       return localArn('secretsmanager', `secret:${name}`);
     case 'AWS::StepFunctions::StateMachine':
@@ -84,15 +94,18 @@ function resolveRef(name: string, template: CfnTemplate): string {
   }
 }
 
-function resolveGetAtt(logicalId: string, attribute: string, template: CfnTemplate): string {
+function resolveGetAtt(logicalId: string, attribute: string, template: CfnTemplate, names: LocalNames): string {
+  const name = names[logicalId] ?? logicalId;
   const resource = template.Resources[logicalId];
   if (!resource) throw new Error(`Template has no resource ${logicalId}`);
   if (attribute !== 'Arn') throw new Error(`Cannot resolve ${logicalId}.${attribute} locally`);
   switch (resource.Type) {
     case 'AWS::Lambda::Function':
-      return localArn('lambda', `function:${logicalId}`);
+      return localArn('lambda', `function:${name}`);
     case 'AWS::DynamoDB::Table':
-      return localArn('lambda', `table/${logicalId}`).replace(':lambda:', ':dynamodb:');
+      return `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${name}`;
+    case 'AWS::StepFunctions::StateMachine':
+      return localArn('states', `stateMachine:${name}`);
     default:
       throw new Error(`Cannot resolve the Arn of ${resource.Type} ${logicalId} locally`);
   }
@@ -118,51 +131,48 @@ export function createTableInput(
 
 /**
  * Synthesizes the CDK app in-process (without bundling: locally the handlers run from source) and
- * extracts what the local runtime needs: the state machine definition with its ARNs resolved, each
+ * extracts what the local runtime needs: each state machine's definition with its ARNs resolved, each
  * function's handler module, environment and timeout, and the tables.
  */
 export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedStack {
   const { app, stack } = buildApp({ config, skipBundling: true });
   const assembly = app.synth();
   const template = assembly.getStackArtifact(stack.artifactId).template as CfnTemplate;
+  const logicalIdOf = (construct: IConstruct) => Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
 
-  const stateMachineLogicalId = stack.getLogicalId(
-    stack.workflow.stateMachine.node.defaultChild as unknown as import('aws-cdk-lib').CfnElement,
-  );
-  const stateMachine = template.Resources[stateMachineLogicalId];
-  const definitionString = stateMachine?.Properties?.DefinitionString;
-  if (definitionString === undefined)
-    throw new Error('The template has no orchestrator state machine definition');
-  const definition = JSON.parse(String(resolveIntrinsics(definitionString, template))) as Record<
-    string,
-    unknown
-  >;
+  const orchestratorLogicalId = logicalIdOf(stack.workflow.stateMachine);
+  const names: LocalNames = { [orchestratorLogicalId]: 'orchestrator' };
 
-  const workflow = stack.workflow;
-  const workflowFunctions: WorkflowFunction[] = [
-    workflow.planFunction,
-    workflow.workerFunction,
-    workflow.synthesizeFunction,
-    workflow.recordSubtaskFailureFunction,
-    workflow.markFailedFunction,
-  ];
-  const functions = workflowFunctions.map((fn) => {
-    const logicalId = Stack.of(fn).getLogicalId(fn.node.defaultChild as CfnFunction);
-    const properties = template.Resources[logicalId]?.Properties ?? {};
-    const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json;
-    const environment = resolveIntrinsics(variables, template) as Record<string, string>;
-    return {
-      logicalId,
-      arn: localArn('lambda', `function:${logicalId}`),
-      entry: fn.entry,
-      environment,
-      timeoutSeconds: Number(properties.Timeout ?? 3),
-    };
-  });
+  const stateMachines = Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine')
+    .map(([logicalId, resource]) => {
+      const definitionString = resource.Properties?.DefinitionString;
+      if (definitionString === undefined) throw new Error(`State machine ${logicalId} has no definition`);
+      const definition = JSON.parse(String(resolveIntrinsics(definitionString, template, names))) as Record<string, unknown>;
+      return { logicalId, name: names[logicalId] ?? logicalId, definition };
+    });
+  const orchestrator = stateMachines.find((machine) => machine.logicalId === orchestratorLogicalId);
+  if (!orchestrator) throw new Error('The template has no orchestrator state machine');
+
+  const functions = stack.node
+    .findAll()
+    .filter((construct): construct is WorkflowFunction => construct instanceof WorkflowFunction)
+    .map((fn) => {
+      const logicalId = logicalIdOf(fn);
+      const properties = template.Resources[logicalId]?.Properties ?? {};
+      const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json;
+      return {
+        logicalId,
+        arn: localArn('lambda', `function:${logicalId}`),
+        entry: fn.entry,
+        environment: resolveIntrinsics(variables, template, names) as Record<string, string>,
+        timeoutSeconds: Number(properties.Timeout ?? 3),
+      };
+    });
 
   const tables = Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, resource]) => createTableInput(logicalId, resource.Properties ?? {}));
 
-  return { template, definition, stateMachineLogicalId, functions, tables };
+  return { template, orchestrator, stateMachines, functions, tables };
 }

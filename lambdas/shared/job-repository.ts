@@ -8,8 +8,11 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ErrorSummary } from './errors';
+import { z } from 'zod';
 import {
   type CallUsage,
+  ErrorSummarySchema,
+  JobStatusSchema,
   type JobRecord,
   JobRecordSchema,
   type JobStatus,
@@ -25,6 +28,30 @@ export const subtaskKey = (jobId: string, subtaskId: string) => ({
   pk: `JOB#${jobId}`,
   sk: `SUBTASK#${subtaskId}`,
 });
+
+/** The table's indexes for listing jobs newest first (job items only: subtasks lack `createdAt`/`jobStatus`). */
+export const JOB_INDEXES = {
+  /** Partition `entity` (= "job"), sort `createdAt`. */
+  byCreatedAt: 'byCreatedAt',
+  /** Partition `jobStatus`, sort `createdAt`. */
+  byStatus: 'byStatus',
+} as const;
+/** Attributes the listing indexes project, besides the keys. */
+export const JOB_SUMMARY_ATTRIBUTES = ['jobId', 'status', 'task', 'profile', 'updatedAt', 'error'] as const;
+
+export const JobSummarySchema = z.object({
+  jobId: z.string(),
+  status: JobStatusSchema,
+  task: z.string(),
+  profile: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  error: ErrorSummarySchema.optional(),
+});
+export type JobSummary = z.infer<typeof JobSummarySchema>;
+
+/** Where a listing stopped; opaque to callers (the API encodes it as `nextToken`). */
+export type ListCursor = Record<string, string>;
 
 export interface JobWithSubtasks {
   job: JobRecord;
@@ -65,7 +92,15 @@ export class JobRepository {
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...jobKey(job.jobId), entity: 'job', ...job, createdAt: iso, updatedAt: iso, expiresAt },
+          Item: {
+            ...jobKey(job.jobId),
+            entity: 'job',
+            ...job,
+            jobStatus: job.status,
+            createdAt: iso,
+            updatedAt: iso,
+            expiresAt,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -255,6 +290,39 @@ export class JobRepository {
     );
   }
 
+  /** Marks an unfinished job CANCELLED. Returns false when it had already finished. */
+  async cancelJob(jobId: string, reason: ErrorSummary): Promise<boolean> {
+    return this.updateUnlessTerminal(
+      jobId,
+      'SET #status = :status, #error = :error, updatedAt = :now',
+      { ':status': 'CANCELLED', ':error': reason },
+      { '#error': 'error' },
+    );
+  }
+
+  /** Jobs newest first, optionally of one status, a page at a time (an index query, never a scan). */
+  async listJobs(options: { status?: JobStatus; limit: number; cursor?: ListCursor }): Promise<{
+    items: JobSummary[];
+    cursor?: ListCursor;
+  }> {
+    const byStatus = options.status !== undefined;
+    const page = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: byStatus ? JOB_INDEXES.byStatus : JOB_INDEXES.byCreatedAt,
+        KeyConditionExpression: byStatus ? 'jobStatus = :key' : 'entity = :key',
+        ExpressionAttributeValues: { ':key': byStatus ? options.status : 'job' },
+        ScanIndexForward: false,
+        Limit: options.limit,
+        ExclusiveStartKey: options.cursor,
+      }),
+    );
+    return {
+      items: (page.Items ?? []).map((item) => JobSummarySchema.parse(item)),
+      ...(page.LastEvaluatedKey ? { cursor: page.LastEvaluatedKey as ListCursor } : {}),
+    };
+  }
+
   /** Records FAILED and why. A job that already reached a terminal status keeps it. */
   async failJob(jobId: string, error: ErrorSummary): Promise<boolean> {
     return this.updateUnlessTerminal(
@@ -272,9 +340,11 @@ export class JobRepository {
     names: Record<string, string> = {},
   ): Promise<boolean> {
     const terminal = Object.fromEntries(TERMINAL_JOB_STATUSES.map((status, i) => [`:terminal${i}`, status]));
-    const expression = updateExpression.includes('updatedAt')
+    // Every status change is mirrored into `jobStatus`, the key of the by-status index (job items only).
+    let expression = updateExpression.includes('updatedAt')
       ? updateExpression
       : updateExpression.replace(/^SET /, 'SET updatedAt = :now, ');
+    if (':status' in values) expression = expression.replace(/^SET /, 'SET jobStatus = :status, ');
     return this.conditionalUpdate({
       TableName: this.tableName,
       Key: jobKey(jobId),

@@ -17,6 +17,9 @@ export const JobContextSchema = z
     message: `must serialise to at most ${REQUEST_LIMITS.contextMaxBytes} bytes of JSON`,
   });
 
+/** Job profiles a request may name. Only the built-in one exists so far. */
+export const PROFILES = ['default'] as const;
+
 /** What a caller asks for: the input of the CLI, of `POST /jobs` and of a batch item. */
 export const JobRequestSchema = z
   .object({
@@ -26,7 +29,13 @@ export const JobRequestSchema = z
       .min(1, 'must not be empty')
       .max(REQUEST_LIMITS.taskMaxChars, `must be at most ${REQUEST_LIMITS.taskMaxChars} characters`),
     context: JobContextSchema.default({}),
-    profile: z.string().min(1).max(REQUEST_LIMITS.profileMaxChars).default('default'),
+    profile: z
+      .string()
+      .max(REQUEST_LIMITS.profileMaxChars)
+      .refine((value) => (PROFILES as readonly string[]).includes(value), {
+        message: `unknown profile; known profiles: ${PROFILES.join(', ')}`,
+      })
+      .default('default'),
   })
   .strict();
 export type JobRequest = z.infer<typeof JobRequestSchema>;

@@ -1,6 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
+import { JOB_INDEXES, JOB_SUMMARY_ATTRIBUTES } from '../../lambdas/shared/job-repository';
 
 export interface JobsTableProps {
   /**
@@ -28,6 +29,22 @@ export class JobsTable extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       timeToLiveAttribute: JobsTable.TTL_ATTRIBUTE,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    // Listing newest first, all jobs or one status. Only job items carry these keys, so the indexes stay small.
+    const summary = {
+      sortKey: { name: 'createdAt', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.INCLUDE,
+      nonKeyAttributes: [...JOB_SUMMARY_ATTRIBUTES],
+    };
+    this.table.addGlobalSecondaryIndex({
+      indexName: JOB_INDEXES.byCreatedAt,
+      partitionKey: { name: 'entity', type: dynamodb.AttributeType.STRING },
+      ...summary,
+    });
+    this.table.addGlobalSecondaryIndex({
+      indexName: JOB_INDEXES.byStatus,
+      partitionKey: { name: 'jobStatus', type: dynamodb.AttributeType.STRING },
+      ...summary,
     });
   }
 }

@@ -1,0 +1,294 @@
+import './polyfills';
+import { EventEmitter } from 'node:events';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './template';
+
+type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
+type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
+export type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
+export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+
+/** One event of `GetExecutionHistory`, in the shape the Step Functions API returns. */
+export interface HistoryEvent {
+  id: number;
+  previousEventId: number;
+  timestamp: number;
+  type: string;
+  [details: string]: unknown;
+}
+
+export interface LocalStateMachine {
+  name: string;
+  definition: Record<string, unknown>;
+  taskHandlers: TaskHandlers;
+  retryIntervalOverrides?: Record<string, number | number[]>;
+}
+
+export interface ExecutionRecord {
+  executionArn: string;
+  stateMachineArn: string;
+  name: string;
+  status: ExecutionStatus;
+  input: string;
+  output?: string;
+  error?: string;
+  cause?: string;
+  startDate: Date;
+  stopDate?: Date;
+  history: HistoryEvent[];
+  events: ExecutionEvent[];
+}
+
+/** A Step Functions API error: `code` is what the SDK reports as the error's name. */
+export class StepFunctionsError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+interface RunningExecution {
+  record: ExecutionRecord;
+  emitter: EventEmitter;
+  abort: () => void;
+  finished: Promise<ExecutionRecord>;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+/**
+ * The Step Functions service, locally: state machines registered by ARN, executions run by
+ * aws-local-stepfunctions, with the API's semantics (execution names unique per state machine,
+ * describe/stop/list/history). The HTTP endpoint in `sfn-endpoint.ts` speaks its wire protocol.
+ */
+export class LocalStepFunctions {
+  private readonly machines = new Map<string, LocalStateMachine>();
+  private readonly executions = new Map<string, RunningExecution>();
+
+  register(machine: LocalStateMachine): string {
+    const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine.name}`;
+    this.machines.set(arn, machine);
+    return arn;
+  }
+
+  stateMachineArns(): string[] {
+    return [...this.machines.keys()];
+  }
+
+  startExecution(params: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord {
+    const machine = this.machines.get(params.stateMachineArn);
+    if (!machine) throw new StepFunctionsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${params.stateMachineArn}'`);
+    const name = params.name ?? crypto.randomUUID();
+    if (!NAME_PATTERN.test(name)) throw new StepFunctionsError('InvalidName', `Invalid Name: '${name}'`);
+    const inputText = params.input ?? '{}';
+    let input: unknown;
+    try {
+      input = JSON.parse(inputText);
+    } catch {
+      throw new StepFunctionsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+    }
+    const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${machine.name}:${name}`;
+    const existing = this.executions.get(executionArn);
+    if (existing) {
+      // As in AWS (Standard): the same name and input while running is idempotent; anything else is a conflict.
+      if (existing.record.status === 'RUNNING' && existing.record.input === inputText) return existing.record;
+      throw new StepFunctionsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
+
+    const record: ExecutionRecord = {
+      executionArn,
+      stateMachineArn: params.stateMachineArn,
+      name,
+      status: 'RUNNING',
+      input: inputText,
+      startDate: new Date(),
+      history: [],
+      events: [],
+    };
+    const stateMachine = new StateMachine(machine.definition as unknown as StateMachineDefinition, {
+      validationOptions: { checkArn: false },
+    });
+    const run = stateMachine.run(input as never, {
+      overrides: {
+        taskResourceLocalHandlers: machine.taskHandlers,
+        ...(machine.retryIntervalOverrides ? { retryIntervalOverrides: machine.retryIntervalOverrides } : {}),
+      },
+      context: {
+        Execution: { Id: executionArn, Name: name },
+        StateMachine: { Id: params.stateMachineArn, Name: machine.name },
+      },
+    });
+    const emitter = new EventEmitter();
+    emitter.setMaxListeners(0);
+    const consumed = (async () => {
+      for await (const event of run.eventLogs) {
+        record.events.push(event);
+        record.history.push(...toHistoryEvents(event, record.history.length));
+        emitter.emit('event', event);
+      }
+    })();
+    const finished = run.result.then(
+      (output) => {
+        if (record.status === 'RUNNING') Object.assign(record, { status: 'SUCCEEDED', output: JSON.stringify(output) });
+      },
+      (error: unknown) => {
+        if (record.status === 'RUNNING') Object.assign(record, describeFailure(error));
+      },
+    ).then(async () => {
+      record.stopDate ??= new Date();
+      await consumed.catch(() => undefined);
+      emitter.emit('end');
+      return record;
+    });
+    this.executions.set(executionArn, { record, emitter, abort: run.abort, finished });
+    return record;
+  }
+
+  describeExecution(executionArn: string): ExecutionRecord {
+    return this.get(executionArn).record;
+  }
+
+  /** Stops a running execution (status ABORTED, with the error and cause given). */
+  stopExecution(executionArn: string, error?: string, cause?: string): ExecutionRecord {
+    const execution = this.get(executionArn);
+    if (execution.record.status === 'RUNNING') {
+      Object.assign(execution.record, { status: 'ABORTED', stopDate: new Date(), error, cause });
+      execution.record.history.push({
+        id: execution.record.history.length + 1,
+        previousEventId: execution.record.history.length,
+        timestamp: Date.now() / 1000,
+        type: 'ExecutionAborted',
+        executionAbortedEventDetails: { ...(error ? { error } : {}), ...(cause ? { cause } : {}) },
+      });
+      execution.abort();
+    }
+    return execution.record;
+  }
+
+  listExecutions(params: { stateMachineArn: string; statusFilter?: ExecutionStatus }): ExecutionRecord[] {
+    if (!this.machines.has(params.stateMachineArn)) {
+      throw new StepFunctionsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${params.stateMachineArn}'`);
+    }
+    return [...this.executions.values()]
+      .map((execution) => execution.record)
+      .filter((record) => record.stateMachineArn === params.stateMachineArn)
+      .filter((record) => !params.statusFilter || record.status === params.statusFilter)
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+  }
+
+  /** Resolves when the execution has ended and all its events are recorded. */
+  waitForExecution(executionArn: string): Promise<ExecutionRecord> {
+    return this.get(executionArn).finished;
+  }
+
+  /** The engine's events for one execution: those so far, then live ones until it ends. */
+  async *watch(executionArn: string): AsyncGenerator<ExecutionEvent> {
+    const { record, emitter } = this.get(executionArn);
+    const queue: ExecutionEvent[] = [...record.events];
+    let ended = record.stopDate !== undefined && record.status !== 'RUNNING';
+    let wake: (() => void) | undefined;
+    const onEvent = (event: ExecutionEvent) => {
+      queue.push(event);
+      wake?.();
+    };
+    const onEnd = () => {
+      ended = true;
+      wake?.();
+    };
+    emitter.on('event', onEvent);
+    emitter.on('end', onEnd);
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        if (ended) return;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+    } finally {
+      emitter.off('event', onEvent);
+      emitter.off('end', onEnd);
+    }
+  }
+
+  running(): ExecutionRecord[] {
+    return [...this.executions.values()].map((e) => e.record).filter((record) => record.status === 'RUNNING');
+  }
+
+  private get(executionArn: string): RunningExecution {
+    const execution = this.executions.get(executionArn);
+    if (!execution) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return execution;
+  }
+}
+
+function describeFailure(error: unknown): Pick<ExecutionRecord, 'status' | 'error' | 'cause'> {
+  if (!(error instanceof Error)) return { status: 'FAILED', error: 'Error', cause: String(error) };
+  if (error.name === 'ExecutionAbortedError') return { status: 'ABORTED' };
+  if (error.name === 'ExecutionTimeoutError') return { status: 'TIMED_OUT', error: 'States.Timeout' };
+  const cause = error.cause instanceof Error ? error.cause : undefined;
+  return { status: 'FAILED', error: cause?.name ?? error.name, cause: cause?.message ?? error.message };
+}
+
+const json = (value: unknown) => (value === undefined ? undefined : JSON.stringify(value));
+
+/** Maps one engine event onto the history events the Step Functions API would show for it. */
+export function toHistoryEvents(event: ExecutionEvent, countSoFar: number): HistoryEvent[] {
+  const base = (offset: number, type: string, details: Record<string, unknown>): HistoryEvent => ({
+    id: countSoFar + offset + 1,
+    previousEventId: countSoFar + offset,
+    timestamp: event.timestamp / 1000,
+    type,
+    ...details,
+  });
+  switch (event.type) {
+    case 'ExecutionStarted':
+      return [base(0, 'ExecutionStarted', { executionStartedEventDetails: { input: json(event.input) } })];
+    case 'ExecutionSucceeded':
+      return [base(0, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: json(event.output) } })];
+    case 'ExecutionFailed':
+      return [base(0, 'ExecutionFailed', { executionFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? '') } })];
+    case 'ExecutionAborted':
+      return [];
+    case 'ExecutionTimeout':
+      return [base(0, 'ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout' } })];
+    case 'StateEntered':
+      return [base(0, `${event.state.type}StateEntered`, { stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) } })];
+    case 'StateExited':
+      return [base(0, `${event.state.type}StateExited`, { stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) } })];
+    case 'StateFailed':
+      return [
+        base(0, event.state.type === 'Task' ? 'TaskFailed' : `${event.state.type}StateFailed`, {
+          [event.state.type === 'Task' ? 'taskFailedEventDetails' : 'stateFailedEventDetails']: {
+            error: event.Error,
+            cause: String(event.Cause ?? ''),
+            name: event.state.name,
+          },
+        }),
+      ];
+    case 'StateRetried':
+      // AWS shows a retry as the task being scheduled again after its failure.
+      return [base(0, 'TaskScheduled', { taskScheduledEventDetails: { name: event.state.name, retry: event.retry.attempt } })];
+    case 'StateCaught':
+      return [];
+    case 'MapIterationStarted':
+    case 'MapIterationSucceeded':
+      return [base(0, event.type, { mapIterationEventDetails: { name: event.parentState.name, index: event.index } })];
+    case 'MapIterationFailed':
+      return [
+        base(0, 'MapIterationFailed', {
+          mapIterationEventDetails: { name: event.parentState.name, index: event.index, error: event.Error, cause: String(event.Cause ?? '') },
+        }),
+      ];
+    default:
+      return [];
+  }
+}
