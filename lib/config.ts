@@ -36,6 +36,16 @@ export const OrchestratorConfigSchema = z
     /** Days until DynamoDB's TTL removes a job and its subtasks. */
     jobTtlDays: z.number().int().min(1).max(3_650).default(30),
     logRetentionDays: z.number().int().min(1).default(30),
+    /** The jobs API: throttling and quota of its usage plan, and the largest request body accepted. */
+    api: z
+      .object({
+        throttleRateLimit: z.number().min(1).max(10_000).default(10),
+        throttleBurstLimit: z.number().int().min(1).max(5_000).default(20),
+        quotaPerDay: z.number().int().min(1).default(10_000),
+        maxBodyBytes: z.number().int().min(1_024).max(1_000_000).default(65_536),
+      })
+      .strict()
+      .default({ throttleRateLimit: 10, throttleBurstLimit: 20, quotaPerDay: 10_000, maxBodyBytes: 65_536 }),
     /** An existing Secrets Manager secret holding the Anthropic API key; a new one is created when unset. */
     apiKeySecretArn: z.string().startsWith('arn:').optional(),
   })

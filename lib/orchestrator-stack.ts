@@ -1,7 +1,9 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { OrchestratorConfig } from './config';
+import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { OrchestratorWorkflow } from './constructs/orchestrator-workflow';
 
@@ -14,6 +16,7 @@ export class OrchestratorStack extends Stack {
   public readonly jobs: JobsTable;
   public readonly workflow: OrchestratorWorkflow;
   public readonly apiKeySecret: secretsmanager.ISecret;
+  public readonly jobsApi: JobsApi;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
     super(scope, id, props);
@@ -33,6 +36,20 @@ export class OrchestratorStack extends Stack {
       config,
     });
 
+    this.jobsApi = new JobsApi(this, 'JobsApi', {
+      table: this.jobs.table,
+      stateMachine: this.workflow.stateMachine,
+      ...config.api,
+      jobTtlDays: config.jobTtlDays,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.jobsApi.api.url });
+    new CfnOutput(this, 'ApiKeyId', {
+      value: this.jobsApi.apiKey.keyId,
+      description:
+        'aws apigateway get-api-key --include-value --api-key <ApiKeyId> --query value --output text',
+    });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobsTableName', { value: this.jobs.table.tableName });
     new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });

@@ -14,7 +14,6 @@ Runs one orchestrator-workers job on the local stack and prints the result.
 With ANTHROPIC_API_KEY set the real Anthropic API is used (and ANTHROPIC_BASE_URL if set);
 otherwise the simulated model, a local test double, answers.`;
 
-
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
@@ -74,9 +73,7 @@ export function parseCliArgs(
 
   const profile = values.profile ?? 'default';
   if (!(PROFILES as readonly string[]).includes(profile)) {
-    throw new UsageError(
-      `--profile: unknown profile "${profile}"; known profiles: ${PROFILES.join(', ')}`,
-    );
+    throw new UsageError(`--profile: unknown profile "${profile}"; known profiles: ${PROFILES.join(', ')}`);
   }
 
   const request = JobRequestSchema.safeParse({ task: positionals[0], context, profile });

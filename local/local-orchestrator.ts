@@ -7,7 +7,12 @@ import { type JobView, toJobView } from '../lambdas/shared/job-view';
 import { type JobRequest, JobRequestSchema, type JobStatus } from '../lambdas/shared/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './local-dynamodb';
 import { lambdaInvokeIntegration, LocalLambdaFunction } from './local-lambda';
-import { type ExecutionEvent, type ExecutionRecord, LocalStepFunctions, type TaskHandlers } from './local-step-functions';
+import {
+  type ExecutionEvent,
+  type ExecutionRecord,
+  LocalStepFunctions,
+  type TaskHandlers,
+} from './local-step-functions';
 import { type SimulatedModel, type SimulatedModelOptions, startSimulatedModel } from './simulated-model';
 import { type SynthesizedStack, synthesizeLocalStack } from './template';
 
@@ -69,7 +74,8 @@ export class LocalOrchestrator {
       tableName,
       config.jobTtlDays,
     );
-    this.stateMachineArn = stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:${stack.orchestrator.name}`)) ?? '';
+    this.stateMachineArn =
+      stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:${stack.orchestrator.name}`)) ?? '';
   }
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
@@ -79,10 +85,14 @@ export class LocalOrchestrator {
     let simulatedModel: SimulatedModel | undefined;
     try {
       for (const table of stack.tables) await ensureTable(dynamodb.client, table);
-      if (options.model.kind === 'simulated') simulatedModel = await startSimulatedModel(options.model.options);
+      if (options.model.kind === 'simulated')
+        simulatedModel = await startSimulatedModel(options.model.options);
       const modelEnvironment: Record<string, string> =
         options.model.kind === 'anthropic'
-          ? { ANTHROPIC_API_KEY: options.model.apiKey, ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}) }
+          ? {
+              ANTHROPIC_API_KEY: options.model.apiKey,
+              ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}),
+            }
           : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
 
       const functions = new Map(
@@ -110,8 +120,12 @@ export class LocalOrchestrator {
         stepFunctions.register({
           name: machine.name,
           definition: machine.definition,
-          taskHandlers: Object.fromEntries(lambdaTaskStates(machine.definition).map((name) => [name, handler])),
-          ...(options.retryIntervalOverrides ? { retryIntervalOverrides: options.retryIntervalOverrides } : {}),
+          taskHandlers: Object.fromEntries(
+            lambdaTaskStates(machine.definition).map((name) => [name, handler]),
+          ),
+          ...(options.retryIntervalOverrides
+            ? { retryIntervalOverrides: options.retryIntervalOverrides }
+            : {}),
         });
       }
       return new LocalOrchestrator(config, stack, dynamodb, simulatedModel, functions, stepFunctions);
@@ -124,7 +138,9 @@ export class LocalOrchestrator {
 
   /** The local function whose handler lives in `lambdas/<folder>/`. */
   functionFor(folder: string): LocalLambdaFunction {
-    const fn = [...this.functions.values()].find((candidate) => path.basename(path.dirname(candidate.spec.entry)) === folder);
+    const fn = [...this.functions.values()].find(
+      (candidate) => path.basename(path.dirname(candidate.spec.entry)) === folder,
+    );
     if (!fn) throw new Error(`No function with its handler in lambdas/${folder}`);
     return fn;
   }
@@ -167,7 +183,8 @@ export class LocalOrchestrator {
         const page = await this.repository.listJobs({ status, limit: 100, cursor });
         for (const job of page.items) {
           if (running.has(job.jobId)) continue;
-          if (await this.repository.failJob(job.jobId, { name: 'Interrupted', message })) interrupted.push(job.jobId);
+          if (await this.repository.failJob(job.jobId, { name: 'Interrupted', message }))
+            interrupted.push(job.jobId);
         }
         cursor = page.cursor;
       } while (cursor);
@@ -195,7 +212,8 @@ export function lambdaTaskStates(definition: Record<string, unknown>): string[] 
   const visit = (machine: unknown) => {
     const states = (machine as { States?: Record<string, Record<string, unknown>> }).States ?? {};
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke')) names.push(name);
+      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke'))
+        names.push(name);
       if (state.ItemProcessor) visit(state.ItemProcessor);
       if (state.Iterator) visit(state.Iterator);
       for (const branch of (state.Branches as unknown[] | undefined) ?? []) visit(branch);

@@ -6,7 +6,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './template';
 type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
 type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
 export type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
-export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+export type ExecutionEvent =
+  ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
 
@@ -82,7 +83,11 @@ export class LocalStepFunctions {
 
   startExecution(params: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord {
     const machine = this.machines.get(params.stateMachineArn);
-    if (!machine) throw new StepFunctionsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${params.stateMachineArn}'`);
+    if (!machine)
+      throw new StepFunctionsError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${params.stateMachineArn}'`,
+      );
     const name = params.name ?? crypto.randomUUID();
     if (!NAME_PATTERN.test(name)) throw new StepFunctionsError('InvalidName', `Invalid Name: '${name}'`);
     const inputText = params.input ?? '{}';
@@ -90,7 +95,10 @@ export class LocalStepFunctions {
     try {
       input = JSON.parse(inputText);
     } catch {
-      throw new StepFunctionsError('InvalidExecutionInput', 'Invalid State Machine Execution Input: not JSON');
+      throw new StepFunctionsError(
+        'InvalidExecutionInput',
+        'Invalid State Machine Execution Input: not JSON',
+      );
     }
     const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${machine.name}:${name}`;
     const existing = this.executions.get(executionArn);
@@ -132,19 +140,22 @@ export class LocalStepFunctions {
         emitter.emit('event', event);
       }
     })();
-    const finished = run.result.then(
-      (output) => {
-        if (record.status === 'RUNNING') Object.assign(record, { status: 'SUCCEEDED', output: JSON.stringify(output) });
-      },
-      (error: unknown) => {
-        if (record.status === 'RUNNING') Object.assign(record, describeFailure(error));
-      },
-    ).then(async () => {
-      record.stopDate ??= new Date();
-      await consumed.catch(() => undefined);
-      emitter.emit('end');
-      return record;
-    });
+    const finished = run.result
+      .then(
+        (output) => {
+          if (record.status === 'RUNNING')
+            Object.assign(record, { status: 'SUCCEEDED', output: JSON.stringify(output) });
+        },
+        (error: unknown) => {
+          if (record.status === 'RUNNING') Object.assign(record, describeFailure(error));
+        },
+      )
+      .then(async () => {
+        record.stopDate ??= new Date();
+        await consumed.catch(() => undefined);
+        emitter.emit('end');
+        return record;
+      });
     this.executions.set(executionArn, { record, emitter, abort: run.abort, finished });
     return record;
   }
@@ -172,7 +183,10 @@ export class LocalStepFunctions {
 
   listExecutions(params: { stateMachineArn: string; statusFilter?: ExecutionStatus }): ExecutionRecord[] {
     if (!this.machines.has(params.stateMachineArn)) {
-      throw new StepFunctionsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${params.stateMachineArn}'`);
+      throw new StepFunctionsError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${params.stateMachineArn}'`,
+      );
     }
     return [...this.executions.values()]
       .map((execution) => execution.record)
@@ -225,7 +239,8 @@ export class LocalStepFunctions {
 
   private get(executionArn: string): RunningExecution {
     const execution = this.executions.get(executionArn);
-    if (!execution) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    if (!execution)
+      throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     return execution;
   }
 }
@@ -253,17 +268,31 @@ export function toHistoryEvents(event: ExecutionEvent, countSoFar: number): Hist
     case 'ExecutionStarted':
       return [base(0, 'ExecutionStarted', { executionStartedEventDetails: { input: json(event.input) } })];
     case 'ExecutionSucceeded':
-      return [base(0, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: json(event.output) } })];
+      return [
+        base(0, 'ExecutionSucceeded', { executionSucceededEventDetails: { output: json(event.output) } }),
+      ];
     case 'ExecutionFailed':
-      return [base(0, 'ExecutionFailed', { executionFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? '') } })];
+      return [
+        base(0, 'ExecutionFailed', {
+          executionFailedEventDetails: { error: event.Error, cause: String(event.Cause ?? '') },
+        }),
+      ];
     case 'ExecutionAborted':
       return [];
     case 'ExecutionTimeout':
       return [base(0, 'ExecutionTimedOut', { executionTimedOutEventDetails: { error: 'States.Timeout' } })];
     case 'StateEntered':
-      return [base(0, `${event.state.type}StateEntered`, { stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) } })];
+      return [
+        base(0, `${event.state.type}StateEntered`, {
+          stateEnteredEventDetails: { name: event.state.name, input: json(event.state.input) },
+        }),
+      ];
     case 'StateExited':
-      return [base(0, `${event.state.type}StateExited`, { stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) } })];
+      return [
+        base(0, `${event.state.type}StateExited`, {
+          stateExitedEventDetails: { name: event.state.name, output: json(event.state.output) },
+        }),
+      ];
     case 'StateFailed':
       return [
         base(0, event.state.type === 'Task' ? 'TaskFailed' : `${event.state.type}StateFailed`, {
@@ -276,16 +305,29 @@ export function toHistoryEvents(event: ExecutionEvent, countSoFar: number): Hist
       ];
     case 'StateRetried':
       // AWS shows a retry as the task being scheduled again after its failure.
-      return [base(0, 'TaskScheduled', { taskScheduledEventDetails: { name: event.state.name, retry: event.retry.attempt } })];
+      return [
+        base(0, 'TaskScheduled', {
+          taskScheduledEventDetails: { name: event.state.name, retry: event.retry.attempt },
+        }),
+      ];
     case 'StateCaught':
       return [];
     case 'MapIterationStarted':
     case 'MapIterationSucceeded':
-      return [base(0, event.type, { mapIterationEventDetails: { name: event.parentState.name, index: event.index } })];
+      return [
+        base(0, event.type, {
+          mapIterationEventDetails: { name: event.parentState.name, index: event.index },
+        }),
+      ];
     case 'MapIterationFailed':
       return [
         base(0, 'MapIterationFailed', {
-          mapIterationEventDetails: { name: event.parentState.name, index: event.index, error: event.Error, cause: String(event.Cause ?? '') },
+          mapIterationEventDetails: {
+            name: event.parentState.name,
+            index: event.index,
+            error: event.Error,
+            cause: String(event.Cause ?? ''),
+          },
         }),
       ];
     default:

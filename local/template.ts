@@ -44,7 +44,10 @@ export interface SynthesizedStack {
 export type LocalNames = Record<string, string>;
 
 /** Local stand-ins for what CloudFormation would resolve at deploy time. */
-export function localArn(service: 'lambda' | 'states' | 'secretsmanager' | 'execute-api', resource: string): string {
+export function localArn(
+  service: 'lambda' | 'states' | 'secretsmanager' | 'execute-api',
+  resource: string,
+): string {
   return `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 }
 
@@ -94,7 +97,12 @@ function resolveRef(logicalId: string, template: CfnTemplate, names: LocalNames)
   }
 }
 
-function resolveGetAtt(logicalId: string, attribute: string, template: CfnTemplate, names: LocalNames): string {
+function resolveGetAtt(
+  logicalId: string,
+  attribute: string,
+  template: CfnTemplate,
+  names: LocalNames,
+): string {
   const name = names[logicalId] ?? logicalId;
   const resource = template.Resources[logicalId];
   if (!resource) throw new Error(`Template has no resource ${logicalId}`);
@@ -138,7 +146,8 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
   const { app, stack } = buildApp({ config, skipBundling: true });
   const assembly = app.synth();
   const template = assembly.getStackArtifact(stack.artifactId).template as CfnTemplate;
-  const logicalIdOf = (construct: IConstruct) => Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+  const logicalIdOf = (construct: IConstruct) =>
+    Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
 
   const orchestratorLogicalId = logicalIdOf(stack.workflow.stateMachine);
   const names: LocalNames = { [orchestratorLogicalId]: 'orchestrator' };
@@ -148,7 +157,10 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     .map(([logicalId, resource]) => {
       const definitionString = resource.Properties?.DefinitionString;
       if (definitionString === undefined) throw new Error(`State machine ${logicalId} has no definition`);
-      const definition = JSON.parse(String(resolveIntrinsics(definitionString, template, names))) as Record<string, unknown>;
+      const definition = JSON.parse(String(resolveIntrinsics(definitionString, template, names))) as Record<
+        string,
+        unknown
+      >;
       return { logicalId, name: names[logicalId] ?? logicalId, definition };
     });
   const orchestrator = stateMachines.find((machine) => machine.logicalId === orchestratorLogicalId);
@@ -160,7 +172,8 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     .map((fn) => {
       const logicalId = logicalIdOf(fn);
       const properties = template.Resources[logicalId]?.Properties ?? {};
-      const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json;
+      const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ??
+        {}) as Json;
       return {
         logicalId,
         arn: localArn('lambda', `function:${logicalId}`),

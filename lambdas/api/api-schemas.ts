@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { JobIdSchema, JobRequestSchema, JobStatusSchema } from '../shared/schemas';
+
+/** `POST /jobs` body. */
+export const CreateJobBodySchema = JobRequestSchema;
+
+export const JobPathSchema = z.object({ jobId: JobIdSchema }).strict();
+
+export const ListJobsQuerySchema = z
+  .object({
+    status: JobStatusSchema.optional(),
+    limit: z.coerce.number().int('must be a whole number').min(1).max(100).default(20),
+    nextToken: z.string().min(1).max(2_048).optional(),
+  })
+  .strict();
+export type ListJobsQuery = z.infer<typeof ListJobsQuerySchema>;
+
+export const IdempotencyKeySchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1–128 characters of letters, digits, _ . : -');
+
+export const JobAcceptedSchema = z.object({
+  jobId: z.string(),
+  status: JobStatusSchema,
+  executionArn: z.string().nullable(),
+});
+export type JobAccepted = z.infer<typeof JobAcceptedSchema>;
+
+const ErrorSummary = z.object({ name: z.string(), message: z.string() });
+
+export const JobSummaryResponseSchema = z.object({
+  jobId: z.string(),
+  status: JobStatusSchema,
+  task: z.string(),
+  profile: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  error: ErrorSummary.nullable(),
+});
+
+export const JobListSchema = z.object({
+  items: z.array(JobSummaryResponseSchema),
+  nextToken: z.string().optional(),
+});
+export type JobList = z.infer<typeof JobListSchema>;
+
+const Usage = z.object({ inputTokens: z.number(), outputTokens: z.number() });
+
+/** The job view of ARCHITECTURE.md, as a schema (for the OpenAPI document). */
+export const JobViewSchema = z.object({
+  jobId: z.string(),
+  status: JobStatusSchema,
+  task: z.string(),
+  context: z.record(z.string(), z.unknown()),
+  profile: z.string(),
+  plan: z
+    .object({
+      analysis: z.string(),
+      subtasks: z.array(
+        z.object({
+          id: z.string(),
+          type: z.string(),
+          title: z.string(),
+          description: z.string(),
+          dependsOn: z.array(z.string()),
+        }),
+      ),
+    })
+    .nullable(),
+  subtasks: z.array(
+    z.object({
+      id: z.string(),
+      status: z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED']),
+      attempts: z.number().int(),
+      output: z.string().nullable(),
+      error: ErrorSummary.nullable(),
+      usage: Usage,
+    }),
+  ),
+  synthesis: z.string().nullable(),
+  usage: Usage.extend({ cacheReadTokens: z.number(), cacheWriteTokens: z.number(), costUsd: z.number() }),
+  error: ErrorSummary.nullable(),
+  executionArn: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});

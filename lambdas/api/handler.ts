@@ -1,0 +1,45 @@
+import middy from '@middy/core';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { z } from 'zod';
+import { CommonEnvSchema, type Env, parseEnv } from '../shared/env';
+import { createDocumentClient, JobRepository } from '../shared/job-repository';
+import { handleApiRequest, httpErrorHandler } from './http-api';
+import { IdempotencyStore } from './idempotency';
+import { JobsService, sfnExecutionStarter } from './jobs-service';
+
+const ApiEnvSchema = CommonEnvSchema.extend({
+  STATE_MACHINE_ARN: z.string().startsWith('arn:'),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(65_536),
+  /** Local runs only: the local Step Functions endpoint. */
+  SFN_ENDPOINT: z.url().optional(),
+});
+
+type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** Wires the jobs API once per container; the local server calls it with the template's environment. */
+export function createHandler(rawEnv: Env): ApiHandler {
+  const env = parseEnv(ApiEnvSchema, rawEnv);
+  const documents = createDocumentClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT });
+  const sfn = new SFNClient({
+    region: env.AWS_REGION,
+    ...(env.SFN_ENDPOINT
+      ? { endpoint: env.SFN_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+  });
+  const service = new JobsService({
+    repository: new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
+    idempotency: new IdempotencyStore(documents, env.TABLE_NAME),
+    executions: sfnExecutionStarter(sfn, env.STATE_MACHINE_ARN),
+  });
+  const wrapped = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    .use(httpErrorHandler())
+    .handler((event) => handleApiRequest(event, service, { maxBodyBytes: env.MAX_BODY_BYTES }));
+  return (event, context) => wrapped(event, context);
+}
+
+let fromProcessEnv: ApiHandler | undefined;
+export const handler: ApiHandler = (event, context) => {
+  fromProcessEnv ??= createHandler(process.env);
+  return fromProcessEnv(event, context);
+};

@@ -1,0 +1,144 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ROUTES } from '../../lambdas/api/routes';
+import { WorkflowFunction } from './workflow-function';
+
+export interface JobsApiProps {
+  /** Where jobs are stored (the api function reads and writes job and idempotency-key items). */
+  readonly table: ITable;
+  /** The orchestrator state machine the API starts and stops. */
+  readonly stateMachine: IStateMachine;
+  /** Steady-state requests per second of the usage plan. */
+  readonly throttleRateLimit: number;
+  /** Burst of the usage plan. */
+  readonly throttleBurstLimit: number;
+  /** Requests per day per API key. */
+  readonly quotaPerDay: number;
+  /** Largest request body the api function accepts, in bytes (API Gateway's own cap is 10 MB). */
+  readonly maxBodyBytes: number;
+  readonly jobTtlDays: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/** The documented error shape, for responses API Gateway produces before the function runs. */
+const errorTemplate = (code: string, message: string) => ({
+  'application/json': JSON.stringify({ error: { code, message } }),
+});
+
+/**
+ * The jobs API: an API Gateway REST API whose routes (from the shared route table) all go to one
+ * `api` function, every method requiring an API key, with a usage plan, access logging and tracing.
+ */
+export class JobsApi extends Construct {
+  public readonly api: apigateway.RestApi;
+  public readonly apiFunction: WorkflowFunction;
+  public readonly apiKey: apigateway.IApiKey;
+  public readonly usagePlan: apigateway.UsagePlan;
+
+  constructor(scope: Construct, id: string, props: JobsApiProps) {
+    super(scope, id);
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    this.apiFunction = new WorkflowFunction(this, 'ApiFunction', {
+      entry: path.join(__dirname, '..', '..', 'lambdas', 'api', 'handler.ts'),
+      description: 'Jobs API: starts, lists, reads and cancels jobs',
+      timeout: Duration.seconds(15),
+      memorySize: 512,
+      logRetention,
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        MAX_BODY_BYTES: String(props.maxBodyBytes),
+        JOB_TTL_DAYS: String(props.jobTtlDays),
+      },
+    });
+    props.table.grant(
+      this.apiFunction,
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:Query',
+    );
+    props.stateMachine.grantStartExecution(this.apiFunction);
+    props.stateMachine.grantExecution(this.apiFunction, 'states:StopExecution');
+
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
+      retention: logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.api = new apigateway.RestApi(this, 'Api', {
+      description: 'Orchestrator-workers jobs API',
+      endpointTypes: [apigateway.EndpointType.REGIONAL],
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        throttlingRateLimit: props.throttleRateLimit,
+        throttlingBurstLimit: props.throttleBurstLimit,
+        accessLogDestination: new apigateway.LogGroupLogDestination(accessLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+      },
+      defaultMethodOptions: { apiKeyRequired: true },
+    });
+
+    const integration = new apigateway.LambdaIntegration(this.apiFunction, { proxy: true });
+    const resources = new Map<string, apigateway.IResource>([['/', this.api.root]]);
+    const resourceFor = (resourcePath: string): apigateway.IResource => {
+      const existing = resources.get(resourcePath);
+      if (existing) return existing;
+      const parentPath = resourcePath.slice(0, resourcePath.lastIndexOf('/')) || '/';
+      const created = resourceFor(parentPath).addResource(
+        resourcePath.slice(resourcePath.lastIndexOf('/') + 1),
+      );
+      resources.set(resourcePath, created);
+      return created;
+    };
+    for (const route of ROUTES)
+      resourceFor(route.resource).addMethod(route.method, integration, { operationName: route.operation });
+
+    // Answers API Gateway gives on its own, in the same error shape as the function's.
+    this.api.addGatewayResponse('InvalidApiKey', {
+      type: apigateway.ResponseType.INVALID_API_KEY,
+      statusCode: '403',
+      templates: errorTemplate('INVALID_API_KEY', 'Missing or invalid x-api-key header'),
+    });
+    this.api.addGatewayResponse('UnknownRoute', {
+      type: apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: '404',
+      templates: errorTemplate('ROUTE_NOT_FOUND', 'No such route'),
+    });
+    this.api.addGatewayResponse('Throttled', {
+      type: apigateway.ResponseType.THROTTLED,
+      statusCode: '429',
+      templates: errorTemplate('THROTTLED', 'Too many requests; slow down'),
+    });
+    this.api.addGatewayResponse('QuotaExceeded', {
+      type: apigateway.ResponseType.QUOTA_EXCEEDED,
+      statusCode: '429',
+      templates: errorTemplate('QUOTA_EXCEEDED', 'Daily request quota used up'),
+    });
+    this.api.addGatewayResponse('Default4xx', {
+      type: apigateway.ResponseType.DEFAULT_4XX,
+      templates: errorTemplate('BAD_REQUEST', '$context.error.messageString'),
+    });
+    this.api.addGatewayResponse('Default5xx', {
+      type: apigateway.ResponseType.DEFAULT_5XX,
+      templates: errorTemplate('INTERNAL_ERROR', 'The API failed; try again later'),
+    });
+
+    this.apiKey = this.api.addApiKey('ApiKey', { description: 'Key for the jobs API' });
+    this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+      description: 'Throttling and daily quota for the jobs API',
+      throttle: { rateLimit: props.throttleRateLimit, burstLimit: props.throttleBurstLimit },
+      quota: { limit: props.quotaPerDay, period: apigateway.Period.DAY },
+    });
+    this.usagePlan.addApiKey(this.apiKey);
+    this.usagePlan.addApiStage({ stage: this.api.deploymentStage });
+  }
+}
