@@ -68,17 +68,31 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
  * describe/stop/list/history). The HTTP endpoint in `sfn-endpoint.ts` speaks its wire protocol.
  */
 export class LocalStepFunctions {
-  private readonly machines = new Map<string, LocalStateMachine>();
+  private readonly machines = new Map<string, LocalStateMachine & { arn: string; createdAt: Date }>();
   private readonly executions = new Map<string, RunningExecution>();
 
   register(machine: LocalStateMachine): string {
     const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine.name}`;
-    this.machines.set(arn, machine);
+    this.machines.set(arn, { ...machine, arn, createdAt: new Date() });
     return arn;
   }
 
   stateMachineArns(): string[] {
     return [...this.machines.keys()];
+  }
+
+  stateMachines(): (LocalStateMachine & { arn: string; createdAt: Date })[] {
+    return [...this.machines.values()];
+  }
+
+  stateMachine(stateMachineArn: string): LocalStateMachine & { arn: string; createdAt: Date } {
+    const machine = this.machines.get(stateMachineArn);
+    if (!machine)
+      throw new StepFunctionsError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${stateMachineArn}'`,
+      );
+    return machine;
   }
 
   startExecution(params: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord {

@@ -77,9 +77,9 @@ function parseJsonBody(
   }
 }
 
-function parse<S extends z.ZodType>(schema: S, value: unknown, prefix?: string): z.infer<S> {
+function parse<S extends z.ZodType>(schema: S, value: unknown, location: string): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw validationError(result.error, prefix);
+  if (!result.success) throw validationError(result.error, location);
   return result.data;
 }
 
@@ -111,7 +111,7 @@ export async function handleApiRequest(
     case 'createJob': {
       if (Object.keys(query).length > 0) parse(z.object({}).strict(), query, 'query');
       const body = parseJsonBody(event, headers, options.maxBodyBytes);
-      const request = parse(CreateJobBodySchema, body);
+      const request = parse(CreateJobBodySchema, body, 'body');
       const keyHeader = headers['idempotency-key'];
       const idempotencyKey =
         keyHeader === undefined ? undefined : parse(IdempotencyKeySchema, keyHeader, 'Idempotency-Key');

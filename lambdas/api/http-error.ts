@@ -28,12 +28,21 @@ export const ErrorResponseSchema = z.object({
 });
 export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
 
-/** A 400 from a failed zod parse: the message names each bad field and says why. */
-export function validationError(error: z.ZodError, prefix?: string): HttpError {
-  const details = error.issues.map((issue) => ({
-    field: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix || 'body',
-    message: issue.message,
-  }));
+/**
+ * A 400 from a failed zod parse: the message names each bad field and says why. `location` names
+ * where the value came from (body, query, path, a header) when an issue has no field of its own.
+ */
+export function validationError(error: z.ZodError, location: string): HttpError {
+  const details = error.issues.flatMap((issue): ErrorDetail[] => {
+    const field = issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        field: field ? `${field}.${key}` : key,
+        message: `is not a known ${location} field`,
+      }));
+    }
+    return [{ field: field || location, message: issue.message }];
+  });
   const message = details.map((detail) => `${detail.field}: ${detail.message}`).join('; ');
   return new HttpError(400, 'VALIDATION_FAILED', message, details);
 }

@@ -1,0 +1,89 @@
+import './polyfills';
+import { randomBytes } from 'node:crypto';
+import { startLocalApiServer } from './api-server';
+import { LocalOrchestrator, type LocalOrchestratorOptions } from './local-orchestrator';
+import type { LocalStepFunctions } from './local-step-functions';
+import { startSfnEndpoint } from './sfn-endpoint';
+
+export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'functionEnvironment'> {
+  apiKey?: string;
+  apiPort?: number;
+  sfnPort?: number;
+  host?: string;
+}
+
+export interface LocalServer {
+  apiUrl: string;
+  sfnEndpoint: string;
+  apiKey: string;
+  orchestrator: LocalOrchestrator;
+  /** Jobs found unfinished at start (left by a stopped or crashed server) and marked FAILED. */
+  interruptedAtStart: string[];
+  /**
+   * Stops running executions (their jobs are marked Interrupted), then every server. With
+   * `simulateCrash`, jobs are left as they are, as if the process had died (for tests of recovery).
+   */
+  close(options?: { simulateCrash?: boolean }): Promise<string[]>;
+}
+
+export const INTERRUPTED_AT_STOP = 'The local server stopped while this job was running';
+export const INTERRUPTED_BEFORE_START = 'The local server stopped or crashed while this job was running';
+
+/**
+ * `npm run serve`: the whole stack on loopback: the jobs API (same handler as deployed, behind an
+ * API Gateway emulation), a Step Functions endpoint, DynamoDB, and the model.
+ */
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const host = options.host ?? '127.0.0.1';
+  // The endpoint must listen before the functions are wired (they get its URL); the service comes after.
+  const late: { stepFunctions?: LocalStepFunctions } = {};
+  const sfn = await startSfnEndpoint({
+    host,
+    port: options.sfnPort,
+    service: () => {
+      if (!late.stepFunctions) throw new Error('The local Step Functions service is still starting');
+      return late.stepFunctions;
+    },
+  });
+  let orchestrator: LocalOrchestrator;
+  try {
+    orchestrator = await LocalOrchestrator.start({
+      ...options,
+      functionEnvironment: { SFN_ENDPOINT: sfn.url },
+    });
+  } catch (error) {
+    await sfn.close();
+    throw error;
+  }
+  late.stepFunctions = orchestrator.stepFunctions;
+  const interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
+
+  const apiKey = options.apiKey ?? `local-${randomBytes(16).toString('hex')}`;
+  let api;
+  try {
+    api = await startLocalApiServer({
+      apiFunction: orchestrator.functionFor('api'),
+      apiKey,
+      port: options.apiPort,
+      host,
+    });
+  } catch (error) {
+    await sfn.close();
+    await orchestrator.close();
+    throw error;
+  }
+  return {
+    apiUrl: api.url,
+    sfnEndpoint: sfn.url,
+    apiKey,
+    orchestrator,
+    interruptedAtStart,
+    close: async ({ simulateCrash = false } = {}) => {
+      await api.close();
+      const interrupted = simulateCrash ? [] : await orchestrator.stopRunningJobs(INTERRUPTED_AT_STOP);
+      await sfn.close();
+      await orchestrator.close();
+      return interrupted;
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import './polyfills';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { modelModeFromEnv } from './cli';
+import { startLocalServer } from './local-server';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+const ServeEnvSchema = z.object({
+  API_PORT: port(3000),
+  SFN_PORT: port(8083),
+  DYNAMODB_PORT: port(8000),
+  SIM_MODEL_PORT: port(4010),
+  LOCAL_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
+  LOCAL_DATA_DIR: z.string().optional(),
+});
+
+async function main(): Promise<void> {
+  const parsed = ServeEnvSchema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
+    process.stderr.write(`error: ${problems}\n`);
+    process.exit(2);
+  }
+  const env = parsed.data;
+  const model = modelModeFromEnv({ ...process.env, SIM_MODEL_PORT: String(env.SIM_MODEL_PORT) });
+  const server = await startLocalServer({
+    model,
+    dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
+    dynamoPort: env.DYNAMODB_PORT,
+    apiPort: env.API_PORT,
+    sfnPort: env.SFN_PORT,
+    ...(env.LOCAL_API_KEY ? { apiKey: env.LOCAL_API_KEY } : {}),
+  });
+  const { dynamodb, simulatedModel } = server.orchestrator;
+  const lines = [
+    `Jobs API          ${server.apiUrl}   (header x-api-key: ${server.apiKey})`,
+    `Step Functions    ${server.sfnEndpoint}   (state machine ${server.orchestrator.stateMachineArn})`,
+    `DynamoDB          ${dynamodb.endpoint}`,
+    simulatedModel
+      ? `Model             SIMULATED at ${simulatedModel.url} (a local test double, not real generation)`
+      : 'Model             Anthropic API',
+    '',
+    `Try: curl -s -X POST ${server.apiUrl}/jobs -H 'x-api-key: ${server.apiKey}' -H 'content-type: application/json' \\`,
+    `       -d '{"task":"Write a product description for a new eco-friendly water bottle"}'`,
+    'Ctrl-C stops the server; jobs still running are then marked FAILED (Interrupted).',
+  ];
+  if (server.interruptedAtStart.length > 0) {
+    lines.push(
+      `Marked ${server.interruptedAtStart.length} job(s) left unfinished by an earlier run as FAILED (Interrupted).`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('\nStopping…\n');
+    const interrupted = await server.close();
+    if (interrupted.length > 0)
+      process.stdout.write(
+        `Marked ${interrupted.length} running job(s) FAILED (Interrupted): ${interrupted.join(', ')}\n`,
+      );
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
