@@ -75,4 +75,17 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
     }
   }
   await client.send(new CreateTableCommand(input));
+  await waitUntilActive(client, input.TableName ?? '');
+}
+
+/** dynalite, like DynamoDB, creates tables asynchronously: wait until the table and its indexes are ACTIVE. */
+async function waitUntilActive(client: DynamoDBClient, tableName: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === 'ACTIVE');
+    if (Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    if (Date.now() > deadline) throw new Error(`Table ${tableName} did not become ACTIVE within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

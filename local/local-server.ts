@@ -56,17 +56,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     throw error;
   }
   late.stepFunctions = orchestrator.stepFunctions;
-  const interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
 
   const apiKey = options.apiKey ?? `local-${randomBytes(16).toString('hex')}`;
   let api;
+  let interruptedAtStart: string[];
   try {
-    api = await startLocalApiServer({
-      apiFunction: orchestrator.functionFor('api'),
-      apiKey,
-      port: options.apiPort,
-      host,
-    });
+    interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
+    api = await startLocalApiServer({ apiFunction: orchestrator.functionFor('api'), apiKey, port: options.apiPort, host });
   } catch (error) {
     await sfn.close();
     await orchestrator.close();
