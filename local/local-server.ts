@@ -62,7 +62,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   let interruptedAtStart: string[];
   try {
     interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
-    api = await startLocalApiServer({ apiFunction: orchestrator.functionFor('api'), apiKey, port: options.apiPort, host });
+    api = await startLocalApiServer({
+      apiFunction: orchestrator.functionFor('api'),
+      apiKey,
+      port: options.apiPort,
+      host,
+    });
   } catch (error) {
     await sfn.close();
     await orchestrator.close();
