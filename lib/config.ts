@@ -30,8 +30,8 @@ export const OrchestratorConfigSchema = z
       .default({ orchestrator: 4_096, worker: 4_096, synthesis: 8_192 }),
     /** Workers running at once per job (the Map's MaxConcurrency). */
     maxConcurrency: z.number().int().min(1).max(1_000).default(10),
-    minSubtasks: z.number().int().min(1).max(100).default(2),
-    maxSubtasks: z.number().int().min(1).max(100).default(6),
+    /** Ceiling on subtasks per job, whatever a profile allows (profiles set their own bounds). */
+    maxSubtasks: z.number().int().min(1).max(100).default(10),
     planRepairAttempts: z.number().int().min(0).max(5).default(2),
     /** Days until DynamoDB's TTL removes a job and its subtasks. */
     jobTtlDays: z.number().int().min(1).max(3_650).default(30),
@@ -49,11 +49,7 @@ export const OrchestratorConfigSchema = z
     /** An existing Secrets Manager secret holding the Anthropic API key; a new one is created when unset. */
     apiKeySecretArn: z.string().startsWith('arn:').optional(),
   })
-  .strict()
-  .refine((config) => config.minSubtasks <= config.maxSubtasks, {
-    message: 'minSubtasks must not exceed maxSubtasks',
-    path: ['minSubtasks'],
-  });
+  .strict();
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfigSchema>;
 export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;
 

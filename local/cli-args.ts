@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type JobRequest, JobRequestSchema, PROFILES } from '../lambdas/shared/schemas';
+import { PROFILE_NAMES } from '../lambdas/shared/profiles';
+import { type JobRequest, JobRequestSchema } from '../lambdas/shared/schemas';
 
 export const USAGE = `Usage: npm start -- "<task>" [--profile NAME] [--context '<json>' | --context-file FILE] [--json]
 
@@ -72,8 +73,8 @@ export function parseCliArgs(
   }
 
   const profile = values.profile ?? 'default';
-  if (!(PROFILES as readonly string[]).includes(profile)) {
-    throw new UsageError(`--profile: unknown profile "${profile}"; known profiles: ${PROFILES.join(', ')}`);
+  if (!(PROFILE_NAMES as readonly string[]).includes(profile)) {
+    throw new UsageError(`--profile: unknown profile "${profile}"; known profiles: ${PROFILE_NAMES.join(', ')}`);
   }
 
   const request = JobRequestSchema.safeParse({ task: positionals[0], context, profile });

@@ -21,14 +21,23 @@ export async function reportProgress(
 ): Promise<void> {
   const startedAt = now();
   const elapsed = () => seconds(now() - startedAt);
-  let subtaskIds: string[] = [];
   const lastError = new Map<string, string>();
-  const label = (index: number | undefined) =>
-    index === undefined ? '?' : (subtaskIds[index] ?? `#${index + 1}`);
+  const started = new Set<string>();
+  // Inside the Map, every state's input names its subtask ({ jobId, subtaskId }).
+  const subtaskOf = (event: { state: { input: unknown } }) =>
+    String((event.state.input as { subtaskId?: unknown } | null)?.subtaskId ?? '?');
 
   for await (const event of events) {
     switch (event.type) {
       case 'StateEntered':
+        if (event.state.name === 'RunSubtask' && !started.has(subtaskOf(event))) {
+          started.add(subtaskOf(event));
+          write(`[${elapsed()}]   → ${subtaskOf(event)} started`);
+        }
+        if (event.state.name === 'RunSubtasks') {
+          const wave = (event.state.input as { wave?: number } | null)?.wave;
+          if (typeof wave === 'number') write(`[${elapsed()}] Wave ${wave + 1}`);
+        }
         if (event.state.name === 'Plan')
           write(`[${elapsed()}] Planning: the orchestrator model is choosing subtasks…`);
         if (event.state.name === 'Synthesize') write(`[${elapsed()}] Synthesizing the results…`);
@@ -37,37 +46,38 @@ export async function reportProgress(
       case 'StateExited':
         if (event.state.name === 'Plan') {
           const plan = await source.loadPlan();
-          subtaskIds = plan?.subtasks.map((subtask) => subtask.id) ?? [];
-          write(`[${elapsed()}] Plan: ${subtaskIds.length} subtasks`);
+          const waves = (event.state.output as { plan?: { waves?: string[][] } } | undefined)?.plan?.waves ?? [];
+          const waveOf = new Map(waves.flatMap((wave, index) => wave.map((id) => [id, index + 1] as const)));
+          const subtasks = plan?.subtasks ?? [];
+          write(`[${elapsed()}] Plan: ${subtasks.length} subtasks${waves.length > 1 ? ` in ${waves.length} dependency waves` : ''}`);
           if (plan?.analysis) write(`         ${plan.analysis}`);
-          for (const [i, subtask] of (plan?.subtasks ?? []).entries()) {
-            write(`         ${i + 1}. [${subtask.type}] ${subtask.id}: ${subtask.title}`);
+          for (const [i, subtask] of subtasks.entries()) {
+            const after = subtask.dependsOn.length > 0 ? ` (after ${subtask.dependsOn.join(', ')})` : '';
+            const wave = waves.length > 1 ? ` [wave ${waveOf.get(subtask.id) ?? '?'}]` : '';
+            write(`         ${i + 1}. [${subtask.type}] ${subtask.id}: ${subtask.title}${after}${wave}`);
           }
         }
         if (event.state.name === 'RunSubtask') {
           const output = event.state.output as { attempts?: number } | undefined;
           const attempts =
             output?.attempts && output.attempts > 1 ? ` after ${output.attempts} attempts` : '';
-          write(`[${elapsed()}]   ✓ ${label(event.index)} done${attempts}`);
+          write(`[${elapsed()}]   ✓ ${subtaskOf(event)} done${attempts}`);
         }
         break;
       case 'StateFailed':
-        lastError.set(`${event.state.name}:${event.index ?? ''}`, event.Error);
+        lastError.set(`${event.state.name}:${subtaskOf(event)}`, event.Error);
         break;
       case 'StateRetried': {
-        const error = lastError.get(`${event.state.name}:${event.index ?? ''}`) ?? 'an error';
-        const who = event.state.name === 'RunSubtask' ? label(event.index) : event.state.name;
+        const error = lastError.get(`${event.state.name}:${subtaskOf(event)}`) ?? 'an error';
+        const who = event.state.name === 'RunSubtask' ? subtaskOf(event) : event.state.name;
         write(`[${elapsed()}]   ↻ ${who}: retrying after ${error} (retry ${event.retry.attempt})`);
         break;
       }
       case 'StateCaught':
         if (event.state.name === 'RunSubtask') {
-          const error = lastError.get(`RunSubtask:${event.index ?? ''}`) ?? 'an error';
-          write(`[${elapsed()}]   ✗ ${label(event.index)} failed: ${error} (the job goes on without it)`);
+          const error = lastError.get(`RunSubtask:${subtaskOf(event)}`) ?? 'an error';
+          write(`[${elapsed()}]   ✗ ${subtaskOf(event)} failed: ${error} (the job goes on without it)`);
         }
-        break;
-      case 'MapIterationStarted':
-        write(`[${elapsed()}]   → ${label(event.index)} started`);
         break;
       default:
         break;

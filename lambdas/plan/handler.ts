@@ -12,7 +12,7 @@ export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (raw
   const settings = {
     model: env.MODEL,
     maxTokens: env.MODEL_MAX_TOKENS,
-    bounds: { min: Math.min(env.MIN_SUBTASKS, env.MAX_SUBTASKS), max: env.MAX_SUBTASKS },
+    maxSubtasks: env.MAX_SUBTASKS,
     repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
   };
   return (event, context) =>

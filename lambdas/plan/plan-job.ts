@@ -3,20 +3,18 @@ import { InvalidPlan, JobNotFound } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model-gateway';
 import { priced, sumUsage } from '../shared/pricing';
-import { ORCHESTRATOR_SYSTEM_PROMPT, planPrompt, planRepairPrompt } from '../shared/prompts';
-import {
-  type CallUsage,
-  type ExecutionInput,
-  type JobRecord,
-  PlanSchema,
-  TERMINAL_JOB_STATUSES,
-} from '../shared/schemas';
-import { type PlanBounds, validatePlan } from './plan-validation';
+import { profileNamed } from '../shared/profiles';
+import { orchestratorSystemPrompt, planPrompt, planRepairPrompt } from '../shared/prompts';
+import { type CallUsage, type ExecutionInput, type JobRecord, PlanSchema, TERMINAL_JOB_STATUSES } from '../shared/schemas';
+import { validatePlan } from './plan-validation';
+import { dependencyWaves } from './plan-waves';
 
 export interface PlanSettings {
+  /** Default model and token limit; a profile may override them. */
   model: string;
   maxTokens: number;
-  bounds: PlanBounds;
+  /** Ceiling on subtasks whatever the profile allows (the deployment's fan-out limit). */
+  maxSubtasks: number;
   /** Repair attempts after the first answer; the model is called at most 1 + repairAttempts times. */
   repairAttempts: number;
 }
@@ -33,6 +31,8 @@ export interface PlanDependencies {
 export interface PlanResult {
   jobId: string;
   subtaskIds: string[];
+  /** Subtask ids by dependency wave; the state machine runs the waves one after another. */
+  waves: string[][];
   /** How many model calls planning took (1 = the first answer was valid). */
   planAttempts: number;
 }
@@ -41,18 +41,17 @@ export interface PlanResult {
 export const PLAN_JSON_SCHEMA = zodOutputFormat(PlanSchema).schema;
 
 /**
- * Plans a job: asks the orchestrator model for subtasks as structured output, validates them, sends
- * validation problems back for repair a bounded number of times, and stores the plan with one item per
- * subtask. Safe to retry: once a plan is stored, a repeated invocation returns it without a model call.
+ * Plans a job: asks the orchestrator model (with the job profile's prompt) for subtasks as
+ * structured output, validates them against the profile (bounds, types) and the plan rules (unique
+ * ids, known dependencies, no cycles), sends problems back for repair a bounded number of times,
+ * then stores the plan, its dependency waves and one item per subtask. Safe to retry: once a plan
+ * is stored, a repeated invocation returns it without a model call.
  */
 export async function planJob(input: ExecutionInput, deps: PlanDependencies): Promise<PlanResult> {
   const job = await loadOrCreateJob(input, deps.repository);
   if (job.plan) {
-    return {
-      jobId: job.jobId,
-      subtaskIds: job.plan.subtasks.map((s) => s.id),
-      planAttempts: job.planAttempts ?? 1,
-    };
+    const subtaskIds = job.plan.subtasks.map((subtask) => subtask.id);
+    return { jobId: job.jobId, subtaskIds, waves: job.waves ?? [subtaskIds], planAttempts: job.planAttempts ?? 1 };
   }
   if (TERMINAL_JOB_STATUSES.includes(job.status)) {
     throw new JobNotFound(`Job ${job.jobId} is already ${job.status}; not planning it`);
@@ -60,45 +59,40 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   await deps.repository.setJobStatus(job.jobId, 'PLANNING');
 
   const { settings } = deps;
-  const firstTurn = planPrompt({ task: job.task, context: job.context }, settings.bounds);
-  let messages: ModelMessage[] = firstTurn;
+  const profile = profileNamed(job.profile);
+  const model = profile.models?.orchestrator ?? settings.model;
+  const maxTokens = profile.maxTokens?.orchestrator ?? settings.maxTokens;
+  const max = Math.min(profile.subtasks.max, settings.maxSubtasks);
+  const bounds = { min: Math.min(profile.subtasks.min, max), max };
+  const allowedTypes = profile.subtaskTypes ? Object.keys(profile.subtaskTypes) : undefined;
+
+  let messages: ModelMessage[] = planPrompt({ task: job.task, context: job.context, templates: job.templates }, profile, bounds);
   const usages: CallUsage[] = [];
   let problems: string[] = [];
 
   for (let attempt = 1; attempt <= settings.repairAttempts + 1; attempt++) {
     const response = await deps.model.complete({
-      model: settings.model,
-      system: ORCHESTRATOR_SYSTEM_PROMPT,
+      model,
+      system: orchestratorSystemPrompt(profile),
       messages,
-      maxTokens: settings.maxTokens,
+      maxTokens,
       jsonSchema: PLAN_JSON_SCHEMA,
       timeoutMs: deps.remainingMs(),
     });
     usages.push(priced(response.model, response.usage));
 
-    const validation = validatePlan(response.text, settings.bounds);
+    const validation = validatePlan(response.text, bounds, allowedTypes);
     problems = validation.ok ? [] : validation.problems;
     if (response.stopReason === 'max_tokens') {
-      problems = [
-        `The answer was cut off at the token limit (${settings.maxTokens}); keep descriptions shorter.`,
-        ...problems,
-      ];
+      problems = [`The answer was cut off at the token limit (${maxTokens}); keep descriptions shorter.`, ...problems];
     }
     if (response.stopReason === 'refusal') problems = ['The model declined to plan this task.', ...problems];
 
     if (validation.ok && problems.length === 0) {
-      const total = sumUsage(usages);
-      await deps.repository.savePlan(
-        job.jobId,
-        validation.plan,
-        { ...total, model: response.model },
-        attempt,
-      );
-      return {
-        jobId: job.jobId,
-        subtaskIds: validation.plan.subtasks.map((s) => s.id),
-        planAttempts: attempt,
-      };
+      const plan = profile.fields.synthesisGuidance ? validation.plan : { ...validation.plan, synthesisGuidance: undefined };
+      const waves = dependencyWaves(plan);
+      await deps.repository.savePlan(job.jobId, plan, waves, { ...sumUsage(usages), model: response.model }, attempt);
+      return { jobId: job.jobId, subtaskIds: plan.subtasks.map((subtask) => subtask.id), waves, planAttempts: attempt };
     }
     messages = planRepairPrompt(messages, response.text, problems);
   }
@@ -113,9 +107,7 @@ async function loadOrCreateJob(input: ExecutionInput, repository: JobRepository)
   const existing = await repository.getJob(input.jobId);
   if (existing) return existing;
   if (!input.request) {
-    throw new JobNotFound(
-      `Job ${input.jobId} does not exist and the execution input carries no request to create it`,
-    );
+    throw new JobNotFound(`Job ${input.jobId} does not exist and the execution input carries no request to create it`);
   }
   await repository.createJob({ jobId: input.jobId, status: 'QUEUED', ...input.request });
   const created = await repository.getJob(input.jobId);

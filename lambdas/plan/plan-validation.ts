@@ -20,7 +20,7 @@ function stripCodeFence(text: string): string {
  * JSON, match the plan schema, and describe a runnable plan (bounded size, unique ids, known
  * dependencies, no cycles). Problems are phrased so they can be sent back to the model for repair.
  */
-export function validatePlan(answer: string, bounds: PlanBounds): PlanValidation {
+export function validatePlan(answer: string, bounds: PlanBounds, allowedTypes?: readonly string[]): PlanValidation {
   let json: unknown;
   try {
     json = JSON.parse(stripCodeFence(answer));
@@ -41,6 +41,12 @@ export function validatePlan(answer: string, bounds: PlanBounds): PlanValidation
   const count = plan.subtasks.length;
   if (count < bounds.min || count > bounds.max) {
     problems.push(`The plan has ${count} subtasks; it must have between ${bounds.min} and ${bounds.max}.`);
+  }
+
+  if (allowedTypes) {
+    for (const subtask of plan.subtasks.filter((candidate) => !allowedTypes.includes(candidate.type))) {
+      problems.push(`Subtask "${subtask.id}" has type "${subtask.type}"; the type must be one of: ${allowedTypes.join(', ')}.`);
+    }
   }
 
   const ids = plan.subtasks.map((subtask) => subtask.id);

@@ -26,8 +26,7 @@ export const ModelEnvSchema = CommonEnvSchema.extend({
 export type ModelEnv = z.infer<typeof ModelEnvSchema>;
 
 export const PlanEnvSchema = ModelEnvSchema.extend({
-  MAX_SUBTASKS: z.coerce.number().int().min(1).max(100).default(6),
-  MIN_SUBTASKS: z.coerce.number().int().min(1).max(100).default(2),
+  MAX_SUBTASKS: z.coerce.number().int().min(1).max(100).default(10),
   PLAN_REPAIR_ATTEMPTS: z.coerce.number().int().min(0).max(5).default(2),
 });
 export type PlanEnv = z.infer<typeof PlanEnvSchema>;

@@ -53,6 +53,11 @@ export class AllSubtasksFailed extends WorkflowError {
   override readonly name = 'AllSubtasksFailed';
 }
 
+/** A subtask's dependency did not succeed, so the subtask is not run on missing input. Not retried. */
+export class DependencyFailed extends WorkflowError {
+  override readonly name = 'DependencyFailed';
+}
+
 /** A Lambda was invoked with an event that does not match its schema (a wiring bug). */
 export class InvalidEvent extends WorkflowError {
   override readonly name = 'InvalidEvent';

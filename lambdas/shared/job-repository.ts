@@ -171,14 +171,16 @@ export class JobRepository {
   }
 
   /** Stores the validated plan and one PENDING item per subtask, then moves the job to RUNNING. */
-  async savePlan(jobId: string, plan: Plan, usage: CallUsage, attempts: number): Promise<boolean> {
+  async savePlan(jobId: string, plan: Plan, waves: string[][], usage: CallUsage, attempts: number): Promise<boolean> {
     const { iso, expiresAt } = this.timestamps();
+    const waveOf = new Map(waves.flatMap((wave, index) => wave.map((id) => [id, index] as const)));
     const subtaskItems = plan.subtasks.map((subtask, index) => ({
       ...subtaskKey(jobId, subtask.id),
       entity: 'subtask',
       ...subtask,
       jobId,
       index,
+      wave: waveOf.get(subtask.id) ?? 0,
       status: 'PENDING',
       attempts: 0,
       expiresAt,
@@ -186,8 +188,8 @@ export class JobRepository {
     await this.batchPut(subtaskItems);
     return this.updateUnlessTerminal(
       jobId,
-      'SET #status = :status, #plan = :plan, planUsage = :usage, planAttempts = :attempts, updatedAt = :now',
-      { ':status': 'RUNNING', ':plan': plan, ':usage': usage, ':attempts': attempts, ':now': iso },
+      'SET #status = :status, #plan = :plan, waves = :waves, planUsage = :usage, planAttempts = :attempts, updatedAt = :now',
+      { ':status': 'RUNNING', ':plan': plan, ':waves': waves, ':usage': usage, ':attempts': attempts, ':now': iso },
       { '#plan': 'plan' },
     );
   }

@@ -11,11 +11,14 @@ export interface JobView {
   profile: string;
   plan: {
     analysis: string;
-    subtasks: { id: string; type: string; title: string; description: string; dependsOn: string[] }[];
+    subtasks: { id: string; type: string; title: string; description: string; dependsOn: string[]; priority: number }[];
+    synthesisGuidance: string | null;
   } | null;
   subtasks: {
     id: string;
     status: SubtaskStatus;
+    /** Dependency wave (0 = runs first). */
+    wave: number;
     attempts: number;
     output: string | null;
     error: { name: string; message: string } | null;
@@ -46,18 +49,21 @@ export function toJobView({ job, subtasks }: JobWithSubtasks): JobView {
     plan: job.plan
       ? {
           analysis: job.plan.analysis,
-          subtasks: job.plan.subtasks.map(({ id, type, title, description, dependsOn }) => ({
+          subtasks: job.plan.subtasks.map(({ id, type, title, description, dependsOn, priority }) => ({
             id,
             type,
             title,
             description,
             dependsOn,
+            priority,
           })),
+          synthesisGuidance: job.plan.synthesisGuidance ?? null,
         }
       : null,
     subtasks: subtasks.map((subtask) => ({
       id: subtask.id,
       status: subtask.status,
+      wave: subtask.wave,
       attempts: subtask.attempts,
       output: subtask.output ?? null,
       error: subtask.error ?? null,

@@ -1,14 +1,18 @@
 import type { ModelMessage } from './model-gateway';
+import { type Profile, renderTemplate, type Templates, workerPromptFor } from './profiles';
 import type { Plan, PlannedSubtask } from './schemas';
 
 /**
- * Prompts for the three model roles. Inputs are wrapped in XML-style tags so the model can tell the
- * caller's task apart from instructions (and so the simulated model can find them deterministically).
+ * Prompts for the three model roles, shaped by the job's profile. Inputs are wrapped in XML-style
+ * tags so the model can tell the caller's material from instructions (and so the simulated model
+ * can find them deterministically).
  */
 
 export interface TaskInput {
   task: string;
   context: Record<string, unknown>;
+  /** The custom profile's templates, when the job uses it. */
+  templates?: Templates | undefined;
 }
 
 const attribute = (value: string) =>
@@ -20,29 +24,40 @@ function taskBlock({ task, context }: TaskInput): string {
   return `<task>\n${task}\n</task>${contextBlock}`;
 }
 
-export const ORCHESTRATOR_SYSTEM_PROMPT = `You are the orchestrator of an orchestrator-workers system.
-Read the task and decide, for this task only, which subtasks are worth doing. Each subtask goes to a
-separate worker that sees the original task and context but not the other workers' results; a final
-step combines the results into one deliverable.
+function instructionsBlock(template: string | undefined, values: Record<string, unknown>): string {
+  return template === undefined ? '' : `\n<instructions>\n${renderTemplate(template, values)}\n</instructions>`;
+}
 
-Choose subtasks that are distinct, non-overlapping and together cover what the task needs. Prefer
-fewer, substantial subtasks over many thin ones. Give each a short kebab-case id, a type naming the
-kind of work (for example research, analysis, comparison, variation, draft, review), a title and a
-description precise enough for a worker to do it without asking questions. Use dependsOn only when a
-subtask truly needs another's result; otherwise leave it empty. Never depend on an id that is not in
-the plan, and never create a cycle.
+export const orchestratorSystemPrompt = (profile: Profile) => profile.orchestrator.system;
 
-Answer with the JSON object only.`;
+function planFieldGuidance(profile: Profile): string {
+  const lines: string[] = [];
+  if (profile.subtaskTypes) {
+    lines.push(`Every subtask's type must be one of: ${Object.keys(profile.subtaskTypes).join(', ')}.`);
+  }
+  if (profile.fields.priority) lines.push('Give every subtask a priority from 1 (low) to 5 (urgent).');
+  if (!profile.fields.dependencies) lines.push('The subtasks are independent: leave every dependsOn empty.');
+  if (profile.fields.synthesisGuidance) {
+    lines.push('Fill synthesisGuidance: how the final deliverable should be structured and what it should emphasise.');
+  }
+  return lines.join('\n');
+}
 
-export function planPrompt(input: TaskInput, bounds: { min: number; max: number }): ModelMessage[] {
+export function planPrompt(input: TaskInput, profile: Profile, bounds: { min: number; max: number }): ModelMessage[] {
+  const types = profile.subtaskTypes
+    ? `\n<subtask_types>\n${Object.entries(profile.subtaskTypes)
+        .map(([name, type]) => `<subtask_type name="${attribute(name)}">${type.description}</subtask_type>`)
+        .join('\n')}\n</subtask_types>`
+    : '';
   return [
     {
       role: 'user',
-      content: `${taskBlock(input)}
+      content: `${taskBlock(input)}${instructionsBlock(input.templates?.orchestrator, { task: input.task, context: input.context })}${types}
 <subtask_bounds min="${bounds.min}" max="${bounds.max}"/>
 
 Plan between ${bounds.min} and ${bounds.max} subtasks for this task. In "analysis", say in two or
-three sentences what the task needs and why these subtasks.`,
+three sentences what the task needs and why these subtasks.
+${planFieldGuidance(profile)}`.trimEnd(),
     },
   ];
 }
@@ -68,23 +83,41 @@ object only.`,
   ];
 }
 
-export const WORKER_SYSTEM_PROMPT = `You are a worker in an orchestrator-workers system. An orchestrator
-has split a task into subtasks; you are given the whole task for context, the list of all subtasks so
-you know what the others cover, and one assigned subtask. Do only your assigned subtask, thoroughly
-and concretely, and do not repeat what other subtasks cover. Write in Markdown, starting directly
-with the content (no preamble about being a worker).`;
+const WORKER_FRAME = `You are one worker in an orchestrator-workers system: you see the whole task for
+context, the list of all subtasks so you know what the others cover, the results of the subtasks
+yours depends on (if any), and your assigned subtask. Do only your assigned subtask and do not repeat
+what the others cover.`;
 
-export function workerPrompt(input: TaskInput, plan: Plan, subtask: PlannedSubtask): ModelMessage[] {
+export const workerSystemPrompt = (profile: Profile, type: string) => `${workerPromptFor(profile, type)}\n\n${WORKER_FRAME}`;
+
+export interface DependencyResult {
+  id: string;
+  title: string;
+  output: string;
+}
+
+export function workerPrompt(
+  input: TaskInput,
+  plan: Plan,
+  subtask: PlannedSubtask,
+  dependencies: readonly DependencyResult[] = [],
+): ModelMessage[] {
   const overview = plan.subtasks
     .map((other) => `- ${other.id}: ${other.title}${other.id === subtask.id ? ' (yours)' : ''}`)
     .join('\n');
+  const dependencyBlock =
+    dependencies.length > 0
+      ? `\n<dependency_results>\n${dependencies
+          .map((dependency) => `<result id="${attribute(dependency.id)}" title="${attribute(dependency.title)}">\n${dependency.output}\n</result>`)
+          .join('\n')}\n</dependency_results>`
+      : '';
   return [
     {
       role: 'user',
-      content: `${taskBlock(input)}
+      content: `${taskBlock(input)}${instructionsBlock(input.templates?.worker, { task: input.task, context: input.context, subtask })}
 <plan_overview>
 ${overview}
-</plan_overview>
+</plan_overview>${dependencyBlock}
 <assigned_subtask id="${attribute(subtask.id)}" type="${attribute(subtask.type)}" title="${attribute(subtask.title)}">
 ${subtask.description}
 </assigned_subtask>`,
@@ -92,41 +125,32 @@ ${subtask.description}
   ];
 }
 
-export const SYNTHESIS_SYSTEM_PROMPT = `You are the synthesizer in an orchestrator-workers system.
-Workers have each completed one subtask of a task. Combine their results into one coherent
-deliverable that answers the original task: keep what is substantive, remove repetition, resolve
-contradictions, and keep the structure the task calls for. If some subtasks failed, say briefly
-which parts are missing instead of inventing them. Write in Markdown.`;
+export const synthesisSystemPrompt = (profile: Profile) => profile.synthesis.system;
 
 export interface SubtaskOutcome {
   id: string;
   title: string;
   status: 'SUCCEEDED' | 'FAILED' | 'PENDING' | 'RUNNING';
-  output?: string;
-  error?: { name: string; message: string };
+  output?: string | undefined;
+  error?: { name: string; message: string } | undefined;
 }
 
-export function synthesisPrompt(
-  input: TaskInput,
-  analysis: string,
-  outcomes: readonly SubtaskOutcome[],
-): ModelMessage[] {
+export function synthesisPrompt(input: TaskInput, plan: Plan, outcomes: readonly SubtaskOutcome[]): ModelMessage[] {
   const results = outcomes.map((outcome) =>
     outcome.status === 'SUCCEEDED'
       ? `<result id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" status="SUCCEEDED">\n${outcome.output ?? ''}\n</result>`
       : `<failed_subtask id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" error="${attribute(
-          outcome.error
-            ? `${outcome.error.name}: ${outcome.error.message}`
-            : `not completed (${outcome.status})`,
+          outcome.error ? `${outcome.error.name}: ${outcome.error.message}` : `not completed (${outcome.status})`,
         )}"/>`,
   );
+  const guidance = plan.synthesisGuidance ? `\n<synthesis_guidance>\n${plan.synthesisGuidance}\n</synthesis_guidance>` : '';
   return [
     {
       role: 'user',
-      content: `${taskBlock(input)}
+      content: `${taskBlock(input)}${instructionsBlock(input.templates?.synthesis, { task: input.task, context: input.context })}
 <plan_analysis>
-${analysis}
-</plan_analysis>
+${plan.analysis}
+</plan_analysis>${guidance}
 <subtask_results>
 ${results.join('\n')}
 </subtask_results>
@@ -134,4 +158,12 @@ ${results.join('\n')}
 Combine these results into the final deliverable for the task.`,
     },
   ];
+}
+
+/** For profiles that keep every output (marketing): each one under its title, above the synthesis. */
+export function labelledOutputs(outcomes: readonly SubtaskOutcome[]): string {
+  return outcomes
+    .filter((outcome) => outcome.status === 'SUCCEEDED')
+    .map((outcome) => `## ${outcome.title}\n\n${(outcome.output ?? '').trim()}`)
+    .join('\n\n');
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CUSTOM_PROFILE, DEFAULT_PROFILE, PROFILE_NAMES, templateProblems, TemplatesSchema } from './profiles';
 
 /** Limits on what a caller may submit; enforced wherever a job request enters the system. */
 export const REQUEST_LIMITS = {
@@ -17,9 +18,6 @@ export const JobContextSchema = z
     message: `must serialise to at most ${REQUEST_LIMITS.contextMaxBytes} bytes of JSON`,
   });
 
-/** Job profiles a request may name. Only the built-in one exists so far. */
-export const PROFILES = ['default'] as const;
-
 /** What a caller asks for: the input of the CLI, of `POST /jobs` and of a batch item. */
 export const JobRequestSchema = z
   .object({
@@ -32,12 +30,25 @@ export const JobRequestSchema = z
     profile: z
       .string()
       .max(REQUEST_LIMITS.profileMaxChars)
-      .refine((value) => (PROFILES as readonly string[]).includes(value), {
-        message: `unknown profile; known profiles: ${PROFILES.join(', ')}`,
+      .refine((value) => PROFILE_NAMES.includes(value), {
+        message: `unknown profile; known profiles: ${PROFILE_NAMES.join(', ')}`,
       })
-      .default('default'),
+      .default(DEFAULT_PROFILE),
+    /** The custom profile's prompts, with {{variables}}. Only (and always) with profile "custom". */
+    templates: TemplatesSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((request, check) => {
+    if (request.profile === CUSTOM_PROFILE && !request.templates) {
+      check.addIssue({ code: 'custom', path: ['templates'], message: 'is required with profile "custom" (orchestrator and worker)' });
+    }
+    if (request.profile !== CUSTOM_PROFILE && request.templates) {
+      check.addIssue({ code: 'custom', path: ['templates'], message: `is only allowed with profile "custom", not "${request.profile}"` });
+    }
+    if (request.templates) {
+      for (const problem of templateProblems(request.templates, request.context)) check.addIssue({ code: 'custom', ...problem });
+    }
+  });
 export type JobRequest = z.infer<typeof JobRequestSchema>;
 
 export const JOB_STATUSES = [
@@ -71,6 +82,7 @@ export const PlannedSubtaskSchema = z.object({
     .array(z.string())
     .default([])
     .describe('Ids of subtasks whose results this one needs; empty when independent'),
+  priority: z.number().int().min(1).max(5).default(3).describe('1 (low) to 5 (urgent); higher starts first within a wave'),
 });
 export type PlannedSubtask = z.infer<typeof PlannedSubtaskSchema>;
 
@@ -78,6 +90,11 @@ export type PlannedSubtask = z.infer<typeof PlannedSubtaskSchema>;
 export const PlanSchema = z.object({
   analysis: z.string().min(1).max(4_000).describe('Why these subtasks, and how they fit together'),
   subtasks: z.array(PlannedSubtaskSchema).describe('The subtasks worth doing for this task'),
+  synthesisGuidance: z
+    .string()
+    .max(4_000)
+    .optional()
+    .describe('How the final deliverable should be structured and what it should emphasise'),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -102,7 +119,10 @@ export const JobRecordSchema = z.object({
   task: z.string(),
   context: z.record(z.string(), z.unknown()).default({}),
   profile: z.string(),
-  plan: z.object({ analysis: z.string(), subtasks: z.array(PlannedSubtaskSchema) }).optional(),
+  templates: TemplatesSchema.optional(),
+  plan: PlanSchema.optional(),
+  /** Subtask ids by dependency wave, each wave in start order (priority first). */
+  waves: z.array(z.array(z.string())).optional(),
   planAttempts: z.number().int().optional(),
   planUsage: CallUsageSchema.optional(),
   synthesis: z.string().optional(),
@@ -118,6 +138,7 @@ export type JobRecord = z.infer<typeof JobRecordSchema>;
 export const SubtaskRecordSchema = PlannedSubtaskSchema.extend({
   jobId: JobIdSchema,
   index: z.number().int().nonnegative(),
+  wave: z.number().int().nonnegative().default(0),
   status: SubtaskStatusSchema,
   attempts: z.number().int().nonnegative().default(0),
   output: z.string().optional(),

@@ -3,7 +3,8 @@ import { AllSubtasksFailed, JobNotFound } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway } from '../shared/model-gateway';
 import { priced } from '../shared/pricing';
-import { SYNTHESIS_SYSTEM_PROMPT, synthesisPrompt } from '../shared/prompts';
+import { profileNamed } from '../shared/profiles';
+import { labelledOutputs, synthesisPrompt, synthesisSystemPrompt } from '../shared/prompts';
 import { JobIdSchema, type SubtaskRecord } from '../shared/schemas';
 
 export const SynthesizeEventSchema = z.object({ jobId: JobIdSchema });
@@ -58,17 +59,22 @@ export async function synthesizeJob(
   }
   await deps.repository.setJobStatus(job.jobId, 'SYNTHESIZING');
 
+  const profile = profileNamed(job.profile);
   const response = await deps.model.complete({
-    model: deps.settings.model,
-    system: SYNTHESIS_SYSTEM_PROMPT,
-    messages: synthesisPrompt({ task: job.task, context: job.context }, plan.analysis, subtasks),
-    maxTokens: deps.settings.maxTokens,
+    model: profile.models?.synthesis ?? deps.settings.model,
+    system: synthesisSystemPrompt(profile),
+    messages: synthesisPrompt({ task: job.task, context: job.context, templates: job.templates }, plan, subtasks),
+    maxTokens: profile.maxTokens?.synthesis ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });
+  // Profiles such as marketing keep every output, labelled, with the synthesis as a comparison below.
+  const synthesis = profile.synthesis.includeOutputs
+    ? `${labelledOutputs(subtasks)}\n\n## Comparison and recommendation\n\n${response.text.trim()}`
+    : response.text;
   const status = failed.length > 0 ? 'PARTIAL' : 'SUCCEEDED';
   await deps.repository.completeJob(job.jobId, {
     status,
-    synthesis: response.text,
+    synthesis,
     usage: priced(response.model, response.usage),
     ...(failed.length > 0
       ? {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { JobNotFound, ModelRequestRejected } from '../shared/errors';
+import { DependencyFailed, JobNotFound, ModelRequestRejected } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway } from '../shared/model-gateway';
 import { priced } from '../shared/pricing';
-import { WORKER_SYSTEM_PROMPT, workerPrompt } from '../shared/prompts';
-import { JobIdSchema, SubtaskIdSchema } from '../shared/schemas';
+import { profileNamed } from '../shared/profiles';
+import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/prompts';
+import { JobIdSchema, type SubtaskRecord, SubtaskIdSchema } from '../shared/schemas';
 
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });
 export type RunSubtaskEvent = z.infer<typeof RunSubtaskEventSchema>;
@@ -29,30 +30,40 @@ export interface SubtaskResult {
 }
 
 /**
- * Runs one subtask: the worker model gets the whole task and context for orientation and its own
- * subtask to do. Idempotent: a retry after a stored success returns that success without calling
- * the model, and the output and usage are written once (a conditional write).
+ * Runs one subtask: the worker model gets the whole task and context for orientation, the outputs of
+ * the subtasks it depends on, and its own subtask to do. A subtask whose dependency failed fails at
+ * once with DependencyFailed (never run on missing input). Idempotent: a retry after a stored success
+ * returns that success without calling the model, and output and usage are written once.
  */
 export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencies): Promise<SubtaskResult> {
+  const stored = await deps.repository.getJobWithSubtasks(event.jobId);
+  const plan = stored?.job.plan;
+  const subtask = stored?.subtasks.find((candidate) => candidate.id === event.subtaskId);
+  if (!stored || !plan || !subtask) {
+    throw new JobNotFound(`Subtask ${event.subtaskId} of job ${event.jobId} does not exist`);
+  }
+  if (subtask.status === 'SUCCEEDED') {
+    return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: subtask.attempts };
+  }
+  const dependencies = dependencyResults(subtask, stored.subtasks);
+
   const attempt = await deps.repository.beginSubtaskAttempt(event.jobId, event.subtaskId);
   if (!attempt) throw new JobNotFound(`Subtask ${event.subtaskId} of job ${event.jobId} does not exist`);
   if (attempt.kind === 'already-succeeded') {
     return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: attempt.subtask.attempts };
   }
 
-  const job = await deps.repository.getJob(event.jobId);
-  if (!job?.plan) throw new JobNotFound(`Job ${event.jobId} has no stored plan`);
+  const { job } = stored;
+  const profile = profileNamed(job.profile);
   const response = await deps.model.complete({
-    model: deps.settings.model,
-    system: WORKER_SYSTEM_PROMPT,
-    messages: workerPrompt({ task: job.task, context: job.context }, job.plan, attempt.subtask),
-    maxTokens: deps.settings.maxTokens,
+    model: profile.models?.worker ?? deps.settings.model,
+    system: workerSystemPrompt(profile, subtask.type),
+    messages: workerPrompt({ task: job.task, context: job.context, templates: job.templates }, plan, subtask, dependencies),
+    maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });
   if (response.text.trim() === '') {
-    throw new ModelRequestRejected(
-      `The worker model returned no text (stop reason: ${response.stopReason ?? 'none'})`,
-    );
+    throw new ModelRequestRejected(`The worker model returned no text (stop reason: ${response.stopReason ?? 'none'})`);
   }
   await deps.repository.completeSubtask(event.jobId, event.subtaskId, {
     output: response.text,
@@ -60,4 +71,16 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
     stopReason: response.stopReason,
   });
   return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: attempt.subtask.attempts };
+}
+
+/** The outputs this subtask builds on; throws DependencyFailed when any of them did not succeed. */
+function dependencyResults(subtask: SubtaskRecord, all: readonly SubtaskRecord[]): DependencyResult[] {
+  return subtask.dependsOn.map((id) => {
+    const dependency = all.find((candidate) => candidate.id === id);
+    if (dependency?.status !== 'SUCCEEDED' || dependency.output === undefined) {
+      const why = dependency?.error ? `${dependency.error.name}: ${dependency.error.message}` : `it is ${dependency?.status ?? 'missing'}`;
+      throw new DependencyFailed(`Not run: it depends on "${id}", which did not succeed (${why})`);
+    }
+    return { id, title: dependency.title, output: dependency.output };
+  });
 }

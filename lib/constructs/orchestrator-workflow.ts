@@ -35,8 +35,9 @@ const taskTimeout = (functionTimeout: Duration) =>
   sfn.Timeout.duration(Duration.seconds(functionTimeout.toSeconds() + TASK_TIMEOUT_SLACK.toSeconds()));
 
 /**
- * The orchestrator-workers workflow: Plan → RunSubtasks (Map of RunSubtask, each caught into
- * RecordSubtaskFailure) → Synthesize → Done; any unhandled error → MarkFailed → JobFailed.
+ * The orchestrator-workers workflow: Plan → RunWaves (one dependency wave after another, each a
+ * RunSubtasks Map of RunSubtask, each caught into RecordSubtaskFailure) → Synthesize → Done; any
+ * unhandled error → MarkFailed → JobFailed.
  * State payloads carry ids and small status fields; model outputs live in the table.
  */
 export class OrchestratorWorkflow extends Construct {
@@ -67,7 +68,6 @@ export class OrchestratorWorkflow extends Construct {
         ...modelEnv,
         MODEL: config.models.orchestrator,
         MODEL_MAX_TOKENS: String(config.maxTokens.orchestrator),
-        MIN_SUBTASKS: String(config.minSubtasks),
         MAX_SUBTASKS: String(config.maxSubtasks),
         PLAN_REPAIR_ATTEMPTS: String(config.planRepairAttempts),
       },
@@ -150,7 +150,7 @@ export class OrchestratorWorkflow extends Construct {
       comment: 'The orchestrator model decides which subtasks this task needs',
       retryOnServiceExceptions: false,
       resultSelector: {
-        'subtaskIds.$': '$.Payload.subtaskIds',
+        'waves.$': '$.Payload.waves',
         'planAttempts.$': '$.Payload.planAttempts',
       },
       resultPath: '$.plan',
@@ -184,16 +184,29 @@ export class OrchestratorWorkflow extends Construct {
     runSubtask.addCatch(recordSubtaskFailure, { errors: ['States.ALL'], resultPath: '$.error' });
 
     const runSubtasks = new sfn.Map(this, 'RunSubtasks', {
-      comment: 'One worker per planned subtask, in parallel',
-      itemsPath: '$.plan.subtaskIds',
+      comment: 'One worker per subtask of this wave, in parallel (higher priority first)',
+      itemsPath: '$.subtaskIds',
       itemSelector: {
         'jobId.$': '$.jobId',
         'subtaskId.$': '$$.Map.Item.Value',
       },
       maxConcurrency: config.maxConcurrency,
-      resultPath: '$.subtasks',
     });
     runSubtasks.itemProcessor(runSubtask);
+
+    // Waves run one after another, so a subtask starts only when everything it depends on is done.
+    const runWaves = new sfn.Map(this, 'RunWaves', {
+      comment: 'Dependency waves of the plan, one after another (a plan without dependencies is one wave)',
+      itemsPath: '$.plan.waves',
+      itemSelector: {
+        'jobId.$': '$.jobId',
+        'wave.$': '$$.Map.Item.Index',
+        'subtaskIds.$': '$$.Map.Item.Value',
+      },
+      maxConcurrency: 1,
+      resultPath: '$.subtasks',
+    });
+    runWaves.itemProcessor(runSubtasks);
 
     const synthesize = new tasks.LambdaInvoke(this, 'Synthesize', {
       lambdaFunction: this.synthesizeFunction,
@@ -230,11 +243,11 @@ export class OrchestratorWorkflow extends Construct {
     });
     const failureHandling = markFailed.next(jobFailed);
 
-    for (const step of [plan, runSubtasks, synthesize]) {
+    for (const step of [plan, runWaves, synthesize]) {
       step.addCatch(failureHandling, { errors: ['States.ALL'], resultPath: '$.error' });
     }
 
     const done = new sfn.Succeed(this, 'Done', { comment: 'The deliverable is in the job record' });
-    return plan.next(runSubtasks).next(synthesize).next(done);
+    return plan.next(runWaves).next(synthesize).next(done);
   }
 }

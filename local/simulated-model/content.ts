@@ -44,12 +44,15 @@ export interface PlannedSubtask {
   title: string;
   description: string;
   dependsOn: string[];
+  /** 1 (low) to 5 (urgent). */
+  priority?: number;
 }
 
 /** The orchestrator's plan. */
 export interface Plan {
   analysis: string;
   subtasks: PlannedSubtask[];
+  synthesisGuidance?: string;
 }
 
 /** What the planner reads from the conversation. */
@@ -59,6 +62,8 @@ export interface PlanPrompt {
   bounds: SubtaskBounds;
   /** True when the last user turn starts with `<validation_errors>`. */
   isRepair: boolean;
+  /** The types a `<subtask_types>` block allows (a job profile's), if the prompt has one. */
+  allowedTypes?: string[];
 }
 
 /** The subtask a worker is asked to write. */
@@ -74,6 +79,10 @@ export interface WorkerPrompt {
   task: string;
   context: TaskContext;
   subtask: AssignedSubtask;
+  /** Titles of the `<dependency_results>` the worker was given. */
+  dependencyTitles?: string[];
+  /** The caller's `<instructions>` (a custom profile's rendered worker template). */
+  instructions?: string;
 }
 
 /** A `<result>` entry given to the synthesis call. */
@@ -96,6 +105,8 @@ export interface SynthesisPrompt {
   task: string;
   results: SubtaskResult[];
   failed: FailedSubtask[];
+  /** The planner's `<synthesis_guidance>`, if any. */
+  guidance?: string;
 }
 
 /** Bounds used when the prompt has no `<subtask_bounds/>`. */
@@ -173,11 +184,16 @@ function parseBounds(text: string): SubtaskBounds {
 export function parsePlanPrompt(userMessages: readonly string[]): PlanPrompt {
   const all = userMessages.join('\n');
   const last = userMessages.at(-1) ?? '';
+  const typesBlock = findTag(all, 'subtask_types');
+  const allowedTypes = typesBlock
+    ? [...typesBlock.matchAll(/<subtask_type\s([^>]*)>/g)].map((match) => parseAttributes(match[1] ?? '').name ?? '').filter(Boolean)
+    : [];
   return {
     task: extractTag(all, 'task') ?? all.trim(),
     context: parseContext(all),
     bounds: parseBounds(all),
     isRepair: last.trimStart().startsWith('<validation_errors>'),
+    ...(allowedTypes.length > 0 ? { allowedTypes } : {}),
   };
 }
 
@@ -186,9 +202,16 @@ export function parseWorkerPrompt(text: string): WorkerPrompt | null {
   const match = /<assigned_subtask\s([^>]*)>([\s\S]*?)<\/assigned_subtask>/.exec(text);
   if (!match) return null;
   const attributes = parseAttributes(match[1] ?? '');
+  const dependencyBlock = findTag(text, 'dependency_results');
+  const dependencyTitles = dependencyBlock
+    ? [...dependencyBlock.matchAll(/<result\s([^>]*)>/g)].map((m) => parseAttributes(m[1] ?? '').title ?? '')
+    : [];
+  const instructions = extractTag(text, 'instructions');
   return {
     task: extractTag(text, 'task') ?? '',
     context: parseContext(text),
+    ...(dependencyTitles.length > 0 ? { dependencyTitles } : {}),
+    ...(instructions ? { instructions } : {}),
     subtask: {
       id: attributes.id ?? 'subtask',
       type: attributes.type ?? 'general',
@@ -217,7 +240,8 @@ export function parseSynthesisPrompt(text: string): SynthesisPrompt | null {
     const id = attributes.id ?? `failed-${failed.length + 1}`;
     failed.push({ id, title: attributes.title ?? id, error: attributes.error ?? 'unknown error' });
   }
-  return { task: extractTag(text, 'task') ?? '', results, failed };
+  const guidance = extractTag(text, 'synthesis_guidance');
+  return { task: extractTag(text, 'task') ?? '', results, failed, ...(guidance ? { guidance } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,7 +514,7 @@ const PREFERRED_COUNTS: Record<TaskKind, (hash: number) => number> = {
  * the angles, and the count always stays within the prompt's bounds.
  */
 export function buildPlan(prompt: PlanPrompt): Plan {
-  const kind = classifyTask(prompt.task);
+  const kind = kindFor(prompt);
   const topic = taskTopic(prompt.task);
   const hash = hashString(prompt.task.trim().toLowerCase());
   const count = clampCount(PREFERRED_COUNTS[kind](hash), prompt.bounds);
@@ -500,7 +524,41 @@ export function buildPlan(prompt: PlanPrompt): Plan {
       : kind === 'project'
         ? projectSubtasks(prompt, topic, count)
         : researchSubtasks(prompt, topic, count, hash);
-  return { analysis: analysisFor(kind, prompt, topic, subtasks), subtasks };
+  const typed = subtasks.map((subtask, index) => ({
+    ...subtask,
+    type: allowedType(subtask.type, prompt.allowedTypes, index),
+    priority: PRIORITY_BY_TYPE[subtask.type] ?? 3,
+  }));
+  return {
+    analysis: analysisFor(kind, prompt, topic, typed),
+    subtasks: typed,
+    synthesisGuidance: `Open with a short summary of ${topic}, then one section per subtask in plan order, and end with the key takeaways.`,
+  };
+}
+
+/** A profile's allowed types decide the kind of plan; without them, the task's words do. */
+function kindFor(prompt: PlanPrompt): TaskKind {
+  const allowed = prompt.allowedTypes ?? [];
+  if (allowed.includes('variation')) return 'product';
+  if (allowed.some((type) => Object.values(PROJECT_ROLES).includes(type))) return 'project';
+  if (allowed.length > 0) return 'research';
+  return classifyTask(prompt.task);
+}
+
+/** Project steps by role, for profiles that name roles as types. */
+const PROJECT_ROLES: Record<string, string> = {
+  research: 'researcher',
+  architecture: 'architect',
+  implementation: 'developer',
+  review: 'reviewer',
+};
+const PRIORITY_BY_TYPE: Record<string, number> = { research: 5, architecture: 4, implementation: 3, review: 2, variation: 3 };
+
+function allowedType(type: string, allowed: readonly string[] | undefined, index: number): string {
+  if (!allowed || allowed.includes(type)) return type;
+  const role = PROJECT_ROLES[type];
+  if (role && allowed.includes(role)) return role;
+  return allowed[index % allowed.length] ?? type;
 }
 
 /** Renders a plan the way the model returns it: JSON text. */
@@ -646,6 +704,8 @@ export function buildWorkerOutput(prompt: WorkerPrompt): string {
     '',
     `- Focus: ${truncate(subtask.description || subtask.title, 200)}`,
     `- Subtask: \`${subtask.id}\` (type ${subtask.type}) of the task on ${topic}`,
+    ...(prompt.instructions ? [`- Instructions followed: ${truncate(prompt.instructions.replace(/\s+/g, ' '), 200)}`] : []),
+    ...(prompt.dependencyTitles ? [`- Builds on: ${prompt.dependencyTitles.map((title) => `"${title}"`).join(', ')}`] : []),
     ...(context ? [`- Context considered: ${context}`] : []),
   ].join('\n');
 }
@@ -692,6 +752,7 @@ export function buildSynthesisOutput(prompt: SynthesisPrompt): string {
     '',
     `# ${title}`,
     '',
+    ...(prompt.guidance ? [`Structured as the planner advised: ${prompt.guidance}`, ''] : []),
     ...sections,
     ...empty,
     ...failureNote(prompt.failed),

@@ -9,6 +9,7 @@ export function planWith(ids: string[], overrides: Partial<Plan> = {}): Plan {
       title: `Title of ${id}`,
       description: `Do the ${id} part`,
       dependsOn: [],
+      priority: 3,
     })),
     ...overrides,
   };

@@ -17,8 +17,10 @@ function state(machine: AslDefinition, name: string): AslState {
   if (!found) throw new Error(`No state ${name}`);
   return found;
 }
-const itemProcessor = (machine: AslDefinition) =>
-  state(machine, 'RunSubtasks').ItemProcessor as AslDefinition;
+/** The outer Map over waves, and the per-wave Map of subtasks inside it. */
+const waveProcessor = (machine: AslDefinition) => state(machine, 'RunWaves').ItemProcessor as AslDefinition;
+const runSubtasksOf = (machine: AslDefinition) => state(waveProcessor(machine), 'RunSubtasks');
+const itemProcessor = (machine: AslDefinition) => runSubtasksOf(machine).ItemProcessor as AslDefinition;
 const retryFor = (s: AslState, error: string) => s.Retry?.find((retry) => retry.ErrorEquals.includes(error));
 
 /** The logical id of the function a Task state invokes. */
@@ -42,20 +44,26 @@ describe('orchestrator state machine', () => {
     expect(result.isValid).toBe(true);
   });
 
-  it('runs Plan, then the RunSubtasks map, then Synthesize, then Done', () => {
+  it('runs Plan, then the waves one after another, then Synthesize, then Done', () => {
     expect(definition.StartAt).toBe('Plan');
-    expect(state(definition, 'Plan').Next).toBe('RunSubtasks');
-    expect(state(definition, 'RunSubtasks').Next).toBe('Synthesize');
+    expect(state(definition, 'Plan').Next).toBe('RunWaves');
+    expect(state(definition, 'RunWaves')).toMatchObject({
+      Type: 'Map',
+      MaxConcurrency: 1,
+      ItemsPath: '$.plan.waves',
+      Next: 'Synthesize',
+    });
+    expect(waveProcessor(definition).StartAt).toBe('RunSubtasks');
     expect(state(definition, 'Synthesize').Next).toBe('Done');
     expect(state(definition, 'Done').Type).toBe('Succeed');
   });
 
-  it('fans out over subtask ids only, with MaxConcurrency 10 by default', () => {
-    const map = state(definition, 'RunSubtasks');
+  it('fans out over the subtask ids of a wave only, with MaxConcurrency 10 by default', () => {
+    const map = runSubtasksOf(definition);
     expect(map).toMatchObject({
       Type: 'Map',
       MaxConcurrency: 10,
-      ItemsPath: '$.plan.subtaskIds',
+      ItemsPath: '$.subtaskIds',
       ItemSelector: { 'jobId.$': '$.jobId', 'subtaskId.$': '$$.Map.Item.Value' },
     });
     expect(itemProcessor(definition).StartAt).toBe('RunSubtask');
@@ -63,7 +71,7 @@ describe('orchestrator state machine', () => {
 
   it('takes MaxConcurrency from the configuration', () => {
     const configured = synthesize({ maxConcurrency: 3 });
-    expect(state(configured.definition, 'RunSubtasks').MaxConcurrency).toBe(3);
+    expect(runSubtasksOf(configured.definition).MaxConcurrency).toBe(3);
   });
 
   it.each(['Plan', 'RunSubtask', 'Synthesize'])(
@@ -105,8 +113,8 @@ describe('orchestrator state machine', () => {
     expect(state(itemProcessor(definition), 'RecordSubtaskFailure').End).toBe(true);
   });
 
-  it('sends any unhandled error of Plan, RunSubtasks or Synthesize to MarkFailed, then fails the execution', () => {
-    for (const name of ['Plan', 'RunSubtasks', 'Synthesize']) {
+  it('sends any unhandled error of Plan, RunWaves or Synthesize to MarkFailed, then fails the execution', () => {
+    for (const name of ['Plan', 'RunWaves', 'Synthesize']) {
       expect(state(definition, name).Catch).toEqual([
         { ErrorEquals: ['States.ALL'], Next: 'MarkFailed', ResultPath: '$.error' },
       ]);
@@ -133,7 +141,7 @@ describe('orchestrator state machine', () => {
 
   it('keeps model outputs out of the state: results are reduced to ids and statuses', () => {
     expect(state(definition, 'Plan').ResultSelector).toEqual({
-      'subtaskIds.$': '$.Payload.subtaskIds',
+      'waves.$': '$.Payload.waves',
       'planAttempts.$': '$.Payload.planAttempts',
     });
     expect(Object.keys(state(itemProcessor(definition), 'RunSubtask').ResultSelector as object)).toEqual([
@@ -303,9 +311,7 @@ describe('configuration', () => {
 
   it('fails with the field named when a value is out of range', () => {
     expect(() => parseConfig({ maxConcurrency: 0 })).toThrow(/maxConcurrency/);
-    expect(() => parseConfig({ minSubtasks: 5, maxSubtasks: 3 })).toThrow(
-      /minSubtasks must not exceed maxSubtasks/,
-    );
+    expect(() => parseConfig({ maxSubtasks: 0 })).toThrow(/maxSubtasks/);
     expect(() => parseConfig({ maxConcurency: 5 })).toThrow(/Unrecognized key/);
   });
 });

@@ -8,6 +8,8 @@ import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
  * aws-local-stepfunctions, the handlers, dynalite, and the simulated model through the real SDK.
  */
 let orchestrator: LocalOrchestrator;
+const PRODUCT_TASK = 'Write a product description for a new eco-friendly water bottle';
+const RESEARCH_TASK = 'What are the trade-offs between heat pumps and gas boilers for older houses?';
 const FAST_RETRIES = { Plan: 5, RunSubtask: 5, Synthesize: 5, RecordSubtaskFailure: 5, MarkFailed: 5 };
 
 beforeAll(async () => {
@@ -31,9 +33,10 @@ async function runJob(
   task: string,
   faults: FaultRule[] = [],
   context: Record<string, unknown> = {},
+  profile = task === PRODUCT_TASK ? 'marketing' : 'research',
 ): Promise<Finished> {
   orchestrator.simulatedModel?.setFaults(faults);
-  const started = await orchestrator.startJob({ task, context });
+  const started = await orchestrator.startJob({ task, context, profile });
   const events: ExecutionEvent[] = [];
   for await (const event of started.events) events.push(event);
   const execution = await started.finished;
@@ -42,8 +45,6 @@ async function runJob(
   return { execution, view, events };
 }
 
-const PRODUCT_TASK = 'Write a product description for a new eco-friendly water bottle';
-const RESEARCH_TASK = 'What are the trade-offs between heat pumps and gas boilers for older houses?';
 
 describe('a job run locally end to end', () => {
   it('succeeds with its plan, every subtask output and the synthesis stored', async () => {
@@ -85,9 +86,10 @@ describe('a job run locally end to end', () => {
   });
 
   it('ends PARTIAL when one subtask keeps failing, keeping the others and naming the failure', async () => {
-    // Arrange: the plan is deterministic, so a first run tells which subtask to break.
+    // Arrange: the plan is deterministic, so a first run tells which subtask to break (one nothing depends on).
     const first = await runJob(RESEARCH_TASK);
-    const broken = first.view.plan?.subtasks[0]?.id ?? '';
+    const dependedOn = new Set(first.view.plan?.subtasks.flatMap((subtask) => subtask.dependsOn));
+    const broken = first.view.plan?.subtasks.find((subtask) => !dependedOn.has(subtask.id))?.id ?? '';
 
     // Act
     const { execution, view, events } = await runJob(RESEARCH_TASK, [

@@ -7,7 +7,7 @@ import { planWith } from '../../helpers/plans';
 const settings: PlanSettings = {
   model: 'claude-sonnet-5-5',
   maxTokens: 1000,
-  bounds: { min: 1, max: 4 },
+  maxSubtasks: 4,
   repairAttempts: 2,
 };
 let table: TestTable;
@@ -25,7 +25,7 @@ async function queuedJob(): Promise<string> {
     status: 'QUEUED',
     task: 'Compare heat pumps',
     context: { region: 'EU' },
-    profile: 'default',
+    profile: 'research',
   });
   return jobId;
 }
@@ -47,7 +47,12 @@ describe('planning a job', () => {
     const result = await planJob({ jobId }, deps(model));
 
     // Assert
-    expect(result).toEqual({ jobId, subtaskIds: ['costs', 'efficiency', 'installation'], planAttempts: 1 });
+    expect(result).toEqual({
+      jobId,
+      subtaskIds: ['costs', 'efficiency', 'installation'],
+      waves: [['costs', 'efficiency', 'installation']],
+      planAttempts: 1,
+    });
     const stored = await table.repository.getJobWithSubtasks(jobId);
     expect(stored?.job.status).toBe('RUNNING');
     expect(stored?.job.plan?.subtasks).toHaveLength(3);
@@ -65,27 +70,59 @@ describe('planning a job', () => {
 
   it('sends the task, context and bounds to the orchestrator model with a JSON schema', async () => {
     const jobId = await queuedJob();
-    const model = new ScriptedModel([JSON.stringify(planWith(['a']))]);
+    const model = new ScriptedModel([JSON.stringify(planWith(['a', 'b', 'c']))]);
 
     await planJob({ jobId }, deps(model));
 
     const request = model.requests[0];
     expect(request?.messages[0]?.content).toContain('<task>\nCompare heat pumps\n</task>');
     expect(request?.messages[0]?.content).toContain('"region": "EU"');
-    expect(request?.messages[0]?.content).toContain('<subtask_bounds min="1" max="4"/>');
+    expect(request?.messages[0]?.content).toContain('<subtask_bounds min="3" max="4"/>');
     expect(request?.jsonSchema).toMatchObject({
       type: 'object',
       required: expect.arrayContaining(['analysis', 'subtasks']),
     });
   });
 
+  it('groups dependent subtasks into waves, higher priority first within a wave', async () => {
+    const jobId = await queuedJob();
+    const plan = planWith(['context', 'market', 'costs', 'verdict']);
+    plan.subtasks[1]!.priority = 5;
+    plan.subtasks[2]!.dependsOn = ['context'];
+    plan.subtasks[3]!.dependsOn = ['costs', 'market'];
+
+    const result = await planJob({ jobId }, deps(new ScriptedModel([JSON.stringify(plan)])));
+
+    expect(result.waves).toEqual([['market', 'context'], ['costs'], ['verdict']]);
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.subtasks.map((subtask) => [subtask.id, subtask.wave])).toEqual([
+      ['context', 0],
+      ['market', 0],
+      ['costs', 1],
+      ['verdict', 2],
+    ]);
+  });
+
+  it('asks for a repair when a subtask type is not one of the profile types', async () => {
+    const jobId = await queuedJob();
+    const wrongType = planWith(['a', 'b', 'c']);
+    wrongType.subtasks[1]!.type = 'poetry';
+    const model = new ScriptedModel([JSON.stringify(wrongType), JSON.stringify(planWith(['a', 'b', 'c']))]);
+
+    await planJob({ jobId }, deps(model));
+
+    expect(model.requests[1]?.messages[2]?.content).toContain(
+      'Subtask "b" has type "poetry"; the type must be one of: research, analysis, comparison.',
+    );
+  });
+
   it('repairs an invalid plan by sending the validation errors back', async () => {
     // Arrange: first a cycle, then a valid plan
     const jobId = await queuedJob();
-    const cyclic = planWith(['a', 'b']);
+    const cyclic = planWith(['a', 'b', 'c']);
     cyclic.subtasks[0]!.dependsOn = ['b'];
     cyclic.subtasks[1]!.dependsOn = ['a'];
-    const model = new ScriptedModel([JSON.stringify(cyclic), JSON.stringify(planWith(['a', 'b']))]);
+    const model = new ScriptedModel([JSON.stringify(cyclic), JSON.stringify(planWith(['a', 'b', 'c']))]);
 
     // Act
     const result = await planJob({ jobId }, deps(model));
@@ -122,12 +159,12 @@ describe('planning a job', () => {
 
   it('does not call the model again when retried after the plan was stored', async () => {
     const jobId = await queuedJob();
-    await planJob({ jobId }, deps(new ScriptedModel([JSON.stringify(planWith(['a', 'b']))])));
+    await planJob({ jobId }, deps(new ScriptedModel([JSON.stringify(planWith(['a', 'b', 'c']))])));
     const second = new ScriptedModel([new Error('must not be called')]);
 
     const result = await planJob({ jobId }, deps(second));
 
-    expect(result.subtaskIds).toEqual(['a', 'b']);
+    expect(result.subtaskIds).toEqual(['a', 'b', 'c']);
     expect(second.requests).toHaveLength(0);
   });
 
@@ -140,10 +177,10 @@ describe('planning a job', () => {
   });
 
   it('creates the job from the execution input when started without a job record', async () => {
-    const model = new ScriptedModel([JSON.stringify(planWith(['a']))]);
+    const model = new ScriptedModel([JSON.stringify(planWith(['a', 'b', 'c']))]);
 
     await planJob(
-      { jobId: 'direct-start-1', request: { task: 'Direct task', context: {}, profile: 'default' } },
+      { jobId: 'direct-start-1', request: { task: 'Direct task', context: {}, profile: 'research' } },
       deps(model),
     );
 

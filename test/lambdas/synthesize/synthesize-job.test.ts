@@ -27,9 +27,9 @@ async function jobWithOutcomes(outcomes: Record<string, 'ok' | string>): Promise
     status: 'QUEUED',
     task: 'Research brief on tidal power',
     context: {},
-    profile: 'default',
+    profile: 'research',
   });
-  await table.repository.savePlan(jobId, planWith(Object.keys(outcomes)), usage, 1);
+  await table.repository.savePlan(jobId, planWith(Object.keys(outcomes)), [planWith(Object.keys(outcomes)).subtasks.map((s) => s.id)], usage, 1);
   for (const [id, outcome] of Object.entries(outcomes)) {
     if (outcome === 'ok')
       await table.repository.completeSubtask(jobId, id, {

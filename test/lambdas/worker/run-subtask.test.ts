@@ -1,5 +1,5 @@
 import { runSubtask } from '../../../lambdas/worker/run-subtask';
-import { ModelOverloaded } from '../../../lambdas/shared/errors';
+import { DependencyFailed, ModelOverloaded } from '../../../lambdas/shared/errors';
 import { priced } from '../../../lambdas/shared/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
@@ -19,11 +19,14 @@ async function plannedJob(): Promise<string> {
     status: 'QUEUED',
     task: 'Launch copy for a bike lock',
     context: { audience: 'commuters' },
-    profile: 'default',
+    profile: 'research',
   });
+  const plan = planWith(['technical', 'lifestyle', 'summary']);
+  plan.subtasks[2]!.dependsOn = ['technical', 'lifestyle'];
   await table.repository.savePlan(
     jobId,
-    planWith(['technical', 'lifestyle']),
+    plan,
+    [['technical', 'lifestyle'], ['summary']],
     priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
     1,
   );
@@ -47,7 +50,8 @@ describe('running a subtask', () => {
     const prompt = model.requests[0]?.messages[0]?.content ?? '';
     expect(prompt).toContain('Launch copy for a bike lock');
     expect(prompt).toContain('"audience": "commuters"');
-    expect(prompt).toContain('- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)');
+    expect(prompt).toContain('- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)\n- summary: Title of summary');
+    expect(prompt).not.toContain('<dependency_results>');
     expect(prompt).toMatch(
       /<assigned_subtask id="lifestyle" type="research" title="Title of lifestyle">\nDo the lifestyle part/,
     );
@@ -113,6 +117,43 @@ describe('running a subtask', () => {
 
     expect([first, second]).toEqual([true, false]);
     expect((await table.repository.getSubtask(jobId, 'lifestyle'))?.output).toBe('one');
+  });
+
+  it('gives a dependent subtask the outputs of the subtasks it depends on', async () => {
+    const jobId = await plannedJob();
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['Specs: 12 mm hardened steel'])));
+    await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(new ScriptedModel(['Locks up in two seconds'])));
+    const model = new ScriptedModel(['Summary']);
+
+    await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
+
+    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    expect(prompt).toContain('<result id="technical" title="Title of technical">\nSpecs: 12 mm hardened steel\n</result>');
+    expect(prompt).toContain('<result id="lifestyle" title="Title of lifestyle">\nLocks up in two seconds\n</result>');
+    expect(prompt.indexOf('<dependency_results>')).toBeLessThan(prompt.indexOf('<assigned_subtask'));
+  });
+
+  it('fails a subtask at once, without a model call or an attempt, when a dependency failed', async () => {
+    const jobId = await plannedJob();
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['Specs'])));
+    await table.repository.failSubtask(jobId, 'lifestyle', { name: 'ModelRateLimited', message: 'Rate limited (429)' });
+    const model = new ScriptedModel(['never']);
+
+    const attempt = runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
+
+    await expect(attempt).rejects.toThrow(DependencyFailed);
+    await expect(attempt).rejects.toThrow('depends on "lifestyle", which did not succeed (ModelRateLimited: Rate limited (429))');
+    expect(model.requests).toHaveLength(0);
+    expect((await table.repository.getSubtask(jobId, 'summary'))?.attempts).toBe(0);
+  });
+
+  it('uses the worker prompt of the subtask type from the job profile', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel(['ok']);
+
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    expect(model.requests[0]?.system).toMatch(/^You are a researcher\./);
   });
 
   it('fails clearly when the model returns no text', async () => {
