@@ -74,7 +74,9 @@ export function parseCliArgs(
 
   const profile = values.profile ?? 'default';
   if (!(PROFILE_NAMES as readonly string[]).includes(profile)) {
-    throw new UsageError(`--profile: unknown profile "${profile}"; known profiles: ${PROFILE_NAMES.join(', ')}`);
+    throw new UsageError(
+      `--profile: unknown profile "${profile}"; known profiles: ${PROFILE_NAMES.join(', ')}`,
+    );
   }
 
   const request = JobRequestSchema.safeParse({ task: positionals[0], context, profile });

@@ -46,10 +46,13 @@ export async function reportProgress(
       case 'StateExited':
         if (event.state.name === 'Plan') {
           const plan = await source.loadPlan();
-          const waves = (event.state.output as { plan?: { waves?: string[][] } } | undefined)?.plan?.waves ?? [];
+          const waves =
+            (event.state.output as { plan?: { waves?: string[][] } } | undefined)?.plan?.waves ?? [];
           const waveOf = new Map(waves.flatMap((wave, index) => wave.map((id) => [id, index + 1] as const)));
           const subtasks = plan?.subtasks ?? [];
-          write(`[${elapsed()}] Plan: ${subtasks.length} subtasks${waves.length > 1 ? ` in ${waves.length} dependency waves` : ''}`);
+          write(
+            `[${elapsed()}] Plan: ${subtasks.length} subtasks${waves.length > 1 ? ` in ${waves.length} dependency waves` : ''}`,
+          );
           if (plan?.analysis) write(`         ${plan.analysis}`);
           for (const [i, subtask] of subtasks.entries()) {
             const after = subtask.dependsOn.length > 0 ? ` (after ${subtask.dependsOn.join(', ')})` : '';

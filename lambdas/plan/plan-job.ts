@@ -5,7 +5,13 @@ import type { ModelGateway, ModelMessage } from '../shared/model-gateway';
 import { priced, sumUsage } from '../shared/pricing';
 import { profileNamed } from '../shared/profiles';
 import { orchestratorSystemPrompt, planPrompt, planRepairPrompt } from '../shared/prompts';
-import { type CallUsage, type ExecutionInput, type JobRecord, PlanSchema, TERMINAL_JOB_STATUSES } from '../shared/schemas';
+import {
+  type CallUsage,
+  type ExecutionInput,
+  type JobRecord,
+  PlanSchema,
+  TERMINAL_JOB_STATUSES,
+} from '../shared/schemas';
 import { validatePlan } from './plan-validation';
 import { dependencyWaves } from './plan-waves';
 
@@ -51,7 +57,12 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   const job = await loadOrCreateJob(input, deps.repository);
   if (job.plan) {
     const subtaskIds = job.plan.subtasks.map((subtask) => subtask.id);
-    return { jobId: job.jobId, subtaskIds, waves: job.waves ?? [subtaskIds], planAttempts: job.planAttempts ?? 1 };
+    return {
+      jobId: job.jobId,
+      subtaskIds,
+      waves: job.waves ?? [subtaskIds],
+      planAttempts: job.planAttempts ?? 1,
+    };
   }
   if (TERMINAL_JOB_STATUSES.includes(job.status)) {
     throw new JobNotFound(`Job ${job.jobId} is already ${job.status}; not planning it`);
@@ -66,7 +77,11 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   const bounds = { min: Math.min(profile.subtasks.min, max), max };
   const allowedTypes = profile.subtaskTypes ? Object.keys(profile.subtaskTypes) : undefined;
 
-  let messages: ModelMessage[] = planPrompt({ task: job.task, context: job.context, templates: job.templates }, profile, bounds);
+  let messages: ModelMessage[] = planPrompt(
+    { task: job.task, context: job.context, templates: job.templates },
+    profile,
+    bounds,
+  );
   const usages: CallUsage[] = [];
   let problems: string[] = [];
 
@@ -84,15 +99,31 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
     const validation = validatePlan(response.text, bounds, allowedTypes);
     problems = validation.ok ? [] : validation.problems;
     if (response.stopReason === 'max_tokens') {
-      problems = [`The answer was cut off at the token limit (${maxTokens}); keep descriptions shorter.`, ...problems];
+      problems = [
+        `The answer was cut off at the token limit (${maxTokens}); keep descriptions shorter.`,
+        ...problems,
+      ];
     }
     if (response.stopReason === 'refusal') problems = ['The model declined to plan this task.', ...problems];
 
     if (validation.ok && problems.length === 0) {
-      const plan = profile.fields.synthesisGuidance ? validation.plan : { ...validation.plan, synthesisGuidance: undefined };
+      const plan = profile.fields.synthesisGuidance
+        ? validation.plan
+        : { ...validation.plan, synthesisGuidance: undefined };
       const waves = dependencyWaves(plan);
-      await deps.repository.savePlan(job.jobId, plan, waves, { ...sumUsage(usages), model: response.model }, attempt);
-      return { jobId: job.jobId, subtaskIds: plan.subtasks.map((subtask) => subtask.id), waves, planAttempts: attempt };
+      await deps.repository.savePlan(
+        job.jobId,
+        plan,
+        waves,
+        { ...sumUsage(usages), model: response.model },
+        attempt,
+      );
+      return {
+        jobId: job.jobId,
+        subtaskIds: plan.subtasks.map((subtask) => subtask.id),
+        waves,
+        planAttempts: attempt,
+      };
     }
     messages = planRepairPrompt(messages, response.text, problems);
   }
@@ -107,7 +138,9 @@ async function loadOrCreateJob(input: ExecutionInput, repository: JobRepository)
   const existing = await repository.getJob(input.jobId);
   if (existing) return existing;
   if (!input.request) {
-    throw new JobNotFound(`Job ${input.jobId} does not exist and the execution input carries no request to create it`);
+    throw new JobNotFound(
+      `Job ${input.jobId} does not exist and the execution input carries no request to create it`,
+    );
   }
   await repository.createJob({ jobId: input.jobId, status: 'QUEUED', ...input.request });
   const created = await repository.getJob(input.jobId);

@@ -20,7 +20,11 @@ function stripCodeFence(text: string): string {
  * JSON, match the plan schema, and describe a runnable plan (bounded size, unique ids, known
  * dependencies, no cycles). Problems are phrased so they can be sent back to the model for repair.
  */
-export function validatePlan(answer: string, bounds: PlanBounds, allowedTypes?: readonly string[]): PlanValidation {
+export function validatePlan(
+  answer: string,
+  bounds: PlanBounds,
+  allowedTypes?: readonly string[],
+): PlanValidation {
   let json: unknown;
   try {
     json = JSON.parse(stripCodeFence(answer));
@@ -45,7 +49,9 @@ export function validatePlan(answer: string, bounds: PlanBounds, allowedTypes?: 
 
   if (allowedTypes) {
     for (const subtask of plan.subtasks.filter((candidate) => !allowedTypes.includes(candidate.type))) {
-      problems.push(`Subtask "${subtask.id}" has type "${subtask.type}"; the type must be one of: ${allowedTypes.join(', ')}.`);
+      problems.push(
+        `Subtask "${subtask.id}" has type "${subtask.type}"; the type must be one of: ${allowedTypes.join(', ')}.`,
+      );
     }
   }
 

@@ -12,7 +12,8 @@ export function dependencyWaves(plan: Plan): string[][] {
     const known = waveOf.get(id);
     if (known !== undefined) return known;
     const subtask = byId.get(id);
-    const wave = subtask && subtask.dependsOn.length > 0 ? Math.max(...subtask.dependsOn.map(resolve)) + 1 : 0;
+    const wave =
+      subtask && subtask.dependsOn.length > 0 ? Math.max(...subtask.dependsOn.map(resolve)) + 1 : 0;
     waveOf.set(id, wave);
     return wave;
   };

@@ -171,7 +171,13 @@ export class JobRepository {
   }
 
   /** Stores the validated plan and one PENDING item per subtask, then moves the job to RUNNING. */
-  async savePlan(jobId: string, plan: Plan, waves: string[][], usage: CallUsage, attempts: number): Promise<boolean> {
+  async savePlan(
+    jobId: string,
+    plan: Plan,
+    waves: string[][],
+    usage: CallUsage,
+    attempts: number,
+  ): Promise<boolean> {
     const { iso, expiresAt } = this.timestamps();
     const waveOf = new Map(waves.flatMap((wave, index) => wave.map((id) => [id, index] as const)));
     const subtaskItems = plan.subtasks.map((subtask, index) => ({
@@ -189,7 +195,14 @@ export class JobRepository {
     return this.updateUnlessTerminal(
       jobId,
       'SET #status = :status, #plan = :plan, waves = :waves, planUsage = :usage, planAttempts = :attempts, updatedAt = :now',
-      { ':status': 'RUNNING', ':plan': plan, ':waves': waves, ':usage': usage, ':attempts': attempts, ':now': iso },
+      {
+        ':status': 'RUNNING',
+        ':plan': plan,
+        ':waves': waves,
+        ':usage': usage,
+        ':attempts': attempts,
+        ':now': iso,
+      },
       { '#plan': 'plan' },
     );
   }

@@ -11,7 +11,14 @@ export interface JobView {
   profile: string;
   plan: {
     analysis: string;
-    subtasks: { id: string; type: string; title: string; description: string; dependsOn: string[]; priority: number }[];
+    subtasks: {
+      id: string;
+      type: string;
+      title: string;
+      description: string;
+      dependsOn: string[];
+      priority: number;
+    }[];
     synthesisGuidance: string | null;
   } | null;
   subtasks: {

@@ -12,9 +12,13 @@ export const ProfileSchema = z
     name: z.string().regex(/^[a-z][a-z0-9-]{1,30}$/, 'must be a short lowercase name'),
     description: z.string().min(10).max(500),
     default: z.boolean(),
-    subtasks: z.object({ min: z.number().int().min(1).max(100), max: z.number().int().min(1).max(100) }).strict(),
+    subtasks: z
+      .object({ min: z.number().int().min(1).max(100), max: z.number().int().min(1).max(100) })
+      .strict(),
     /** Which optional plan fields the planner is asked for. */
-    fields: z.object({ priority: z.boolean(), dependencies: z.boolean(), synthesisGuidance: z.boolean() }).strict(),
+    fields: z
+      .object({ priority: z.boolean(), dependencies: z.boolean(), synthesisGuidance: z.boolean() })
+      .strict(),
     orchestrator: z.object({ system: prompt }).strict(),
     /** Allowed subtask types, each with its own worker prompt. Absent: any type, one worker prompt. */
     subtaskTypes: z
@@ -38,13 +42,20 @@ export const ProfileSchema = z
       .strict()
       .optional(),
     maxTokens: z
-      .object({ orchestrator: z.number().int().min(256), worker: z.number().int().min(256), synthesis: z.number().int().min(256) })
+      .object({
+        orchestrator: z.number().int().min(256),
+        worker: z.number().int().min(256),
+        synthesis: z.number().int().min(256),
+      })
       .partial()
       .strict()
       .optional(),
   })
   .strict()
-  .refine((profile) => profile.subtasks.min <= profile.subtasks.max, { message: 'subtasks.min must not exceed subtasks.max', path: ['subtasks'] })
+  .refine((profile) => profile.subtasks.min <= profile.subtasks.max, {
+    message: 'subtasks.min must not exceed subtasks.max',
+    path: ['subtasks'],
+  })
   .refine((profile) => profile.subtaskTypes !== undefined || profile.worker !== undefined, {
     message: 'a profile needs subtaskTypes or a worker prompt',
     path: ['worker'],
@@ -56,14 +67,18 @@ export function loadProfiles(files: Record<string, unknown>): Profile[] {
   const profiles = Object.entries(files).map(([file, content]) => {
     const parsed = ProfileSchema.safeParse(content);
     if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      const problems = parsed.error.issues.map(
+        (issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      );
       throw new Error(`Invalid profile file profiles/${file}: ${problems.join('; ')}`);
     }
-    if (`${parsed.data.name}.json` !== file) throw new Error(`Invalid profile file profiles/${file}: name must match the file name`);
+    if (`${parsed.data.name}.json` !== file)
+      throw new Error(`Invalid profile file profiles/${file}: name must match the file name`);
     return parsed.data;
   });
   const defaults = profiles.filter((profile) => profile.default);
-  if (defaults.length !== 1) throw new Error(`Exactly one profile must be the default; found ${defaults.length}`);
+  if (defaults.length !== 1)
+    throw new Error(`Exactly one profile must be the default; found ${defaults.length}`);
   return profiles;
 }
 
@@ -88,7 +103,12 @@ export function profileNamed(name: string): Profile {
 
 /** The worker prompt for a subtask type under a profile. */
 export function workerPromptFor(profile: Profile, type: string): string {
-  return profile.subtaskTypes?.[type]?.worker ?? profile.worker ?? Object.values(profile.subtaskTypes ?? {})[0]?.worker ?? '';
+  return (
+    profile.subtaskTypes?.[type]?.worker ??
+    profile.worker ??
+    Object.values(profile.subtaskTypes ?? {})[0]?.worker ??
+    ''
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,7 +131,10 @@ type TemplateName = keyof Templates;
 /** Variables each template may use; `context.<field>` names a field of the request's context. */
 const TEMPLATE_VARIABLES: Record<TemplateName, { allowed: string[]; required: string[] }> = {
   orchestrator: { allowed: ['task'], required: ['task'] },
-  worker: { allowed: ['task', 'subtask.id', 'subtask.type', 'subtask.title', 'subtask.description'], required: ['subtask.description'] },
+  worker: {
+    allowed: ['task', 'subtask.id', 'subtask.type', 'subtask.title', 'subtask.description'],
+    required: ['subtask.description'],
+  },
   synthesis: { allowed: ['task'], required: [] },
 };
 
@@ -125,14 +148,19 @@ export function templateVariables(template: string): string[] {
  * Problems with a request's templates: unknown variables, context fields the request does not
  * provide, and required variables a template leaves out. Each names the template and the variable.
  */
-export function templateProblems(templates: Templates, context: Record<string, unknown>): { path: string[]; message: string }[] {
+export function templateProblems(
+  templates: Templates,
+  context: Record<string, unknown>,
+): { path: string[]; message: string }[] {
   const problems: { path: string[]; message: string }[] = [];
   for (const name of ['orchestrator', 'worker', 'synthesis'] as const) {
     const template = templates[name];
     if (template === undefined) continue;
     const used = templateVariables(template);
     const { allowed, required } = TEMPLATE_VARIABLES[name];
-    const unknown = used.filter((variable) => !allowed.includes(variable) && !variable.startsWith('context.'));
+    const unknown = used.filter(
+      (variable) => !allowed.includes(variable) && !variable.startsWith('context.'),
+    );
     const missingContext = used
       .filter((variable) => variable.startsWith('context.'))
       .filter((variable) => !(variable.slice('context.'.length) in context));
@@ -150,7 +178,10 @@ export function templateProblems(templates: Templates, context: Record<string, u
       });
     }
     if (missingRequired.length > 0) {
-      problems.push({ path: ['templates', name], message: `must use ${missingRequired.map((v) => `{{${v}}}`).join(', ')}` });
+      problems.push({
+        path: ['templates', name],
+        message: `must use ${missingRequired.map((v) => `{{${v}}}`).join(', ')}`,
+      });
     }
   }
   return problems;
@@ -161,7 +192,8 @@ export function renderTemplate(template: string, values: Record<string, unknown>
   return template.replace(VARIABLE, (_, name: string) => {
     const path = name.trim().split('.');
     let value: unknown = values;
-    for (const key of path) value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    for (const key of path)
+      value = value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
     return typeof value === 'string' ? value : JSON.stringify(value ?? '');
   });
 }

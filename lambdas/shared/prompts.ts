@@ -25,7 +25,9 @@ function taskBlock({ task, context }: TaskInput): string {
 }
 
 function instructionsBlock(template: string | undefined, values: Record<string, unknown>): string {
-  return template === undefined ? '' : `\n<instructions>\n${renderTemplate(template, values)}\n</instructions>`;
+  return template === undefined
+    ? ''
+    : `\n<instructions>\n${renderTemplate(template, values)}\n</instructions>`;
 }
 
 export const orchestratorSystemPrompt = (profile: Profile) => profile.orchestrator.system;
@@ -38,12 +40,18 @@ function planFieldGuidance(profile: Profile): string {
   if (profile.fields.priority) lines.push('Give every subtask a priority from 1 (low) to 5 (urgent).');
   if (!profile.fields.dependencies) lines.push('The subtasks are independent: leave every dependsOn empty.');
   if (profile.fields.synthesisGuidance) {
-    lines.push('Fill synthesisGuidance: how the final deliverable should be structured and what it should emphasise.');
+    lines.push(
+      'Fill synthesisGuidance: how the final deliverable should be structured and what it should emphasise.',
+    );
   }
   return lines.join('\n');
 }
 
-export function planPrompt(input: TaskInput, profile: Profile, bounds: { min: number; max: number }): ModelMessage[] {
+export function planPrompt(
+  input: TaskInput,
+  profile: Profile,
+  bounds: { min: number; max: number },
+): ModelMessage[] {
   const types = profile.subtaskTypes
     ? `\n<subtask_types>\n${Object.entries(profile.subtaskTypes)
         .map(([name, type]) => `<subtask_type name="${attribute(name)}">${type.description}</subtask_type>`)
@@ -52,7 +60,8 @@ export function planPrompt(input: TaskInput, profile: Profile, bounds: { min: nu
   return [
     {
       role: 'user',
-      content: `${taskBlock(input)}${instructionsBlock(input.templates?.orchestrator, { task: input.task, context: input.context })}${types}
+      content:
+        `${taskBlock(input)}${instructionsBlock(input.templates?.orchestrator, { task: input.task, context: input.context })}${types}
 <subtask_bounds min="${bounds.min}" max="${bounds.max}"/>
 
 Plan between ${bounds.min} and ${bounds.max} subtasks for this task. In "analysis", say in two or
@@ -88,7 +97,8 @@ context, the list of all subtasks so you know what the others cover, the results
 yours depends on (if any), and your assigned subtask. Do only your assigned subtask and do not repeat
 what the others cover.`;
 
-export const workerSystemPrompt = (profile: Profile, type: string) => `${workerPromptFor(profile, type)}\n\n${WORKER_FRAME}`;
+export const workerSystemPrompt = (profile: Profile, type: string) =>
+  `${workerPromptFor(profile, type)}\n\n${WORKER_FRAME}`;
 
 export interface DependencyResult {
   id: string;
@@ -108,7 +118,10 @@ export function workerPrompt(
   const dependencyBlock =
     dependencies.length > 0
       ? `\n<dependency_results>\n${dependencies
-          .map((dependency) => `<result id="${attribute(dependency.id)}" title="${attribute(dependency.title)}">\n${dependency.output}\n</result>`)
+          .map(
+            (dependency) =>
+              `<result id="${attribute(dependency.id)}" title="${attribute(dependency.title)}">\n${dependency.output}\n</result>`,
+          )
           .join('\n')}\n</dependency_results>`
       : '';
   return [
@@ -135,15 +148,23 @@ export interface SubtaskOutcome {
   error?: { name: string; message: string } | undefined;
 }
 
-export function synthesisPrompt(input: TaskInput, plan: Plan, outcomes: readonly SubtaskOutcome[]): ModelMessage[] {
+export function synthesisPrompt(
+  input: TaskInput,
+  plan: Plan,
+  outcomes: readonly SubtaskOutcome[],
+): ModelMessage[] {
   const results = outcomes.map((outcome) =>
     outcome.status === 'SUCCEEDED'
       ? `<result id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" status="SUCCEEDED">\n${outcome.output ?? ''}\n</result>`
       : `<failed_subtask id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" error="${attribute(
-          outcome.error ? `${outcome.error.name}: ${outcome.error.message}` : `not completed (${outcome.status})`,
+          outcome.error
+            ? `${outcome.error.name}: ${outcome.error.message}`
+            : `not completed (${outcome.status})`,
         )}"/>`,
   );
-  const guidance = plan.synthesisGuidance ? `\n<synthesis_guidance>\n${plan.synthesisGuidance}\n</synthesis_guidance>` : '';
+  const guidance = plan.synthesisGuidance
+    ? `\n<synthesis_guidance>\n${plan.synthesisGuidance}\n</synthesis_guidance>`
+    : '';
   return [
     {
       role: 'user',

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { CUSTOM_PROFILE, DEFAULT_PROFILE, PROFILE_NAMES, templateProblems, TemplatesSchema } from './profiles';
+import {
+  CUSTOM_PROFILE,
+  DEFAULT_PROFILE,
+  PROFILE_NAMES,
+  templateProblems,
+  TemplatesSchema,
+} from './profiles';
 
 /** Limits on what a caller may submit; enforced wherever a job request enters the system. */
 export const REQUEST_LIMITS = {
@@ -40,13 +46,22 @@ export const JobRequestSchema = z
   .strict()
   .superRefine((request, check) => {
     if (request.profile === CUSTOM_PROFILE && !request.templates) {
-      check.addIssue({ code: 'custom', path: ['templates'], message: 'is required with profile "custom" (orchestrator and worker)' });
+      check.addIssue({
+        code: 'custom',
+        path: ['templates'],
+        message: 'is required with profile "custom" (orchestrator and worker)',
+      });
     }
     if (request.profile !== CUSTOM_PROFILE && request.templates) {
-      check.addIssue({ code: 'custom', path: ['templates'], message: `is only allowed with profile "custom", not "${request.profile}"` });
+      check.addIssue({
+        code: 'custom',
+        path: ['templates'],
+        message: `is only allowed with profile "custom", not "${request.profile}"`,
+      });
     }
     if (request.templates) {
-      for (const problem of templateProblems(request.templates, request.context)) check.addIssue({ code: 'custom', ...problem });
+      for (const problem of templateProblems(request.templates, request.context))
+        check.addIssue({ code: 'custom', ...problem });
     }
   });
 export type JobRequest = z.infer<typeof JobRequestSchema>;
@@ -82,7 +97,13 @@ export const PlannedSubtaskSchema = z.object({
     .array(z.string())
     .default([])
     .describe('Ids of subtasks whose results this one needs; empty when independent'),
-  priority: z.number().int().min(1).max(5).default(3).describe('1 (low) to 5 (urgent); higher starts first within a wave'),
+  priority: z
+    .number()
+    .int()
+    .min(1)
+    .max(5)
+    .default(3)
+    .describe('1 (low) to 5 (urgent); higher starts first within a wave'),
 });
 export type PlannedSubtask = z.infer<typeof PlannedSubtaskSchema>;
 

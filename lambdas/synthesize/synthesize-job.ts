@@ -63,7 +63,11 @@ export async function synthesizeJob(
   const response = await deps.model.complete({
     model: profile.models?.synthesis ?? deps.settings.model,
     system: synthesisSystemPrompt(profile),
-    messages: synthesisPrompt({ task: job.task, context: job.context, templates: job.templates }, plan, subtasks),
+    messages: synthesisPrompt(
+      { task: job.task, context: job.context, templates: job.templates },
+      plan,
+      subtasks,
+    ),
     maxTokens: profile.maxTokens?.synthesis ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });

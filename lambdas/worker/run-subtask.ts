@@ -58,12 +58,19 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   const response = await deps.model.complete({
     model: profile.models?.worker ?? deps.settings.model,
     system: workerSystemPrompt(profile, subtask.type),
-    messages: workerPrompt({ task: job.task, context: job.context, templates: job.templates }, plan, subtask, dependencies),
+    messages: workerPrompt(
+      { task: job.task, context: job.context, templates: job.templates },
+      plan,
+      subtask,
+      dependencies,
+    ),
     maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });
   if (response.text.trim() === '') {
-    throw new ModelRequestRejected(`The worker model returned no text (stop reason: ${response.stopReason ?? 'none'})`);
+    throw new ModelRequestRejected(
+      `The worker model returned no text (stop reason: ${response.stopReason ?? 'none'})`,
+    );
   }
   await deps.repository.completeSubtask(event.jobId, event.subtaskId, {
     output: response.text,
@@ -78,7 +85,9 @@ function dependencyResults(subtask: SubtaskRecord, all: readonly SubtaskRecord[]
   return subtask.dependsOn.map((id) => {
     const dependency = all.find((candidate) => candidate.id === id);
     if (dependency?.status !== 'SUCCEEDED' || dependency.output === undefined) {
-      const why = dependency?.error ? `${dependency.error.name}: ${dependency.error.message}` : `it is ${dependency?.status ?? 'missing'}`;
+      const why = dependency?.error
+        ? `${dependency.error.name}: ${dependency.error.message}`
+        : `it is ${dependency?.status ?? 'missing'}`;
       throw new DependencyFailed(`Not run: it depends on "${id}", which did not succeed (${why})`);
     }
     return { id, title: dependency.title, output: dependency.output };

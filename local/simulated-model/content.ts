@@ -186,7 +186,9 @@ export function parsePlanPrompt(userMessages: readonly string[]): PlanPrompt {
   const last = userMessages.at(-1) ?? '';
   const typesBlock = findTag(all, 'subtask_types');
   const allowedTypes = typesBlock
-    ? [...typesBlock.matchAll(/<subtask_type\s([^>]*)>/g)].map((match) => parseAttributes(match[1] ?? '').name ?? '').filter(Boolean)
+    ? [...typesBlock.matchAll(/<subtask_type\s([^>]*)>/g)]
+        .map((match) => parseAttributes(match[1] ?? '').name ?? '')
+        .filter(Boolean)
     : [];
   return {
     task: extractTag(all, 'task') ?? all.trim(),
@@ -552,7 +554,13 @@ const PROJECT_ROLES: Record<string, string> = {
   implementation: 'developer',
   review: 'reviewer',
 };
-const PRIORITY_BY_TYPE: Record<string, number> = { research: 5, architecture: 4, implementation: 3, review: 2, variation: 3 };
+const PRIORITY_BY_TYPE: Record<string, number> = {
+  research: 5,
+  architecture: 4,
+  implementation: 3,
+  review: 2,
+  variation: 3,
+};
 
 function allowedType(type: string, allowed: readonly string[] | undefined, index: number): string {
   if (!allowed || allowed.includes(type)) return type;
@@ -704,8 +712,12 @@ export function buildWorkerOutput(prompt: WorkerPrompt): string {
     '',
     `- Focus: ${truncate(subtask.description || subtask.title, 200)}`,
     `- Subtask: \`${subtask.id}\` (type ${subtask.type}) of the task on ${topic}`,
-    ...(prompt.instructions ? [`- Instructions followed: ${truncate(prompt.instructions.replace(/\s+/g, ' '), 200)}`] : []),
-    ...(prompt.dependencyTitles ? [`- Builds on: ${prompt.dependencyTitles.map((title) => `"${title}"`).join(', ')}`] : []),
+    ...(prompt.instructions
+      ? [`- Instructions followed: ${truncate(prompt.instructions.replace(/\s+/g, ' '), 200)}`]
+      : []),
+    ...(prompt.dependencyTitles
+      ? [`- Builds on: ${prompt.dependencyTitles.map((title) => `"${title}"`).join(', ')}`]
+      : []),
     ...(context ? [`- Context considered: ${context}`] : []),
   ].join('\n');
 }

@@ -45,7 +45,6 @@ async function runJob(
   return { execution, view, events };
 }
 
-
 describe('a job run locally end to end', () => {
   it('succeeds with its plan, every subtask output and the synthesis stored', async () => {
     const { execution, view, events } = await runJob(PRODUCT_TASK, [], { targetAudience: 'hikers' });

@@ -6,7 +6,10 @@ const input = { task: 'Write launch copy', context: { audience: 'runners' } };
 
 describe('prompt building', () => {
   it('leaves the context block out when there is no context', () => {
-    const [message] = planPrompt({ task: 'Task only', context: {} }, profileNamed('research'), { min: 2, max: 6 });
+    const [message] = planPrompt({ task: 'Task only', context: {} }, profileNamed('research'), {
+      min: 2,
+      max: 6,
+    });
     expect(message?.content).toContain('<task>\nTask only\n</task>');
     expect(message?.content).not.toContain('<context>');
   });

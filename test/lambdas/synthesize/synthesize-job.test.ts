@@ -29,7 +29,13 @@ async function jobWithOutcomes(outcomes: Record<string, 'ok' | string>): Promise
     context: {},
     profile: 'research',
   });
-  await table.repository.savePlan(jobId, planWith(Object.keys(outcomes)), [planWith(Object.keys(outcomes)).subtasks.map((s) => s.id)], usage, 1);
+  await table.repository.savePlan(
+    jobId,
+    planWith(Object.keys(outcomes)),
+    [planWith(Object.keys(outcomes)).subtasks.map((s) => s.id)],
+    usage,
+    1,
+  );
   for (const [id, outcome] of Object.entries(outcomes)) {
     if (outcome === 'ok')
       await table.repository.completeSubtask(jobId, id, {

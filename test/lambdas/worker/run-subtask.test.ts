@@ -50,7 +50,9 @@ describe('running a subtask', () => {
     const prompt = model.requests[0]?.messages[0]?.content ?? '';
     expect(prompt).toContain('Launch copy for a bike lock');
     expect(prompt).toContain('"audience": "commuters"');
-    expect(prompt).toContain('- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)\n- summary: Title of summary');
+    expect(prompt).toContain(
+      '- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)\n- summary: Title of summary',
+    );
     expect(prompt).not.toContain('<dependency_results>');
     expect(prompt).toMatch(
       /<assigned_subtask id="lifestyle" type="research" title="Title of lifestyle">\nDo the lifestyle part/,
@@ -121,28 +123,40 @@ describe('running a subtask', () => {
 
   it('gives a dependent subtask the outputs of the subtasks it depends on', async () => {
     const jobId = await plannedJob();
-    await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['Specs: 12 mm hardened steel'])));
+    await runSubtask(
+      { jobId, subtaskId: 'technical' },
+      deps(new ScriptedModel(['Specs: 12 mm hardened steel'])),
+    );
     await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(new ScriptedModel(['Locks up in two seconds'])));
     const model = new ScriptedModel(['Summary']);
 
     await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
 
     const prompt = model.requests[0]?.messages[0]?.content ?? '';
-    expect(prompt).toContain('<result id="technical" title="Title of technical">\nSpecs: 12 mm hardened steel\n</result>');
-    expect(prompt).toContain('<result id="lifestyle" title="Title of lifestyle">\nLocks up in two seconds\n</result>');
+    expect(prompt).toContain(
+      '<result id="technical" title="Title of technical">\nSpecs: 12 mm hardened steel\n</result>',
+    );
+    expect(prompt).toContain(
+      '<result id="lifestyle" title="Title of lifestyle">\nLocks up in two seconds\n</result>',
+    );
     expect(prompt.indexOf('<dependency_results>')).toBeLessThan(prompt.indexOf('<assigned_subtask'));
   });
 
   it('fails a subtask at once, without a model call or an attempt, when a dependency failed', async () => {
     const jobId = await plannedJob();
     await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['Specs'])));
-    await table.repository.failSubtask(jobId, 'lifestyle', { name: 'ModelRateLimited', message: 'Rate limited (429)' });
+    await table.repository.failSubtask(jobId, 'lifestyle', {
+      name: 'ModelRateLimited',
+      message: 'Rate limited (429)',
+    });
     const model = new ScriptedModel(['never']);
 
     const attempt = runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
 
     await expect(attempt).rejects.toThrow(DependencyFailed);
-    await expect(attempt).rejects.toThrow('depends on "lifestyle", which did not succeed (ModelRateLimited: Rate limited (429))');
+    await expect(attempt).rejects.toThrow(
+      'depends on "lifestyle", which did not succeed (ModelRateLimited: Rate limited (429))',
+    );
     expect(model.requests).toHaveLength(0);
     expect((await table.repository.getSubtask(jobId, 'summary'))?.attempts).toBe(0);
   });
