@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { PROFILE_NAMES } from '../lambdas/shared/profiles';
+import { CUSTOM_PROFILE, DEFAULT_PROFILE, PROFILE_NAMES } from '../lambdas/shared/profiles';
 import { type JobRequest, JobRequestSchema } from '../lambdas/shared/schemas';
 
-export const USAGE = `Usage: npm start -- "<task>" [--profile NAME] [--context '<json>' | --context-file FILE] [--json]
+export const USAGE = `Usage: npm start -- "<task>" [--profile NAME] [--context '<json>' | --context-file FILE]
+                      [--templates-file FILE] [--json]
+       npm start -- --list-profiles
 
 Runs one orchestrator-workers job on the local stack and prints the result.
-  --profile NAME        job profile (default: "default")
+  --profile NAME        job profile: research (default), marketing, project or custom
+  --templates-file FILE the custom profile's templates: {"orchestrator","worker","synthesis"?}
+  --list-profiles       list the profiles and exit
   --context JSON        a JSON object with extra context for the task
   --context-file FILE   read the context object from a JSON file
   --json                print the job view as JSON instead of the synthesis text
@@ -19,7 +23,10 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export type CliCommand = { kind: 'help' } | { kind: 'run'; request: JobRequest; json: boolean };
+export type CliCommand =
+  | { kind: 'help' }
+  | { kind: 'list-profiles'; json: boolean }
+  | { kind: 'run'; request: JobRequest; json: boolean };
 
 /** Parses and validates the command line; every problem is a UsageError naming the argument. */
 export function parseCliArgs(
@@ -36,6 +43,8 @@ export function parseCliArgs(
         profile: { type: 'string' },
         context: { type: 'string' },
         'context-file': { type: 'string' },
+        'templates-file': { type: 'string' },
+        'list-profiles': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -45,6 +54,7 @@ export function parseCliArgs(
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
+  if (values['list-profiles']) return { kind: 'list-profiles', json: values.json ?? false };
   if (positionals.length === 0) throw new UsageError('Missing the task: npm start -- "<task>"');
   if (positionals.length > 1) {
     throw new UsageError(
@@ -72,14 +82,38 @@ export function parseCliArgs(
     throw new UsageError('context: must be a JSON object, e.g. {"audience":"runners"}');
   }
 
-  const profile = values.profile ?? 'default';
+  let templates: unknown;
+  if (values['templates-file'] !== undefined) {
+    let text: string;
+    try {
+      text = readFile(values['templates-file']);
+    } catch (error) {
+      throw new UsageError(
+        `--templates-file: cannot read ${values['templates-file']} (${(error as NodeJS.ErrnoException).code ?? error})`,
+      );
+    }
+    try {
+      templates = JSON.parse(text);
+    } catch (error) {
+      throw new UsageError(
+        `--templates-file: not valid JSON (${error instanceof Error ? error.message : error})`,
+      );
+    }
+  }
+
+  const profile = values.profile ?? (templates === undefined ? DEFAULT_PROFILE : CUSTOM_PROFILE);
   if (!(PROFILE_NAMES as readonly string[]).includes(profile)) {
     throw new UsageError(
       `--profile: unknown profile "${profile}"; known profiles: ${PROFILE_NAMES.join(', ')}`,
     );
   }
 
-  const request = JobRequestSchema.safeParse({ task: positionals[0], context, profile });
+  const request = JobRequestSchema.safeParse({
+    task: positionals[0],
+    context,
+    profile,
+    ...(templates === undefined ? {} : { templates }),
+  });
   if (!request.success) {
     const problems = request.error.issues.map(
       (issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`,

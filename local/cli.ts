@@ -4,6 +4,7 @@ import { parseCliArgs, USAGE, UsageError } from './cli-args';
 import { LocalOrchestrator, type ModelMode } from './local-orchestrator';
 import { reportProgress, summaryLine } from './progress';
 import { optionsFromEnv } from './simulated-model';
+import { type ProfileSummary, profileSummaries } from '../lambdas/shared/profiles';
 
 // These machines run Node 20; the deployed functions run Node 24, so the SDK's Node-version notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -22,6 +23,28 @@ export function modelModeFromEnv(env: NodeJS.ProcessEnv): ModelMode {
   return { kind: 'simulated', options: optionsFromEnv(env) };
 }
 
+export function formatProfiles(profiles: readonly ProfileSummary[]): string {
+  return profiles
+    .map((profile) => {
+      const lines = [`${profile.name}${profile.default ? ' (default)' : ''}: ${profile.description}`];
+      lines.push(`  subtasks: ${profile.subtasks.min}–${profile.subtasks.max}`);
+      if (profile.subtaskTypes)
+        lines.push(`  types: ${profile.subtaskTypes.map((type) => type.name).join(', ')}`);
+      if (profile.templates) {
+        for (const [name, variables] of Object.entries(profile.templates)) {
+          const required =
+            variables.required.length > 0
+              ? `; must use ${variables.required.map((v) => `{{${v}}}`).join(', ')}`
+              : '';
+          lines.push(`  ${name} template: ${variables.allowed.map((v) => `{{${v}}}`).join(', ')}${required}`);
+        }
+      }
+      return lines.join('\n');
+    })
+    .join('\n\n')
+    .concat('\n');
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let command;
@@ -38,6 +61,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   if (command.kind === 'help') {
     process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (command.kind === 'list-profiles') {
+    process.stdout.write(
+      command.json ? `${JSON.stringify(profileSummaries(), null, 2)}\n` : formatProfiles(profileSummaries()),
+    );
     return EXIT.ok;
   }
 

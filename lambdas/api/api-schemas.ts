@@ -63,14 +63,17 @@ export const JobViewSchema = z.object({
           title: z.string(),
           description: z.string(),
           dependsOn: z.array(z.string()),
+          priority: z.number().int(),
         }),
       ),
+      synthesisGuidance: z.string().nullable(),
     })
     .nullable(),
   subtasks: z.array(
     z.object({
       id: z.string(),
       status: z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED']),
+      wave: z.number().int(),
       attempts: z.number().int(),
       output: z.string().nullable(),
       error: ErrorSummary.nullable(),
@@ -83,4 +86,21 @@ export const JobViewSchema = z.object({
   executionArn: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
+});
+
+const TemplateVariables = z.object({ allowed: z.array(z.string()), required: z.array(z.string()) });
+
+export const ProfileListSchema = z.object({
+  items: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      default: z.boolean(),
+      subtasks: z.object({ min: z.number().int(), max: z.number().int() }),
+      subtaskTypes: z.array(z.object({ name: z.string(), description: z.string() })).nullable(),
+      templates: z
+        .object({ orchestrator: TemplateVariables, worker: TemplateVariables, synthesis: TemplateVariables })
+        .nullable(),
+    }),
+  ),
 });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { CreateJobBodySchema, IdempotencyKeySchema, JobPathSchema, ListJobsQuerySchema } from './api-schemas';
 import { HttpError, validationError } from './http-error';
 import type { JobsService } from './jobs-service';
+import { profileSummaries } from '../shared/profiles';
 import { buildOpenApiDocument } from './openapi';
 import { matchRoute, type Operation, ROUTES } from './routes';
 
@@ -124,6 +125,9 @@ export async function handleApiRequest(
       return json(200, await service.getJob(parse(JobPathSchema, pathParameters, 'path').jobId));
     case 'cancelJob':
       return json(202, await service.cancelJob(parse(JobPathSchema, pathParameters, 'path').jobId));
+    case 'listProfiles':
+      if (Object.keys(query).length > 0) parse(z.object({}).strict(), query, 'query');
+      return json(200, { items: profileSummaries() });
     case 'openapi':
       return json(200, buildOpenApiDocument());
   }

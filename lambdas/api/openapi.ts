@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { JobRequestSchema, REQUEST_LIMITS } from '../shared/schemas';
-import { JobAcceptedSchema, JobListSchema, JobViewSchema, ListJobsQuerySchema } from './api-schemas';
+import {
+  JobAcceptedSchema,
+  JobListSchema,
+  JobViewSchema,
+  ListJobsQuerySchema,
+  ProfileListSchema,
+} from './api-schemas';
 import { ErrorResponseSchema } from './http-error';
 
 const schema = (type: z.ZodType, io: 'input' | 'output' = 'output') =>
@@ -115,6 +121,20 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/profiles': {
+        get: {
+          operationId: 'listProfiles',
+          summary:
+            'List the job profiles (research, marketing, project, custom) with their subtask types and template variables',
+          responses: {
+            '200': {
+              description: 'The profiles',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ProfileList' } } },
+            },
+            ...common,
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'openapi',
@@ -133,6 +153,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         JobAccepted: schema(JobAcceptedSchema),
         JobList: schema(JobListSchema),
         JobView: schema(JobViewSchema),
+        ProfileList: schema(ProfileListSchema),
         Error: schema(ErrorResponseSchema),
       },
     },

@@ -14,6 +14,7 @@ export const ROUTES = [
     operation: 'cancelJob',
     summary: 'Cancel an unfinished job',
   },
+  { method: 'GET', resource: '/profiles', operation: 'listProfiles', summary: 'List the job profiles' },
   {
     method: 'GET',
     resource: '/openapi.json',

@@ -197,3 +197,35 @@ export function renderTemplate(template: string, values: Record<string, unknown>
     return typeof value === 'string' ? value : JSON.stringify(value ?? '');
   });
 }
+
+/** A profile as `GET /profiles` and `npm start -- --list-profiles` show it. */
+export interface ProfileSummary {
+  name: string;
+  description: string;
+  default: boolean;
+  subtasks: { min: number; max: number };
+  subtaskTypes: { name: string; description: string }[] | null;
+  /** For the custom profile: the variables each template may use, and those it must. */
+  templates: Record<TemplateName, { allowed: string[]; required: string[] }> | null;
+}
+
+export function profileSummaries(): ProfileSummary[] {
+  return PROFILES.map((profile) => ({
+    name: profile.name,
+    description: profile.description,
+    default: profile.default,
+    subtasks: profile.subtasks,
+    subtaskTypes: profile.subtaskTypes
+      ? Object.entries(profile.subtaskTypes).map(([name, type]) => ({ name, description: type.description }))
+      : null,
+    templates:
+      profile.name === CUSTOM_PROFILE
+        ? (Object.fromEntries(
+            Object.entries(TEMPLATE_VARIABLES).map(([name, variables]) => [
+              name,
+              { allowed: [...variables.allowed, 'context.<field>'], required: variables.required },
+            ]),
+          ) as ProfileSummary['templates'])
+        : null,
+  }));
+}

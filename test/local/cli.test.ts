@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseCliArgs, UsageError } from '../../local/cli-args';
-import { modelModeFromEnv } from '../../local/cli';
+import { formatProfiles, modelModeFromEnv } from '../../local/cli';
+import { profileSummaries } from '../../lambdas/shared/profiles';
 
 describe('command-line arguments', () => {
   it('builds a job request from the task, context and profile', () => {
@@ -11,7 +12,7 @@ describe('command-line arguments', () => {
       {
         kind: 'run',
         json: true,
-        request: { task: 'Describe a bike lock', context: { audience: 'commuters' }, profile: 'default' },
+        request: { task: 'Describe a bike lock', context: { audience: 'commuters' }, profile: 'research' },
       },
     );
   });
@@ -45,6 +46,25 @@ describe('command-line arguments', () => {
     expect(() => parseCliArgs(argv)).toThrow(message);
   });
 
+  it('lists the profiles', () => {
+    expect(parseCliArgs(['--list-profiles'])).toEqual({ kind: 'list-profiles', json: false });
+  });
+
+  it('reads custom templates from a file and selects the custom profile', () => {
+    const templates = { orchestrator: 'Plan {{task}}', worker: 'Write {{subtask.description}}' };
+    const command = parseCliArgs(['Explain tides', '--templates-file', 't.json'], () =>
+      JSON.stringify(templates),
+    );
+    expect(command).toMatchObject({ request: { profile: 'custom', templates } });
+  });
+
+  it('rejects custom templates with an unknown variable, naming it', () => {
+    const templates = { orchestrator: 'Plan {{task}} {{mood}}', worker: 'Write {{subtask.description}}' };
+    expect(() =>
+      parseCliArgs(['Explain tides', '--templates-file', 't.json'], () => JSON.stringify(templates)),
+    ).toThrow(/templates\.orchestrator: unknown variables \{\{mood\}\}/);
+  });
+
   it('says which context file it could not read', () => {
     const missing = () => {
       throw Object.assign(new Error('nope'), { code: 'ENOENT' });
@@ -63,6 +83,13 @@ describe('command-line arguments', () => {
       baseUrl: 'http://127.0.0.1:9999',
     });
     expect(modelModeFromEnv({})).toMatchObject({ kind: 'simulated' });
+  });
+
+  it('prints every profile with its types and the custom template variables', () => {
+    const text = formatProfiles(profileSummaries());
+    expect(text).toContain('research (default):');
+    expect(text).toContain('types: researcher, architect, developer, reviewer');
+    expect(text).toContain('worker template: {{task}}, {{subtask.id}}');
   });
 });
 

@@ -138,7 +138,35 @@ describe('jobs API routes', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual(buildOpenApiDocument());
     expect(file).toEqual(reply.body);
-    expect(Object.keys(reply.body.paths as object)).toEqual(['/jobs', '/jobs/{jobId}', '/openapi.json']);
+    expect(Object.keys(reply.body.paths as object)).toEqual([
+      '/jobs',
+      '/jobs/{jobId}',
+      '/profiles',
+      '/openapi.json',
+    ]);
+  });
+
+  it('lists the profiles with their types, bounds and template variables', async () => {
+    const reply = await call('GET', '/profiles');
+
+    expect(reply.status).toBe(200);
+    const items = reply.body.items as {
+      name: string;
+      default: boolean;
+      subtaskTypes: { name: string }[] | null;
+      templates: unknown;
+    }[];
+    expect(items.map((item) => item.name)).toEqual(['research', 'marketing', 'project', 'custom']);
+    expect(items.filter((item) => item.default).map((item) => item.name)).toEqual(['research']);
+    expect(items.find((item) => item.name === 'project')?.subtaskTypes?.map((type) => type.name)).toEqual([
+      'researcher',
+      'architect',
+      'developer',
+      'reviewer',
+    ]);
+    expect(items.find((item) => item.name === 'custom')?.templates).toMatchObject({
+      worker: { required: ['subtask.description'] },
+    });
   });
 });
 
@@ -190,6 +218,70 @@ describe('bad input', () => {
     ],
     ['an unknown field', 'POST', '/jobs', { body: { task: 'x', priority: 1 } }, 400, 'priority'],
     ['an unknown profile', 'POST', '/jobs', { body: { task: 'x', profile: 'poetry' } }, 400, 'profile'],
+    [
+      'the custom profile without templates',
+      'POST',
+      '/jobs',
+      { body: { task: 'x', profile: 'custom' } },
+      400,
+      'templates',
+    ],
+    [
+      'templates with another profile',
+      'POST',
+      '/jobs',
+      {
+        body: {
+          task: 'x',
+          profile: 'research',
+          templates: { orchestrator: '{{task}}', worker: '{{subtask.description}}' },
+        },
+      },
+      400,
+      'templates',
+    ],
+    [
+      'a template with an unknown variable',
+      'POST',
+      '/jobs',
+      {
+        body: {
+          task: 'x',
+          profile: 'custom',
+          templates: { orchestrator: '{{task}} {{tone}}', worker: '{{subtask.description}}' },
+        },
+      },
+      400,
+      '{{tone}}',
+    ],
+    [
+      'a template naming a missing context field',
+      'POST',
+      '/jobs',
+      {
+        body: {
+          task: 'x',
+          profile: 'custom',
+          templates: { orchestrator: '{{task}} for {{context.audience}}', worker: '{{subtask.description}}' },
+        },
+      },
+      400,
+      'context.audience',
+    ],
+    [
+      'a worker template without the subtask',
+      'POST',
+      '/jobs',
+      {
+        body: {
+          task: 'x',
+          profile: 'custom',
+          templates: { orchestrator: '{{task}}', worker: 'Write something' },
+        },
+      },
+      400,
+      'templates.worker',
+    ],
     ['a numeric profile', 'POST', '/jobs', { body: { task: 'x', profile: 7 } }, 400, 'profile'],
     [
       'a body over the size limit',
@@ -448,7 +540,7 @@ describe('stopping the local server', () => {
       status: 'RUNNING',
       task: 't',
       context: {},
-      profile: 'default',
+      profile: 'research',
     });
     await crashed.close({ simulateCrash: true });
 

@@ -19,7 +19,7 @@ function serviceWith(executions: ExecutionStarter): JobsService {
   });
 }
 
-const request = { task: 'Describe a folding kayak', context: {}, profile: 'default' };
+const request = { task: 'Describe a folding kayak', context: {}, profile: 'research' };
 
 describe('starting a job', () => {
   it('records the job QUEUED with its execution ARN when the execution starts', async () => {
