@@ -165,5 +165,5 @@ describe('npm start', () => {
     expect(badUsage.code).toBe(2);
     expect(badUsage.stderr).toMatch(/error: .*--profile/);
     expect(badUsage.stderr).toContain('Usage: npm start');
-  });
+  }, 180_000);
 });
