@@ -8,6 +8,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { OrchestratorConfig } from '../config';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
+import { bedrockInvokeStatements } from './bedrock-model-access';
 import { WorkflowFunction } from './workflow-function';
 
 const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
@@ -15,8 +16,13 @@ const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
 export interface OrchestratorWorkflowProps {
   /** Where jobs and subtasks are stored. */
   readonly table: ITable;
-  /** Secret whose value is the Anthropic API key, read by the model-calling functions at run time. */
-  readonly apiKeySecret: ISecret;
+  /**
+   * Secret whose value is the Anthropic API key, read by the model-calling functions at run time.
+   * Required with provider `anthropic`; must be unset with `bedrock` (IAM authorises the calls).
+   * @default none
+   */
+  readonly apiKeySecret?: ISecret;
+  /** `config.provider` decides how the model-calling functions reach the model and what they may do. */
   readonly config: OrchestratorConfig;
 }
 
@@ -50,11 +56,18 @@ export class OrchestratorWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: OrchestratorWorkflowProps) {
     super(scope, id);
     const { config, table, apiKeySecret } = props;
+    if (config.provider === 'anthropic' && !apiKeySecret) {
+      throw new Error('OrchestratorWorkflow: provider "anthropic" needs apiKeySecret');
+    }
+    if (config.provider === 'bedrock' && apiKeySecret) {
+      throw new Error('OrchestratorWorkflow: provider "bedrock" takes no apiKeySecret');
+    }
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     const common = { TABLE_NAME: table.tableName, JOB_TTL_DAYS: String(config.jobTtlDays) };
     const modelEnv = {
       ...common,
-      ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn,
+      MODEL_PROVIDER: config.provider,
+      ...(apiKeySecret ? { ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn } : {}),
       MODEL_MAX_RETRIES: '0',
     };
 
@@ -123,8 +136,17 @@ export class OrchestratorWorkflow extends Construct {
     table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
     table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');
     table.grant(this.markFailedFunction, 'dynamodb:UpdateItem');
-    for (const modelFunction of [this.planFunction, this.workerFunction, this.synthesizeFunction]) {
-      apiKeySecret.grantRead(modelFunction);
+    const modelFunctions = [
+      [this.planFunction, config.models.orchestrator],
+      [this.workerFunction, config.models.worker],
+      [this.synthesizeFunction, config.models.synthesis],
+    ] as const;
+    for (const [modelFunction, model] of modelFunctions) {
+      // Anthropic: read the key. Bedrock: invoke this role's model only. Never both.
+      if (apiKeySecret) apiKeySecret.grantRead(modelFunction);
+      else
+        for (const statement of bedrockInvokeStatements(this, model))
+          modelFunction.addToRolePolicy(statement);
     }
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

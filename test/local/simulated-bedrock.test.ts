@@ -124,7 +124,7 @@ describe('reading a Bedrock invoke body', () => {
       ok: false,
       message: expect.stringContaining('extraneous key [model]'),
     });
-    const { anthropic_version: _omitted, ...unversioned } = body;
+    const unversioned = { max_tokens: body.max_tokens, messages: body.messages };
     expect(parseBedrockInvokeBody(JSON.stringify(unversioned), MODEL_ID)).toMatchObject({
       ok: false,
       message: expect.stringContaining('anthropic_version'),
