@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseCliArgs, UsageError } from '../../local/cli-args';
-import { modelModeFromEnv } from '../../local/cli';
+import { modelModeFromEnv, providerFromEnv } from '../../local/cli';
 
 describe('command-line arguments', () => {
   it('builds a job request from the task, context and profile', () => {
@@ -63,6 +63,25 @@ describe('command-line arguments', () => {
       baseUrl: 'http://127.0.0.1:9999',
     });
     expect(modelModeFromEnv({})).toMatchObject({ kind: 'simulated' });
+  });
+
+  it('runs the bedrock provider against the simulated model unless BEDROCK_LIVE=1, even with a key set', () => {
+    expect(providerFromEnv({ MODEL_PROVIDER: 'bedrock' })).toBe('bedrock');
+    expect(providerFromEnv({})).toBe('anthropic');
+    expect(modelModeFromEnv({ MODEL_PROVIDER: 'bedrock', ANTHROPIC_API_KEY: 'sk-test' })).toMatchObject({
+      kind: 'simulated',
+    });
+    expect(
+      modelModeFromEnv({ MODEL_PROVIDER: 'bedrock', BEDROCK_LIVE: '1', AWS_REGION: 'eu-west-1' }),
+    ).toEqual({
+      kind: 'bedrock',
+      region: 'eu-west-1',
+    });
+  });
+
+  it('rejects an unknown MODEL_PROVIDER as a usage error', () => {
+    expect(() => providerFromEnv({ MODEL_PROVIDER: 'vertex' })).toThrow(UsageError);
+    expect(() => modelModeFromEnv({ MODEL_PROVIDER: 'vertex' })).toThrow(/MODEL_PROVIDER: must be one of/);
   });
 });
 
