@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -318,10 +318,17 @@ describe('bundling for deployment', () => {
       app.synth();
       const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
       expect(assets).toHaveLength(6);
+      const errorModuleCopies: number[] = [];
       for (const asset of assets) {
         const bundle = path.join(outdir, asset, 'index.js');
         expect(statSync(bundle).size).toBeGreaterThan(10_000);
+        // One copy of the SDK's error classes (the message is unique to APIConnectionTimeoutError): with
+        // two (its CJS and ESM builds), errors thrown by the Bedrock client would fail `instanceof` in
+        // classifyModelError and escape unnamed.
+        const copies = readFileSync(bundle, 'utf8').match(/["']Request timed out\.["']/g)?.length ?? 0;
+        errorModuleCopies.push(copies);
       }
+      expect(Math.max(...errorModuleCopies)).toBe(1);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
