@@ -1,4 +1,12 @@
 import { z } from 'zod';
+import { DEFAULT_BEDROCK_MODELS, parseBedrockModelId } from './bedrock-models';
+
+/**
+ * Where the model calls go: `anthropic` (the Anthropic API, key in Secrets Manager) or `bedrock`
+ * (Amazon Bedrock through `@anthropic-ai/bedrock-sdk`, authorised by the functions' IAM roles).
+ */
+export const MODEL_PROVIDERS = ['anthropic', 'bedrock'] as const;
+export type ModelProvider = (typeof MODEL_PROVIDERS)[number];
 
 /** Default model per role: the current generation in `@anthropic-ai/sdk`, none in its deprecated list. */
 export const DEFAULT_MODELS = {
@@ -7,19 +15,30 @@ export const DEFAULT_MODELS = {
   synthesis: 'claude-sonnet-5-5',
 } as const;
 
+/** Default model per role and provider. */
+export const DEFAULT_MODELS_BY_PROVIDER: Record<ModelProvider, Record<ModelRole, string>> = {
+  anthropic: DEFAULT_MODELS,
+  bedrock: DEFAULT_BEDROCK_MODELS,
+};
+
+export const MODEL_ROLES = ['orchestrator', 'worker', 'synthesis'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
 const modelId = z.string().min(1).max(200);
 
 /** Everything a deployment (or a local run) can tune. Validated before any construct is built. */
 export const OrchestratorConfigSchema = z
   .object({
+    provider: z.enum(MODEL_PROVIDERS).default('anthropic'),
+    /** Model per role; unset roles get the provider's default (`DEFAULT_MODELS_BY_PROVIDER`). */
     models: z
       .object({
-        orchestrator: modelId.default(DEFAULT_MODELS.orchestrator),
-        worker: modelId.default(DEFAULT_MODELS.worker),
-        synthesis: modelId.default(DEFAULT_MODELS.synthesis),
+        orchestrator: modelId.optional(),
+        worker: modelId.optional(),
+        synthesis: modelId.optional(),
       })
       .strict()
-      .default(DEFAULT_MODELS),
+      .default({}),
     maxTokens: z
       .object({
         orchestrator: z.number().int().min(256).max(64_000).default(4_096),
@@ -46,16 +65,56 @@ export const OrchestratorConfigSchema = z
       })
       .strict()
       .default({ throttleRateLimit: 10, throttleBurstLimit: 20, quotaPerDay: 10_000, maxBodyBytes: 65_536 }),
-    /** An existing Secrets Manager secret holding the Anthropic API key; a new one is created when unset. */
+    /**
+     * Provider `anthropic` only: an existing Secrets Manager secret holding the Anthropic API key; a
+     * new one is created when unset.
+     */
     apiKeySecretArn: z.string().startsWith('arn:').optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    if (config.provider === 'bedrock' && config.apiKeySecretArn) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is only used with provider "anthropic" (Bedrock is authorised by IAM, not an API key)',
+        path: ['apiKeySecretArn'],
+      });
+    }
+    for (const role of MODEL_ROLES) {
+      const id = config.models[role];
+      if (id === undefined) continue;
+      const isBedrockId = parseBedrockModelId(id) !== undefined;
+      if (config.provider === 'bedrock' && !isBedrockId) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${id}" is not a Bedrock model id or inference profile id of an Anthropic model (e.g. "${DEFAULT_BEDROCK_MODELS[role]}")`,
+          path: ['models', role],
+        });
+      }
+      if (config.provider === 'anthropic' && isBedrockId) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${id}" is a Bedrock model id; set provider "bedrock" to use it`,
+          path: ['models', role],
+        });
+      }
+    }
+  })
+  .transform((config) => {
+    const defaults = DEFAULT_MODELS_BY_PROVIDER[config.provider];
+    const models: Record<ModelRole, string> = {
+      orchestrator: config.models.orchestrator ?? defaults.orchestrator,
+      worker: config.models.worker ?? defaults.worker,
+      synthesis: config.models.synthesis ?? defaults.synthesis,
+    };
+    return { ...config, models };
+  });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfigSchema>;
 export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;
 
 /**
  * Reads the configuration from CDK context (`-c orchestrator='{"maxConcurrency":20}'` or cdk.json)
- * with the per-role model environment variables of ARCHITECTURE.md taking precedence.
+ * with the per-role model environment variables of ARCHITECTURE.md and `MODEL_PROVIDER` taking precedence.
  */
 export function loadConfig(context: unknown, env: Record<string, string | undefined>): OrchestratorConfig {
   const fromContext: Record<string, unknown> =
@@ -66,7 +125,8 @@ export function loadConfig(context: unknown, env: Record<string, string | undefi
   if (env.ORCHESTRATOR_MODEL) models.orchestrator = env.ORCHESTRATOR_MODEL;
   if (env.WORKER_MODEL) models.worker = env.WORKER_MODEL;
   if (env.SYNTHESIS_MODEL) models.synthesis = env.SYNTHESIS_MODEL;
-  return parseConfig({ ...fromContext, models });
+  const provider = env.MODEL_PROVIDER ?? fromContext.provider;
+  return parseConfig({ ...fromContext, models, ...(provider === undefined ? {} : { provider }) });
 }
 
 export function parseConfig(input: unknown): OrchestratorConfig {

@@ -15,7 +15,8 @@ export interface OrchestratorStackProps extends StackProps {
 export class OrchestratorStack extends Stack {
   public readonly jobs: JobsTable;
   public readonly workflow: OrchestratorWorkflow;
-  public readonly apiKeySecret: secretsmanager.ISecret;
+  /** The Anthropic API key's secret; none with provider `bedrock`. */
+  public readonly apiKeySecret: secretsmanager.ISecret | undefined;
   public readonly jobsApi: JobsApi;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
@@ -23,16 +24,10 @@ export class OrchestratorStack extends Stack {
     const { config } = props;
 
     this.jobs = new JobsTable(this, 'Jobs');
-    this.apiKeySecret = config.apiKeySecretArn
-      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'AnthropicApiKey', config.apiKeySecretArn)
-      : new secretsmanager.Secret(this, 'AnthropicApiKey', {
-          description:
-            'Anthropic API key for the orchestrator-workers functions (set the value after deploying)',
-          removalPolicy: RemovalPolicy.RETAIN,
-        });
+    this.apiKeySecret = this.anthropicApiKeySecret(config);
     this.workflow = new OrchestratorWorkflow(this, 'Workflow', {
       table: this.jobs.table,
-      apiKeySecret: this.apiKeySecret,
+      ...(this.apiKeySecret ? { apiKeySecret: this.apiKeySecret } : {}),
       config,
     });
 
@@ -52,6 +47,18 @@ export class OrchestratorStack extends Stack {
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'JobsTableName', { value: this.jobs.table.tableName });
-    new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });
+    if (this.apiKeySecret) new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });
+  }
+
+  /** Bedrock is authorised by IAM, so only the `anthropic` provider has (or creates) a key secret. */
+  private anthropicApiKeySecret(config: OrchestratorConfig): secretsmanager.ISecret | undefined {
+    if (config.provider !== 'anthropic') return undefined;
+    if (config.apiKeySecretArn) {
+      return secretsmanager.Secret.fromSecretCompleteArn(this, 'AnthropicApiKey', config.apiKeySecretArn);
+    }
+    return new secretsmanager.Secret(this, 'AnthropicApiKey', {
+      description: 'Anthropic API key for the orchestrator-workers functions (set the value after deploying)',
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
   }
 }

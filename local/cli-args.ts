@@ -17,7 +17,8 @@ Runs one orchestrator-workers job on the local stack and prints the result.
   -h, --help            show this help
 
 With ANTHROPIC_API_KEY set the real Anthropic API is used (and ANTHROPIC_BASE_URL if set);
-otherwise the simulated model, a local test double, answers.`;
+otherwise the simulated model, a local test double, answers. MODEL_PROVIDER=bedrock runs the
+Bedrock code path (against the simulated model, or Amazon Bedrock with BEDROCK_LIVE=1).`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';

@@ -1,5 +1,6 @@
 import './polyfills';
 import * as path from 'node:path';
+import { MODEL_PROVIDERS, type ModelProvider } from '../lib/config';
 import { parseCliArgs, USAGE, UsageError } from './cli-args';
 import { LocalOrchestrator, type ModelMode } from './local-orchestrator';
 import { reportProgress, summaryLine } from './progress';
@@ -11,8 +12,32 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-/** The model the local run uses: the Anthropic API when a key is set, otherwise the simulated model. */
+/** The provider the local run's functions use: `MODEL_PROVIDER`, default `anthropic`. */
+export function providerFromEnv(env: NodeJS.ProcessEnv): ModelProvider {
+  const value = env.MODEL_PROVIDER || 'anthropic';
+  const provider = MODEL_PROVIDERS.find((known) => known === value);
+  if (!provider) {
+    throw new UsageError(`MODEL_PROVIDER: must be one of ${MODEL_PROVIDERS.join(', ')}, not "${value}"`);
+  }
+  return provider;
+}
+
+/**
+ * The model the local run uses. Provider `anthropic`: the Anthropic API when a key is set. Provider
+ * `bedrock`: real Bedrock only when `BEDROCK_LIVE=1` (with this process's AWS credentials, so a run
+ * is never billed by accident). Otherwise the simulated model, on the provider's route.
+ */
 export function modelModeFromEnv(env: NodeJS.ProcessEnv): ModelMode {
+  if (providerFromEnv(env) === 'bedrock') {
+    if (env.BEDROCK_LIVE === '1') {
+      return {
+        kind: 'bedrock',
+        ...(env.AWS_REGION ? { region: env.AWS_REGION } : {}),
+        ...(env.ANTHROPIC_BEDROCK_BASE_URL ? { baseUrl: env.ANTHROPIC_BEDROCK_BASE_URL } : {}),
+      };
+    }
+    return { kind: 'simulated', options: optionsFromEnv(env) };
+  }
   if (env.ANTHROPIC_API_KEY) {
     return {
       kind: 'anthropic',
@@ -49,8 +74,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let command;
   let model: ModelMode;
+  let provider: ModelProvider;
   try {
     command = parseCliArgs(argv);
+    provider = providerFromEnv(env);
     model = modelModeFromEnv(env);
   } catch (error) {
     if (error instanceof UsageError || error instanceof Error) {
@@ -71,12 +98,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   if (model.kind === 'simulated') {
-    log('Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.');
+    log(
+      provider === 'bedrock'
+        ? 'Model: SIMULATED on the Bedrock route (a local test double, not real generation). Set BEDROCK_LIVE=1 to use Amazon Bedrock.'
+        : 'Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.',
+    );
+  } else if (model.kind === 'bedrock') {
+    log(
+      `Model: Amazon Bedrock${model.region ? ` in ${model.region}` : ''}${model.baseUrl ? ` at ${model.baseUrl}` : ''}`,
+    );
   } else {
     log(`Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`);
   }
   const startedAt = Date.now();
   const orchestrator = await LocalOrchestrator.start({
+    config: { provider },
     model,
     dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
     ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),

@@ -13,14 +13,24 @@ import {
   LocalStepFunctions,
   type TaskHandlers,
 } from './local-step-functions';
-import { type SimulatedModel, type SimulatedModelOptions, startSimulatedModel } from './simulated-model';
+import {
+  LOCAL_BEDROCK_CREDENTIALS,
+  type SimulatedModel,
+  type SimulatedModelOptions,
+  startSimulatedModel,
+} from './simulated-model';
 import { type SynthesizedStack, synthesizeLocalStack } from './template';
 
 export type { ExecutionEvent, ExecutionRecord };
 
-/** Where the model calls go: the real Anthropic API (key set) or the simulated model (test double). */
+/**
+ * Where the model calls go: the real Anthropic API (key set), real Amazon Bedrock (with the AWS
+ * credentials of this process), or the simulated model (test double), which answers both the
+ * Anthropic route and the Bedrock route, whichever `config.provider` the functions use.
+ */
 export type ModelMode =
   | { kind: 'anthropic'; apiKey: string; baseUrl?: string }
+  | { kind: 'bedrock'; region?: string; baseUrl?: string }
   | { kind: 'simulated'; options?: SimulatedModelOptions };
 
 export interface LocalOrchestratorOptions {
@@ -87,13 +97,7 @@ export class LocalOrchestrator {
       for (const table of stack.tables) await ensureTable(dynamodb.client, table);
       if (options.model.kind === 'simulated')
         simulatedModel = await startSimulatedModel(options.model.options);
-      const modelEnvironment: Record<string, string> =
-        options.model.kind === 'anthropic'
-          ? {
-              ANTHROPIC_API_KEY: options.model.apiKey,
-              ...(options.model.baseUrl ? { ANTHROPIC_BASE_URL: options.model.baseUrl } : {}),
-            }
-          : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
+      const modelEnvironment = localModelEnvironment(options.model, config, simulatedModel);
 
       const functions = new Map(
         stack.functions.map((synthesized) => {
@@ -106,7 +110,7 @@ export class LocalOrchestrator {
             AWS_REGION: 'us-east-1',
             DYNAMODB_ENDPOINT: dynamodb.endpoint,
             ...options.functionEnvironment,
-            ...(spec.environment.ANTHROPIC_API_KEY_SECRET_ARN ? modelEnvironment : {}),
+            ...(spec.environment.MODEL_PROVIDER ? modelEnvironment : {}),
           };
           return [spec.arn, new LocalLambdaFunction(spec, environment)] as const;
         }),
@@ -203,6 +207,45 @@ export class LocalOrchestrator {
   async close(): Promise<void> {
     await this.simulatedModel?.close();
     await this.dynamodb.close();
+  }
+}
+
+/**
+ * What the model-calling functions get on top of their template environment to reach the model
+ * locally. Credentials for the simulated model are dummies it accepts; real credentials stay out of
+ * the functions' environment (the Anthropic key is passed as the local stand-in for the secret,
+ * real AWS credentials are found by the default chain).
+ */
+function localModelEnvironment(
+  mode: ModelMode,
+  config: OrchestratorConfig,
+  simulatedModel: SimulatedModel | undefined,
+): Record<string, string> {
+  const expected = mode.kind === 'simulated' ? config.provider : mode.kind;
+  if (expected !== config.provider) {
+    throw new Error(
+      `The model mode "${mode.kind}" needs provider "${mode.kind}", but the configuration says "${config.provider}"`,
+    );
+  }
+  switch (mode.kind) {
+    case 'anthropic':
+      return {
+        ANTHROPIC_API_KEY: mode.apiKey,
+        ...(mode.baseUrl ? { ANTHROPIC_BASE_URL: mode.baseUrl } : {}),
+      };
+    case 'bedrock':
+      return {
+        ...(mode.region ? { AWS_REGION: mode.region } : {}),
+        ...(mode.baseUrl ? { ANTHROPIC_BEDROCK_BASE_URL: mode.baseUrl } : {}),
+      };
+    case 'simulated':
+      return config.provider === 'bedrock'
+        ? {
+            ANTHROPIC_BEDROCK_BASE_URL: simulatedModel?.url ?? '',
+            AWS_ACCESS_KEY_ID: LOCAL_BEDROCK_CREDENTIALS.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: LOCAL_BEDROCK_CREDENTIALS.secretAccessKey,
+          }
+        : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
   }
 }
 

@@ -1,7 +1,7 @@
 import './polyfills';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { modelModeFromEnv } from './cli';
+import { modelModeFromEnv, providerFromEnv } from './cli';
 import { startLocalServer } from './local-server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   }
   const env = parsed.data;
   const model = modelModeFromEnv({ ...process.env, SIM_MODEL_PORT: String(env.SIM_MODEL_PORT) });
+  const provider = providerFromEnv(process.env);
   const server = await startLocalServer({
+    config: { provider },
     model,
     dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
     dynamoPort: env.DYNAMODB_PORT,
@@ -41,8 +43,8 @@ async function main(): Promise<void> {
     `Step Functions    ${server.sfnEndpoint}   (state machine ${server.orchestrator.stateMachineArn})`,
     `DynamoDB          ${dynamodb.endpoint}`,
     simulatedModel
-      ? `Model             SIMULATED at ${simulatedModel.url} (a local test double, not real generation)`
-      : 'Model             Anthropic API',
+      ? `Model             SIMULATED at ${simulatedModel.url}${provider === 'bedrock' ? ' on the Bedrock route' : ''} (a local test double, not real generation)`
+      : `Model             ${model.kind === 'bedrock' ? 'Amazon Bedrock' : 'Anthropic API'}`,
     '',
     `Try: curl -s -X POST ${server.apiUrl}/jobs -H 'x-api-key: ${server.apiKey}' -H 'content-type: application/json' \\`,
     `       -d '{"task":"Write a product description for a new eco-friendly water bottle"}'`,

@@ -17,11 +17,22 @@ export const ModelEnvSchema = CommonEnvSchema.extend({
   MODEL_MAX_TOKENS: positiveInt(4_096),
   /** Kept low on purpose: waiting out throttling happens in Step Functions (free), not in Lambda (billed). */
   MODEL_MAX_RETRIES: z.coerce.number().int().min(0).max(5).default(0),
+  /** `anthropic` (the Anthropic API with an API key) or `bedrock` (Amazon Bedrock, IAM-signed requests). */
+  MODEL_PROVIDER: z.enum(['anthropic', 'bedrock']).default('anthropic'),
   /** Secrets Manager secret holding the Anthropic API key (cloud). */
   ANTHROPIC_API_KEY_SECRET_ARN: z.string().min(1).optional(),
   /** Local runs only: the key itself. The deployed stack never sets it. */
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),
+  /** Provider `bedrock`: another Bedrock runtime endpoint (the simulated model locally); default the region's. */
+  ANTHROPIC_BEDROCK_BASE_URL: z.url().optional(),
+  /**
+   * Provider `bedrock`: the credentials requests are signed with. Lambda sets them from the function's
+   * role; locally they are dummies. Unset, the AWS default credential chain is used.
+   */
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
 });
 export type ModelEnv = z.infer<typeof ModelEnvSchema>;
 

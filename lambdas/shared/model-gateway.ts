@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { classifyModelError, ModelTimeout } from './errors';
 import type { ModelEnv } from './env';
@@ -36,11 +37,19 @@ export interface ModelGateway {
 const MIN_CALL_MS = 1_000;
 
 /**
- * Messages API through `@anthropic-ai/sdk`. Every failure leaves as one of the named errors in
- * `errors.ts`, so the state machine can decide whether to retry.
+ * What the gateway needs from a client: `Anthropic` (the Anthropic API) and `AnthropicBedrock`
+ * (Amazon Bedrock) both offer it, with the same request and response shapes.
+ */
+export interface MessagesClient {
+  messages: Pick<Anthropic['messages'], 'create'>;
+}
+
+/**
+ * The Messages API through `@anthropic-ai/sdk` or `@anthropic-ai/bedrock-sdk`. Every failure leaves
+ * as one of the named errors in `errors.ts`, so the state machine can decide whether to retry.
  */
 export class AnthropicModelGateway implements ModelGateway {
-  constructor(private readonly clientFor: () => Promise<Anthropic>) {}
+  constructor(private readonly clientFor: () => Promise<MessagesClient>) {}
 
   async complete(request: ModelRequest): Promise<ModelResponse> {
     if (request.timeoutMs < MIN_CALL_MS) {
@@ -115,6 +124,45 @@ async function resolveApiKey(env: ModelEnv): Promise<string> {
   return secret.trim();
 }
 
+/**
+ * Builds one Bedrock client per container. Requests are SigV4-signed with the function's role
+ * credentials (the AWS variables Lambda sets, or the default chain); never with a Bedrock API key,
+ * so access is exactly what the role's IAM policy allows.
+ *
+ * The SDK is imported statically, like `@anthropic-ai/sdk` in `errors.ts`: a dynamic `import()` can
+ * load the other module format of the shared SDK, whose error classes then fail `instanceof`.
+ */
+export function bedrockClientFactory(env: ModelEnv): () => Promise<AnthropicBedrock> {
+  let client: AnthropicBedrock | undefined;
+  return () => {
+    client ??= (() => {
+      const options = {
+        awsRegion: env.AWS_REGION,
+        // Explicit, so the client never falls back to variables outside the function's environment.
+        baseURL: env.ANTHROPIC_BEDROCK_BASE_URL ?? `https://bedrock-runtime.${env.AWS_REGION}.amazonaws.com`,
+        apiKey: null,
+        maxRetries: env.MODEL_MAX_RETRIES,
+      };
+      if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+        return new AnthropicBedrock({
+          ...options,
+          awsAccessKey: env.AWS_ACCESS_KEY_ID,
+          awsSecretKey: env.AWS_SECRET_ACCESS_KEY,
+          awsSessionToken: env.AWS_SESSION_TOKEN ?? null,
+        });
+      }
+      return new AnthropicBedrock(options);
+    })();
+    return Promise.resolve(client);
+  };
+}
+
+/** The gateway for the function's provider (`MODEL_PROVIDER`). */
 export function createModelGateway(env: ModelEnv): ModelGateway {
-  return new AnthropicModelGateway(anthropicClientFactory(env));
+  switch (env.MODEL_PROVIDER) {
+    case 'bedrock':
+      return new AnthropicModelGateway(bedrockClientFactory(env));
+    case 'anthropic':
+      return new AnthropicModelGateway(anthropicClientFactory(env));
+  }
 }

@@ -8,15 +8,50 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { OrchestratorConfig } from '../config';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
+import { type Profile, PROFILES } from '../../lambdas/shared/profiles';
+import { parseBedrockModelId } from '../bedrock-models';
+import { bedrockInvokeStatements } from './bedrock-model-access';
 import { WorkflowFunction } from './workflow-function';
+
+/**
+ * Every model a role may call: the deployment's, plus any a profile sets for that role. With Bedrock a
+ * profile's model id must be a Bedrock id too, or `cdk synth` fails naming the profile.
+ */
+export function modelsForRole(
+  config: OrchestratorConfig,
+  role: 'orchestrator' | 'worker' | 'synthesis',
+  profiles: readonly Profile[] = PROFILES,
+): string[] {
+  const fromProfiles = profiles.flatMap((profile) => {
+    const model = profile.models?.[role];
+    if (model === undefined) return [];
+    if (config.provider === 'bedrock' && parseBedrockModelId(model) === undefined) {
+      throw new Error(
+        `Profile ${profile.name}: models.${role} "${model}" is not a Bedrock model id (provider is "bedrock")`,
+      );
+    }
+    if (config.provider === 'anthropic' && parseBedrockModelId(model) !== undefined) {
+      throw new Error(
+        `Profile ${profile.name}: models.${role} "${model}" is a Bedrock model id (provider is "anthropic")`,
+      );
+    }
+    return [model];
+  });
+  return [...new Set([config.models[role], ...fromProfiles])];
+}
 
 const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
 
 export interface OrchestratorWorkflowProps {
   /** Where jobs and subtasks are stored. */
   readonly table: ITable;
-  /** Secret whose value is the Anthropic API key, read by the model-calling functions at run time. */
-  readonly apiKeySecret: ISecret;
+  /**
+   * Secret whose value is the Anthropic API key, read by the model-calling functions at run time.
+   * Required with provider `anthropic`; must be unset with `bedrock` (IAM authorises the calls).
+   * @default none
+   */
+  readonly apiKeySecret?: ISecret;
+  /** `config.provider` decides how the model-calling functions reach the model and what they may do. */
   readonly config: OrchestratorConfig;
 }
 
@@ -51,11 +86,18 @@ export class OrchestratorWorkflow extends Construct {
   constructor(scope: Construct, id: string, props: OrchestratorWorkflowProps) {
     super(scope, id);
     const { config, table, apiKeySecret } = props;
+    if (config.provider === 'anthropic' && !apiKeySecret) {
+      throw new Error('OrchestratorWorkflow: provider "anthropic" needs apiKeySecret');
+    }
+    if (config.provider === 'bedrock' && apiKeySecret) {
+      throw new Error('OrchestratorWorkflow: provider "bedrock" takes no apiKeySecret');
+    }
     const logRetention = config.logRetentionDays as logs.RetentionDays;
     const common = { TABLE_NAME: table.tableName, JOB_TTL_DAYS: String(config.jobTtlDays) };
     const modelEnv = {
       ...common,
-      ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn,
+      MODEL_PROVIDER: config.provider,
+      ...(apiKeySecret ? { ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn } : {}),
       MODEL_MAX_RETRIES: '0',
     };
 
@@ -123,8 +165,18 @@ export class OrchestratorWorkflow extends Construct {
     table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
     table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');
     table.grant(this.markFailedFunction, 'dynamodb:UpdateItem');
-    for (const modelFunction of [this.planFunction, this.workerFunction, this.synthesizeFunction]) {
-      apiKeySecret.grantRead(modelFunction);
+    const modelFunctions = [
+      [this.planFunction, modelsForRole(config, 'orchestrator')],
+      [this.workerFunction, modelsForRole(config, 'worker')],
+      [this.synthesizeFunction, modelsForRole(config, 'synthesis')],
+    ] as const;
+    for (const [modelFunction, models] of modelFunctions) {
+      // Anthropic: read the key. Bedrock: invoke only the models this role can use. Never both.
+      if (apiKeySecret) apiKeySecret.grantRead(modelFunction);
+      else
+        for (const model of models)
+          for (const statement of bedrockInvokeStatements(this, model))
+            modelFunction.addToRolePolicy(statement);
     }
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -3,7 +3,8 @@
  * and test the orchestrator-workers system without real generation.
  */
 export { startSimulatedModel } from './server';
-export type { RequestLogEntry, SimulatedModel, SimulatedModelStats } from './server';
+export type { ModelApi, RequestLogEntry, SimulatedModel, SimulatedModelStats } from './server';
+export { LOCAL_BEDROCK_CREDENTIALS } from './bedrock';
 export {
   FAULT_KINDS,
   MODEL_ROLES,

@@ -1,10 +1,20 @@
 /**
- * The simulated model's HTTP server: `POST /v1/messages` in the Anthropic Messages API format,
- * answered with deterministic, clearly simulated text and with faults injected on request.
+ * The simulated model's HTTP server: `POST /v1/messages` in the Anthropic Messages API format, and
+ * `POST /model/{modelId}/invoke` as Amazon Bedrock serves the same API (SigV4-signed), answered with
+ * deterministic, clearly simulated text and with faults injected on request.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { answerFor } from './answers';
+import {
+  BEDROCK_FAULTS,
+  bedrockErrorReply,
+  LOCAL_BEDROCK_CREDENTIALS,
+  matchBedrockRoute,
+  parseBedrockInvokeBody,
+  verifySignature,
+  type BedrockError,
+} from './bedrock';
 import type { MalformedPlanVariant } from './content';
 import {
   FAULT_KINDS,
@@ -32,7 +42,11 @@ import {
   randomId,
   requestText,
   type HttpFaultKind,
+  type ParsedRequest,
 } from './protocol';
+
+/** Which API a request came in through: the Anthropic API's route or Bedrock's invoke route. */
+export type ModelApi = 'anthropic' | 'bedrock';
 
 /** One request as the simulated model saw it. */
 export interface RequestLogEntry {
@@ -41,6 +55,8 @@ export interface RequestLogEntry {
   role: RequestRole;
   /** The requested model, or null when the body was invalid or the route unknown. */
   model: string | null;
+  /** The route it came in through, or null when the route is unknown. */
+  api: ModelApi | null;
   /** HTTP status sent, or null while unanswered (a hang never gets one). */
   status: number | null;
   fault: FaultKind | null;
@@ -195,31 +211,74 @@ class SimulatedModelServer implements SimulatedModel {
     response: ServerResponse,
     signal: AbortSignal,
   ): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0];
-    if (request.method !== 'POST' || path !== '/v1/messages') {
-      const entry = this.record('other', null, null);
-      const message = `Simulated model: no route for ${request.method ?? 'GET'} ${path ?? '/'}`;
-      return this.reply(response, entry, 404, errorBody('not_found_error', message));
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    if (request.method === 'POST' && path === '/v1/messages') {
+      return this.answer('anthropic', parseMessagesRequest(await readBody(request)), response, signal);
     }
-    const parsed = parseMessagesRequest(await readBody(request));
+    const bedrock = request.method === 'POST' ? matchBedrockRoute(path) : null;
+    if (bedrock) {
+      const body = await readBody(request);
+      const refused = await verifySignature(request, body, LOCAL_BEDROCK_CREDENTIALS);
+      if (refused)
+        return this.replyBedrockError(response, this.record('other', null, null, 'bedrock'), refused);
+      if (bedrock.stream) {
+        return this.replyBedrockError(response, this.record('other', bedrock.modelId, null, 'bedrock'), {
+          status: 400,
+          type: 'ValidationException',
+          message: 'The simulated model does not stream; use /invoke',
+        });
+      }
+      return this.answer('bedrock', parseBedrockInvokeBody(body, bedrock.modelId), response, signal);
+    }
+    const entry = this.record('other', null, null, null);
+    const message = `Simulated model: no route for ${request.method ?? 'GET'} ${path}`;
+    return this.reply(response, entry, 404, errorBody('not_found_error', message));
+  }
+
+  /** Answers a parsed Messages request, the same way whichever API it came in through. */
+  private async answer(
+    api: ModelApi,
+    parsed: ParsedRequest,
+    response: ServerResponse,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (!parsed.ok) {
-      const entry = this.record('other', null, null);
-      return this.reply(response, entry, 400, errorBody('invalid_request_error', parsed.message));
+      const entry = this.record('other', null, null, api);
+      return api === 'bedrock'
+        ? this.replyBedrockError(response, entry, {
+            status: 400,
+            type: 'ValidationException',
+            message: parsed.message,
+          })
+        : this.reply(response, entry, 400, errorBody('invalid_request_error', parsed.message));
     }
     const role = detectRole(parsed.request);
     const fault = this.faults.pick({ role, text: requestText(parsed.request) });
-    const entry = this.record(role, parsed.request.model, fault);
+    const entry = this.record(role, parsed.request.model, fault, api);
     if (fault?.kind === 'hang') return waitForAbort(signal);
     if (!(await delay(this.delayFor(role), signal))) return;
-    if (fault && isHttpFault(fault.kind)) return this.replyWithFault(response, entry, fault.kind);
+    if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
     const answer = answerFor(parsed.request, role, fault?.variant);
     this.reply(response, entry, 200, buildMessage(parsed.request, answer));
   }
 
-  private replyWithFault(response: ServerResponse, entry: RequestLogEntry, kind: HttpFaultKind): void {
+  private replyWithFault(
+    api: ModelApi,
+    response: ServerResponse,
+    entry: RequestLogEntry,
+    kind: HttpFaultKind,
+  ): void {
+    const message = `Simulated ${kind} (injected fault)`;
+    if (api === 'bedrock')
+      return this.replyBedrockError(response, entry, { ...BEDROCK_FAULTS[kind], message });
     const { status, type } = HTTP_FAULTS[kind];
     const headers: Record<string, string> = kind === 'rate_limit' ? { 'retry-after': '1' } : {};
-    this.reply(response, entry, status, errorBody(type, `Simulated ${kind} (injected fault)`), headers);
+    this.reply(response, entry, status, errorBody(type, message), headers);
+  }
+
+  private replyBedrockError(response: ServerResponse, entry: RequestLogEntry, error: BedrockError): void {
+    const { headers, body } = bedrockErrorReply(error);
+    this.reply(response, entry, error.status, body, headers);
   }
 
   private delayFor(role: RequestRole): number {
@@ -228,11 +287,17 @@ class SimulatedModelServer implements SimulatedModel {
     return base + jitter;
   }
 
-  private record(role: RequestRole, model: string | null, fault: InjectedFault | null): RequestLogEntry {
+  private record(
+    role: RequestRole,
+    model: string | null,
+    fault: InjectedFault | null,
+    api: ModelApi | null,
+  ): RequestLogEntry {
     const entry: RequestLogEntry = {
       seq: this.requests.length + 1,
       role,
       model,
+      api,
       status: null,
       fault: fault?.kind ?? null,
     };

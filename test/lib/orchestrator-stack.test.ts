@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -7,6 +7,8 @@ import aslValidator from 'asl-validator';
 import { buildApp } from '../../lib/app';
 import { DEFAULT_MODELS, parseConfig } from '../../lib/config';
 import { FUNCTION_RUNTIME } from '../../lib/constructs/workflow-function';
+import { modelsForRole } from '../../lib/constructs/orchestrator-workflow';
+import { PROFILES } from '../../lambdas/shared/profiles';
 import { LAMBDA_SERVICE_ERRORS } from '../../lib/retry-policies';
 import { type AslDefinition, type AslState, synthesize } from '../helpers/synth';
 
@@ -324,12 +326,40 @@ describe('bundling for deployment', () => {
       app.synth();
       const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
       expect(assets).toHaveLength(6);
+      const errorModuleCopies: number[] = [];
       for (const asset of assets) {
         const bundle = path.join(outdir, asset, 'index.js');
         expect(statSync(bundle).size).toBeGreaterThan(10_000);
+        // One copy of the SDK's error classes (the message is unique to APIConnectionTimeoutError): with
+        // two (its CJS and ESM builds), errors thrown by the Bedrock client would fail `instanceof` in
+        // classifyModelError and escape unnamed.
+        const copies = readFileSync(bundle, 'utf8').match(/["']Request timed out\.["']/g)?.length ?? 0;
+        errorModuleCopies.push(copies);
       }
+      expect(Math.max(...errorModuleCopies)).toBe(1);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('models a role may call', () => {
+  const withWorkerModel = (model: string) => [{ ...PROFILES[1]!, models: { worker: model } }];
+
+  it('are the deployment model plus any a profile sets for that role', () => {
+    const config = parseConfig({ provider: 'bedrock' });
+    expect(modelsForRole(config, 'worker', withWorkerModel('us.anthropic.claude-opus-5-5'))).toEqual([
+      config.models.worker,
+      'us.anthropic.claude-opus-5-5',
+    ]);
+    expect(modelsForRole(config, 'orchestrator', withWorkerModel('us.anthropic.claude-opus-5-5'))).toEqual([
+      config.models.orchestrator,
+    ]);
+  });
+
+  it('refuse a profile model id of the other provider, naming the profile', () => {
+    expect(() =>
+      modelsForRole(parseConfig({ provider: 'bedrock' }), 'worker', withWorkerModel('claude-opus-5-5')),
+    ).toThrow('Profile marketing: models.worker "claude-opus-5-5" is not a Bedrock model id');
   });
 });

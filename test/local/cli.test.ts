@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseCliArgs, UsageError } from '../../local/cli-args';
-import { formatProfiles, modelModeFromEnv } from '../../local/cli';
+import { formatProfiles, modelModeFromEnv, providerFromEnv } from '../../local/cli';
 import { profileSummaries } from '../../lambdas/shared/profiles';
 
 describe('command-line arguments', () => {
@@ -90,6 +90,25 @@ describe('command-line arguments', () => {
     expect(text).toContain('research (default):');
     expect(text).toContain('types: researcher, architect, developer, reviewer');
     expect(text).toContain('worker template: {{task}}, {{subtask.id}}');
+  });
+
+  it('runs the bedrock provider against the simulated model unless BEDROCK_LIVE=1, even with a key set', () => {
+    expect(providerFromEnv({ MODEL_PROVIDER: 'bedrock' })).toBe('bedrock');
+    expect(providerFromEnv({})).toBe('anthropic');
+    expect(modelModeFromEnv({ MODEL_PROVIDER: 'bedrock', ANTHROPIC_API_KEY: 'sk-test' })).toMatchObject({
+      kind: 'simulated',
+    });
+    expect(
+      modelModeFromEnv({ MODEL_PROVIDER: 'bedrock', BEDROCK_LIVE: '1', AWS_REGION: 'eu-west-1' }),
+    ).toEqual({
+      kind: 'bedrock',
+      region: 'eu-west-1',
+    });
+  });
+
+  it('rejects an unknown MODEL_PROVIDER as a usage error', () => {
+    expect(() => providerFromEnv({ MODEL_PROVIDER: 'vertex' })).toThrow(UsageError);
+    expect(() => modelModeFromEnv({ MODEL_PROVIDER: 'vertex' })).toThrow(/MODEL_PROVIDER: must be one of/);
   });
 });
 

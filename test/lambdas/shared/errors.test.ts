@@ -61,6 +61,56 @@ describe('model error classification', () => {
   });
 });
 
+/** An error as `@anthropic-ai/bedrock-sdk` throws it: Bedrock's status, `{message}` body and error-type header. */
+const bedrockError = (status: number, type: string) =>
+  Anthropic.APIError.generate(
+    status,
+    { message: `${type} happened` },
+    undefined,
+    new Headers({
+      'x-amzn-errortype': `${type}:http://internal.amazon.com/coral/com.amazon.bedrock/`,
+      'x-amzn-requestid': 'bedrock-req-1',
+    }),
+  );
+
+describe('Bedrock error classification', () => {
+  it.each([
+    [429, 'ThrottlingException', ModelRateLimited],
+    [400, 'ServiceQuotaExceededException', ModelRateLimited],
+    [503, 'ServiceUnavailableException', ModelOverloaded],
+    [429, 'ModelNotReadyException', ModelOverloaded],
+    [424, 'ModelErrorException', ModelUnavailable],
+    [500, 'InternalServerException', ModelUnavailable],
+    [408, 'ModelTimeoutException', ModelTimeout],
+    [400, 'ValidationException', ModelRequestRejected],
+    [403, 'AccessDeniedException', ModelRequestRejected],
+    [403, 'UnrecognizedClientException', ModelRequestRejected],
+    [403, 'InvalidSignatureException', ModelRequestRejected],
+    [404, 'ResourceNotFoundException', ModelRequestRejected],
+  ])('maps HTTP %i %s to the named error', (status, type, expected) => {
+    const classified = classifyModelError(bedrockError(status, type));
+
+    expect(classified).toBeInstanceOf(expected);
+    expect((classified as Error).name).toBe(expected.name);
+    expect((classified as Error).message).toContain(`Bedrock ${type} (${status})`);
+    expect((classified as Error).message).toContain('request bedrock-req-1');
+    expect((classified as Error).cause).toBeInstanceOf(Anthropic.APIError);
+  });
+
+  it('classifies by status when the error type is unknown or missing', () => {
+    const unknownType = classifyModelError(bedrockError(503, 'SomethingNewException'));
+    const missingHeader = Anthropic.APIError.generate(
+      424,
+      { message: 'model failed' },
+      undefined,
+      new Headers(),
+    );
+
+    expect(unknownType).toBeInstanceOf(ModelUnavailable);
+    expect(classifyModelError(missingHeader)).toBeInstanceOf(ModelUnavailable);
+  });
+});
+
 describe('reading a caught error', () => {
   it('unwraps the JSON cause of a Lambda error', () => {
     const caught = {
