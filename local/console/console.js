@@ -515,19 +515,29 @@ async function executionPage(executionArn) {
     const job = latest.job;
     fill(
       summary,
-      h('div', {}, h('span', {}, 'State machine'), machine.name),
-      h('div', {}, h('span', {}, 'Started'), time(execution.startDate)),
-      h('div', {}, h('span', {}, 'Stopped'), time(execution.stopDate)),
-      h('div', {}, h('span', {}, 'Duration'), duration(execution.startDate, execution.stopDate)),
-      h('div', {}, h('span', {}, 'Events'), String(latest.events.length)),
+      h('div', {}, h('span', { class: 'label' }, 'State machine'), machine.name),
+      h('div', {}, h('span', { class: 'label' }, 'Started'), time(execution.startDate)),
+      h('div', {}, h('span', { class: 'label' }, 'Stopped'), time(execution.stopDate)),
+      h(
+        'div',
+        {},
+        h('span', { class: 'label' }, 'Duration'),
+        duration(execution.startDate, execution.stopDate),
+      ),
+      h('div', {}, h('span', { class: 'label' }, 'Events'), String(latest.events.length)),
       job
-        ? h('div', {}, h('span', {}, 'Job status'), h('span', { id: 'job-status' }, badge(job.status)))
+        ? h(
+            'div',
+            {},
+            h('span', { class: 'label' }, 'Job status'),
+            h('span', { id: 'job-status' }, badge(job.status)),
+          )
         : null,
       execution.error
         ? h(
             'div',
             { class: 'error-text' },
-            h('span', {}, 'Error'),
+            h('span', { class: 'label' }, 'Error'),
             `${execution.error}${execution.cause ? `: ${execution.cause}` : ''}`,
           )
         : null,
@@ -714,7 +724,8 @@ async function executionPage(executionArn) {
   }
 
   function renderHistory() {
-    const start = execution.startDate;
+    // Elapsed time counts from the execution's first event, as in the AWS console.
+    const start = latest.events[0]?.timestamp ?? execution.startDate;
     fill(
       historyBody,
       ...latest.events.map((event) => {
