@@ -102,6 +102,23 @@ function pretty(text) {
     return String(text);
   }
 }
+/** One line for a JSON document: `{"jobId":"…","subtaskId":"background"}` without the braces' noise. */
+function compact(text, max = 70) {
+  const line = (text ?? '').replace(/\s+/g, ' ');
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** `Error: message`, reading the message out of a Lambda error cause when there is one. */
+function describeFailure({ error, cause }) {
+  try {
+    const parsed = JSON.parse(cause ?? '');
+    if (parsed && typeof parsed.errorMessage === 'string') return `${error}: ${parsed.errorMessage}`;
+  } catch {
+    // not JSON: shown as it is
+  }
+  return `${error}${cause ? `: ${cause}` : ''}`.slice(0, 600);
+}
+
 function showError(error) {
   fill(app, h('div', { class: 'panel error-text', id: 'error' }, String(error?.message ?? error)));
 }
@@ -443,6 +460,7 @@ async function executionPage(executionArn) {
   const definition = JSON.parse(machine.definition);
   const states = collectStates(definition);
   let selected;
+  const openRuns = new Set();
   let latest = { events: [], analysis: analyseHistory([]), job: null };
 
   const statusSlot = h('span', { id: 'execution-status' });
@@ -573,17 +591,26 @@ async function executionPage(executionArn) {
         ? h('p', { class: 'muted' }, `${seen.retries} retr${seen.retries === 1 ? 'y' : 'ies'}`)
         : null,
       runs.length === 0 ? h('p', { class: 'muted' }, 'Not run (yet).') : null,
-      runs.map((run, index) =>
-        h(
-          'div',
-          { class: 'run' },
-          runs.length > 1 ? h('h3', { class: 'muted' }, `Run ${index + 1} of ${runs.length}`) : null,
+      (seen?.failures ?? []).map((failure) => h('p', { class: 'error-text' }, describeFailure(failure))),
+      runs.map((run, index) => {
+        const body = [
           h('div', {}, 'Input'),
           h('pre', { class: 'state-input' }, pretty(run.input)),
           h('div', {}, 'Output'),
           h('pre', { class: 'state-output' }, run.output === undefined ? '(none yet)' : pretty(run.output)),
-        ),
-      ),
+        ];
+        if (runs.length === 1) return h('div', { class: 'run' }, body);
+        // The states inside a Map run once per item: one fold each, labelled with its input.
+        const key = `${selected}#${index}`;
+        const fold = h(
+          'details',
+          { class: 'run', open: openRuns.has(key) },
+          h('summary', {}, `Run ${index + 1} of ${runs.length} · `, h('code', {}, compact(run.input))),
+          body,
+        );
+        fold.addEventListener('toggle', () => (fold.open ? openRuns.add(key) : openRuns.delete(key)));
+        return fold;
+      }),
       (seen?.failures ?? []).map((failure) =>
         h('p', { class: 'error-text' }, `${failure.error}: ${failure.cause ?? ''}`.slice(0, 600)),
       ),
@@ -732,7 +759,7 @@ async function executionPage(executionArn) {
         const detailKey = Object.keys(event).find((key) => key.endsWith('EventDetails'));
         const detail = detailKey ? event[detailKey] : {};
         const text = detail.error
-          ? `${detail.error}: ${detail.cause ?? ''}`
+          ? describeFailure(detail)
           : (detail.output ?? detail.input ?? (detail.retry ? `retry ${detail.retry}` : ''));
         const failed = /Failed|Aborted|TimedOut/.test(event.type);
         return h(
