@@ -108,6 +108,24 @@ function compact(text, max = 70) {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/** What tells one run of a state from the others: the input fields whose values differ between runs. */
+function runLabel(runs, index) {
+  const inputs = runs.map((run) => {
+    try {
+      const value = JSON.parse(run.input ?? 'null');
+      return value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+    } catch {
+      return {};
+    }
+  });
+  const mine = inputs[index] ?? {};
+  const distinct = Object.keys(mine).filter((key) =>
+    inputs.some((other) => JSON.stringify(other[key]) !== JSON.stringify(mine[key])),
+  );
+  if (distinct.length === 0) return compact(runs[index]?.input);
+  return compact(distinct.map((key) => `${key}: ${JSON.stringify(mine[key])}`).join(', '));
+}
+
 /** `Error: message`, reading the message out of a Lambda error cause when there is one. */
 function describeFailure({ error, cause }) {
   try {
@@ -605,15 +623,12 @@ async function executionPage(executionArn) {
         const fold = h(
           'details',
           { class: 'run', open: openRuns.has(key) },
-          h('summary', {}, `Run ${index + 1} of ${runs.length} · `, h('code', {}, compact(run.input))),
+          h('summary', {}, `Run ${index + 1} of ${runs.length} · `, h('code', {}, runLabel(runs, index))),
           body,
         );
         fold.addEventListener('toggle', () => (fold.open ? openRuns.add(key) : openRuns.delete(key)));
         return fold;
       }),
-      (seen?.failures ?? []).map((failure) =>
-        h('p', { class: 'error-text' }, `${failure.error}: ${failure.cause ?? ''}`.slice(0, 600)),
-      ),
     );
   }
 
