@@ -76,6 +76,8 @@ export class LocalOrchestrator {
     readonly simulatedModel: SimulatedModel | undefined,
     readonly functions: Map<string, LocalLambdaFunction>,
     readonly stepFunctions: LocalStepFunctions,
+    /** The local execution console job views link to, when one runs (`npm run serve`). */
+    readonly localConsoleUrl: string | undefined,
   ) {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
@@ -132,7 +134,15 @@ export class LocalOrchestrator {
             : {}),
         });
       }
-      return new LocalOrchestrator(config, stack, dynamodb, simulatedModel, functions, stepFunctions);
+      return new LocalOrchestrator(
+        config,
+        stack,
+        dynamodb,
+        simulatedModel,
+        functions,
+        stepFunctions,
+        options.functionEnvironment?.CONSOLE_URL,
+      );
     } catch (error) {
       await simulatedModel?.close();
       await dynamodb.close();
@@ -171,7 +181,7 @@ export class LocalOrchestrator {
 
   async getJobView(jobId: string): Promise<JobView | undefined> {
     const stored = await this.repository.getJobWithSubtasks(jobId);
-    return stored ? toJobView(stored) : undefined;
+    return stored ? toJobView(stored, { localConsoleUrl: this.localConsoleUrl }) : undefined;
   }
 
   /**

@@ -1,6 +1,7 @@
 import './polyfills';
 import { randomBytes } from 'node:crypto';
 import { startLocalApiServer } from './api-server';
+import { type ConsoleServer, startConsoleServer } from './console-server';
 import { LocalOrchestrator, type LocalOrchestratorOptions } from './local-orchestrator';
 import type { LocalStepFunctions } from './local-step-functions';
 import { startSfnEndpoint } from './sfn-endpoint';
@@ -9,12 +10,15 @@ export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'func
   apiKey?: string;
   apiPort?: number;
   sfnPort?: number;
+  consolePort?: number;
   host?: string;
 }
 
 export interface LocalServer {
   apiUrl: string;
   sfnEndpoint: string;
+  /** The local execution console, e.g. `http://127.0.0.1:8084/console`. */
+  consoleUrl: string;
   apiKey: string;
   orchestrator: LocalOrchestrator;
   /** Jobs found unfinished at start (left by a stopped or crashed server) and marked FAILED. */
@@ -45,19 +49,38 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       return late.stepFunctions;
     },
   });
-  let orchestrator: LocalOrchestrator;
+  const apiKey = options.apiKey ?? `local-${randomBytes(16).toString('hex')}`;
+  // The console too listens first: job views link to it (CONSOLE_URL); it reaches the API once that starts.
+  const lateApi: { url?: string } = {};
+  let consoleServer: ConsoleServer;
   try {
-    orchestrator = await LocalOrchestrator.start({
-      ...options,
-      functionEnvironment: { SFN_ENDPOINT: sfn.url },
+    consoleServer = await startConsoleServer({
+      host,
+      port: options.consolePort,
+      sfnEndpoint: sfn.url,
+      apiKey,
+      apiUrl: () => {
+        if (!lateApi.url) throw new Error('The jobs API is still starting');
+        return lateApi.url;
+      },
     });
   } catch (error) {
     await sfn.close();
     throw error;
   }
+  let orchestrator: LocalOrchestrator;
+  try {
+    orchestrator = await LocalOrchestrator.start({
+      ...options,
+      functionEnvironment: { SFN_ENDPOINT: sfn.url, CONSOLE_URL: consoleServer.url },
+    });
+  } catch (error) {
+    await consoleServer.close();
+    await sfn.close();
+    throw error;
+  }
   late.stepFunctions = orchestrator.stepFunctions;
 
-  const apiKey = options.apiKey ?? `local-${randomBytes(16).toString('hex')}`;
   let api;
   let interruptedAtStart: string[];
   try {
@@ -69,17 +92,21 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       host,
     });
   } catch (error) {
+    await consoleServer.close();
     await sfn.close();
     await orchestrator.close();
     throw error;
   }
+  lateApi.url = api.url;
   return {
     apiUrl: api.url,
     sfnEndpoint: sfn.url,
+    consoleUrl: consoleServer.url,
     apiKey,
     orchestrator,
     interruptedAtStart,
     close: async ({ simulateCrash = false } = {}) => {
+      await consoleServer.close();
       await api.close();
       const interrupted = simulateCrash ? [] : await orchestrator.stopRunningJobs(INTERRUPTED_AT_STOP);
       await sfn.close();

@@ -93,5 +93,5 @@ export function summaryLine(view: JobView, elapsedMs: number): string {
   const succeeded = view.subtasks.filter((subtask) => subtask.status === 'SUCCEEDED').length;
   const { inputTokens, outputTokens, costUsd } = view.usage;
   const cost = costUsd > 0 ? ` · est. $${costUsd.toFixed(4)}` : '';
-  return `${view.status} in ${seconds(elapsedMs)} · ${succeeded}/${view.subtasks.length} subtasks succeeded · ${inputTokens} input / ${outputTokens} output tokens${cost} · job ${view.jobId}`;
+  return `${view.status} in ${seconds(elapsedMs)} · ${succeeded}/${view.subtasks.length} subtasks succeeded · ${inputTokens} input / ${outputTokens} output tokens${cost} · job ${view.jobId}${view.consoleUrl ? ` · console ${view.consoleUrl}` : ''}`;
 }

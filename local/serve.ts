@@ -12,6 +12,7 @@ const ServeEnvSchema = z.object({
   SFN_PORT: port(8083),
   DYNAMODB_PORT: port(8000),
   SIM_MODEL_PORT: port(4010),
+  CONSOLE_PORT: port(8084),
   LOCAL_API_KEY: z.string().min(8, 'must be at least 8 characters').optional(),
   LOCAL_DATA_DIR: z.string().optional(),
 });
@@ -35,10 +36,12 @@ async function main(): Promise<void> {
     dynamoPort: env.DYNAMODB_PORT,
     apiPort: env.API_PORT,
     sfnPort: env.SFN_PORT,
+    consolePort: env.CONSOLE_PORT,
     ...(env.LOCAL_API_KEY ? { apiKey: env.LOCAL_API_KEY } : {}),
   });
   const { dynamodb, simulatedModel } = server.orchestrator;
   const lines = [
+    `Console           ${server.consoleUrl}   (executions, graphs and history; loopback only)`,
     `Jobs API          ${server.apiUrl}   (header x-api-key: ${server.apiKey})`,
     `Step Functions    ${server.sfnEndpoint}   (state machine ${server.orchestrator.stateMachineArn})`,
     `DynamoDB          ${dynamodb.endpoint}`,

@@ -84,6 +84,10 @@ export const JobViewSchema = z.object({
   usage: Usage.extend({ cacheReadTokens: z.number(), cacheWriteTokens: z.number(), costUsd: z.number() }),
   error: ErrorSummary.nullable(),
   executionArn: z.string().nullable(),
+  consoleUrl: z
+    .string()
+    .nullable()
+    .describe('Deep link to the execution in the AWS Step Functions console (or the local console)'),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

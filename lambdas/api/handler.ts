@@ -13,6 +13,8 @@ const ApiEnvSchema = CommonEnvSchema.extend({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(65_536),
   /** Local runs only: the local Step Functions endpoint. */
   SFN_ENDPOINT: z.url().optional(),
+  /** Local runs only: the local execution console, for the job view's `consoleUrl`. */
+  CONSOLE_URL: z.url().optional(),
 });
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -31,6 +33,7 @@ export function createHandler(rawEnv: Env): ApiHandler {
     repository: new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
     idempotency: new IdempotencyStore(documents, env.TABLE_NAME),
     executions: sfnExecutionStarter(sfn, env.STATE_MACHINE_ARN),
+    ...(env.CONSOLE_URL ? { localConsoleUrl: env.CONSOLE_URL } : {}),
   });
   const wrapped = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(httpErrorHandler())

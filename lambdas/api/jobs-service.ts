@@ -41,6 +41,8 @@ export interface JobsServiceDependencies {
   repository: JobRepository;
   idempotency: IdempotencyStore;
   executions: ExecutionStarter;
+  /** Local servers only: the execution console that job views link to. */
+  localConsoleUrl?: string;
 }
 
 const CursorTokenSchema = z
@@ -125,7 +127,7 @@ export class JobsService {
       throw new HttpError(404, 'JOB_NOT_FOUND', `jobId: no job ${jobId}`, [
         { field: 'jobId', message: 'no such job' },
       ]);
-    return toJobView(stored);
+    return toJobView(stored, { localConsoleUrl: this.deps.localConsoleUrl });
   }
 
   async listJobs(query: ListJobsQuery): Promise<JobList> {

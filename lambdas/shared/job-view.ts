@@ -1,4 +1,5 @@
 import type { JobWithSubtasks } from './job-repository';
+import { executionConsoleUrl } from './console-url';
 import { sumUsage } from './pricing';
 import type { JobStatus, SubtaskStatus } from './schemas';
 
@@ -41,12 +42,19 @@ export interface JobView {
   };
   error: { name: string; message: string } | null;
   executionArn: string | null;
+  /** Deep link to the execution: the AWS Step Functions console, or the local console; null if none. */
+  consoleUrl: string | null;
   createdAt: string;
   updatedAt: string;
 }
 
+export interface JobViewOptions {
+  /** Where the local execution console runs (local servers only); deployed executions link to AWS. */
+  localConsoleUrl?: string;
+}
+
 /** Builds the public view from the stored items; job usage is summed from every recorded call. */
-export function toJobView({ job, subtasks }: JobWithSubtasks): JobView {
+export function toJobView({ job, subtasks }: JobWithSubtasks, options: JobViewOptions = {}): JobView {
   return {
     jobId: job.jobId,
     status: job.status,
@@ -80,6 +88,7 @@ export function toJobView({ job, subtasks }: JobWithSubtasks): JobView {
     usage: sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), job.synthesisUsage]),
     error: job.error ?? null,
     executionArn: job.executionArn ?? null,
+    consoleUrl: executionConsoleUrl(job.executionArn, options.localConsoleUrl),
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
   };

@@ -99,6 +99,7 @@ describe('jobs API routes', () => {
       context: { targetAudience: 'hikers' },
       synthesis: expect.any(String),
       error: null,
+      consoleUrl: `${server.consoleUrl}/execution?arn=${encodeURIComponent(String(created.body.executionArn))}`,
     });
     expect((finished.body.subtasks as unknown[]).length).toBeGreaterThanOrEqual(2);
   });
