@@ -1,8 +1,16 @@
 import './polyfills';
 import * as path from 'node:path';
+import type { z } from 'zod';
 import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../lib/config';
 import { createDocumentClient, JobRepository } from '../lambdas/shared/job-repository';
 import { newJobId } from '../lambdas/shared/job-id';
+import { BatchRepository } from '../lambdas/shared/batch-repository';
+import {
+  type BatchExecutionInput,
+  BatchExecutionInputSchema,
+  newBatchRunId,
+} from '../lambdas/shared/batch-schemas';
+import { type BatchRunView, toBatchRunView } from '../lambdas/shared/batch-view';
 import { type JobView, toJobView } from '../lambdas/shared/job-view';
 import { type JobRequest, JobRequestSchema, type JobStatus } from '../lambdas/shared/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './local-dynamodb';
@@ -13,6 +21,7 @@ import {
   LocalStepFunctions,
   type TaskHandlers,
 } from './local-step-functions';
+import { START_EXECUTION_SYNC_RESOURCE, startExecutionSyncIntegration } from './local-start-execution';
 import { type SimulatedModel, type SimulatedModelOptions, startSimulatedModel } from './simulated-model';
 import { type SynthesizedStack, synthesizeLocalStack } from './template';
 
@@ -48,6 +57,14 @@ export interface LocalExecution {
   finished: Promise<ExecutionRecord>;
 }
 
+export interface LocalBatchExecution {
+  runId: string;
+  executionArn: string;
+  events: AsyncIterable<ExecutionEvent>;
+  /** Settles when the batch execution ends; never rejects. */
+  finished: Promise<ExecutionRecord>;
+}
+
 const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'RUNNING', 'SYNTHESIZING'];
 
 /**
@@ -57,7 +74,9 @@ const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'RUNNING', 'SYNT
  */
 export class LocalOrchestrator {
   readonly repository: JobRepository;
+  readonly batches: BatchRepository;
   readonly stateMachineArn: string;
+  readonly batchStateMachineArn: string;
 
   private constructor(
     readonly config: OrchestratorConfig,
@@ -69,13 +88,13 @@ export class LocalOrchestrator {
   ) {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
-    this.repository = new JobRepository(
-      createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint }),
-      tableName,
-      config.jobTtlDays,
-    );
-    this.stateMachineArn =
-      stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:${stack.orchestrator.name}`)) ?? '';
+    const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
+    this.repository = new JobRepository(documents, tableName, config.jobTtlDays);
+    this.batches = new BatchRepository(documents, tableName, config.jobTtlDays);
+    const arnOf = (name: string) =>
+      stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:stateMachine:${name}`)) ?? '';
+    this.stateMachineArn = arnOf(stack.orchestrator.name);
+    this.batchStateMachineArn = arnOf(stack.batch.name);
   }
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
@@ -113,16 +132,24 @@ export class LocalOrchestrator {
       );
 
       const stepFunctions = new LocalStepFunctions();
-      const invoke = lambdaInvokeIntegration(functions);
+      // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
+      const invoke = lambdaInvokeIntegration(functions) as unknown as TaskHandlers[string];
+      const startExecutionSync = startExecutionSyncIntegration(
+        stepFunctions,
+      ) as unknown as TaskHandlers[string];
       for (const machine of stack.stateMachines) {
-        // The engine types results as JSON values; the integration returns parsed JSON, so this only widens.
-        const handler = invoke as unknown as TaskHandlers[string];
         stepFunctions.register({
           name: machine.name,
           definition: machine.definition,
-          taskHandlers: Object.fromEntries(
-            lambdaTaskStates(machine.definition).map((name) => [name, handler]),
-          ),
+          taskHandlers: {
+            ...Object.fromEntries(lambdaTaskStates(machine.definition).map((name) => [name, invoke])),
+            ...Object.fromEntries(
+              taskStatesWithResource(machine.definition, START_EXECUTION_SYNC_RESOURCE).map((name) => [
+                name,
+                startExecutionSync,
+              ]),
+            ),
+          },
           ...(options.retryIntervalOverrides
             ? { retryIntervalOverrides: options.retryIntervalOverrides }
             : {}),
@@ -163,6 +190,28 @@ export class LocalOrchestrator {
       events: this.stepFunctions.watch(execution.executionArn),
       finished: this.stepFunctions.waitForExecution(execution.executionArn),
     };
+  }
+
+  /** Starts the batch state machine (execution name = run id); it records the run itself. */
+  startBatch(input: z.input<typeof BatchExecutionInputSchema>): LocalBatchExecution {
+    const parsed: BatchExecutionInput = BatchExecutionInputSchema.parse(input);
+    const runId = parsed.runId ?? newBatchRunId(parsed.batchName);
+    const execution = this.stepFunctions.startExecution({
+      stateMachineArn: this.batchStateMachineArn,
+      name: runId,
+      input: JSON.stringify({ ...parsed, runId }),
+    });
+    return {
+      runId,
+      executionArn: execution.executionArn,
+      events: this.stepFunctions.watch(execution.executionArn),
+      finished: this.stepFunctions.waitForExecution(execution.executionArn),
+    };
+  }
+
+  async getBatchRunView(runId: string): Promise<BatchRunView | undefined> {
+    const stored = await this.batches.getRunWithItems(runId);
+    return stored ? toBatchRunView(stored) : undefined;
   }
 
   async getJobView(jobId: string): Promise<JobView | undefined> {
@@ -208,11 +257,16 @@ export class LocalOrchestrator {
 
 /** Names of every Task state (Map item processors included) that uses the lambda:invoke integration. */
 export function lambdaTaskStates(definition: Record<string, unknown>): string[] {
+  return taskStatesWithResource(definition, 'arn:aws:states:::lambda:invoke');
+}
+
+/** Names of every Task state (Map item processors and branches included) whose Resource is `resource`. */
+export function taskStatesWithResource(definition: Record<string, unknown>, resource: string): string[] {
   const names: string[] = [];
   const visit = (machine: unknown) => {
     const states = (machine as { States?: Record<string, Record<string, unknown>> }).States ?? {};
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke'))
+      if (state.Type === 'Task' && String(state.Resource).replace(/^arn:aws[\w-]*:/, 'arn:aws:') === resource)
         names.push(name);
       if (state.ItemProcessor) visit(state.ItemProcessor);
       if (state.Iterator) visit(state.Iterator);

@@ -7,8 +7,7 @@ import { CaughtErrorSchema, JobIdSchema, type JobStatus, TERMINAL_JOB_STATUSES }
 
 export const RecordBatchItemEventSchema = z.object({
   runId: BatchRunIdSchema,
-  index: z.number().int().nonnegative(),
-  jobId: JobIdSchema,
+  item: z.object({ index: z.number().int().nonnegative(), jobId: JobIdSchema }),
   /** Present when the child execution could not be started or did not succeed. */
   error: CaughtErrorSchema.optional(),
 });
@@ -42,21 +41,22 @@ export async function recordBatchItem(
   event: RecordBatchItemEvent,
   deps: { batches: BatchRepository; jobs: JobRepository },
 ): Promise<RecordBatchItemResult> {
-  let job = await deps.jobs.getJob(event.jobId);
+  const { index, jobId } = event.item;
+  let job = await deps.jobs.getJob(jobId);
   if (!job || !TERMINAL_JOB_STATUSES.includes(job.status)) {
     const error = event.error
       ? childFailure(event.error)
       : { name: 'JobNotFinished', message: 'The job execution ended without recording a terminal status' };
-    if (job) await deps.jobs.failJob(event.jobId, error);
-    job = await deps.jobs.getJob(event.jobId);
+    if (job) await deps.jobs.failJob(jobId, error);
+    job = await deps.jobs.getJob(jobId);
     if (!job) {
-      await deps.batches.recordItemOutcome(event.runId, event.index, { status: 'FAILED', error });
-      return { index: event.index, jobId: event.jobId, status: 'FAILED' };
+      await deps.batches.recordItemOutcome(event.runId, index, { status: 'FAILED', error });
+      return { index, jobId, status: 'FAILED' };
     }
   }
-  await deps.batches.recordItemOutcome(event.runId, event.index, {
+  await deps.batches.recordItemOutcome(event.runId, index, {
     status: job.status,
     ...(job.error ? { error: job.error } : {}),
   });
-  return { index: event.index, jobId: event.jobId, status: job.status };
+  return { index, jobId, status: job.status };
 }

@@ -107,7 +107,6 @@ export class BatchWorkflow extends Construct {
         'maxConcurrency.$': '$.Payload.maxConcurrency',
         'items.$': '$.Payload.items',
       },
-      resultPath: '$',
       taskTimeout: bookkeepingTaskTimeout,
     });
     startBatchRun.addRetry(BOOKKEEPING_RETRY);
@@ -117,16 +116,16 @@ export class BatchWorkflow extends Construct {
       comment: 'Runs one job in the orchestrator state machine and waits for it (execution name = job id)',
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       associateWithParent: true,
-      name: sfn.JsonPath.stringAt('$.jobId'),
-      input: sfn.TaskInput.fromObject({ 'jobId.$': '$.jobId' }),
+      name: sfn.JsonPath.stringAt('$.item.jobId'),
+      input: sfn.TaskInput.fromObject({ 'jobId.$': '$.item.jobId' }),
       resultSelector: { 'executionStatus.$': '$.Status' },
       resultPath: '$.execution',
       taskTimeout: sfn.Timeout.duration(Duration.hours(2).plus(Duration.minutes(5))),
     });
     runJob.addRetry(START_EXECUTION_RETRY);
 
-    const recordPayload = { 'runId.$': '$.runId', 'index.$': '$.index', 'jobId.$': '$.jobId' };
-    const recordSelector = { 'index.$': '$.Payload.index', 'status.$': '$.Payload.status' };
+    const recordPayload = { 'runId.$': '$.runId', 'item.$': '$.item' };
+    const recordSelector = { 'jobId.$': '$.Payload.jobId', 'status.$': '$.Payload.status' };
     const recordItemResult = new tasks.LambdaInvoke(this, 'RecordItemResult', {
       lambdaFunction: this.recordBatchItemFunction,
       comment: "Records the item's outcome from its job record",
@@ -156,11 +155,8 @@ export class BatchWorkflow extends Construct {
     const runItems = new sfn.Map(this, 'RunItems', {
       comment: 'One orchestrator execution per item, at most maxConcurrency at once',
       itemsPath: '$.items',
-      itemSelector: {
-        'runId.$': '$.runId',
-        'index.$': '$$.Map.Item.Value.index',
-        'jobId.$': '$$.Map.Item.Value.jobId',
-      },
+      // The whole item, not its fields: JSONPath selecting index 0 fails in aws-local-stepfunctions.
+      itemSelector: { 'runId.$': '$.runId', 'item.$': '$$.Map.Item.Value' },
       maxConcurrencyPath: '$.maxConcurrency',
       // The outcomes are in the table; the state keeps only ids.
       resultPath: sfn.JsonPath.DISCARD,
@@ -180,7 +176,6 @@ export class BatchWorkflow extends Construct {
       retryOnServiceExceptions: false,
       payload: sfn.TaskInput.fromObject(finishPayload),
       resultSelector: finishSelector,
-      resultPath: '$',
       taskTimeout: bookkeepingTaskTimeout,
     });
     const recordBatchFailure = new tasks.LambdaInvoke(this, 'RecordBatchFailure', {
@@ -189,7 +184,6 @@ export class BatchWorkflow extends Construct {
       retryOnServiceExceptions: false,
       payload: sfn.TaskInput.fromObject({ ...finishPayload, 'error.$': '$.error' }),
       resultSelector: finishSelector,
-      resultPath: '$',
       taskTimeout: bookkeepingTaskTimeout,
     });
     finishBatchRun.addRetry(BOOKKEEPING_RETRY);
