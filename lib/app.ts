@@ -13,6 +13,8 @@ export interface BuildAppOptions {
   outdir?: string;
   /** The batch definitions to schedule; default: every file in `batches/` (an invalid one throws). */
   batches?: readonly BatchDefinition[];
+  /** Where to load the batch definitions from when `batches` is not given; default `batches/`. */
+  batchesDir?: string;
   appProps?: AppProps;
 }
 
@@ -29,7 +31,7 @@ export function buildApp(options: BuildAppOptions): { app: App; stack: Orchestra
   });
   const stack = new OrchestratorStack(app, STACK_ID, {
     config: options.config,
-    batches: options.batches ?? loadBatchDefinitions(),
+    batches: options.batches ?? loadBatchDefinitions(options.batchesDir),
     description:
       'Serverless orchestrator-workers LLM content generation (Step Functions + Lambda + DynamoDB)',
   });
