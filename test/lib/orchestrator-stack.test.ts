@@ -175,7 +175,7 @@ describe('functions', () => {
       .filter((runtime) => /^nodejs\d+\.x$/.test(runtime.name))
       .sort((a, b) => parseInt(b.name.slice(6), 10) - parseInt(a.name.slice(6), 10))[0];
     expect(FUNCTION_RUNTIME.name).toBe(newest?.name);
-    expect(Object.keys(functions)).toHaveLength(6);
+    expect(Object.keys(functions)).toHaveLength(9);
     for (const resource of Object.values(functions)) {
       expect(resource.Properties).toMatchObject({
         Runtime: FUNCTION_RUNTIME.name,
@@ -317,7 +317,7 @@ describe('bundling for deployment', () => {
       const { app } = buildApp({ config: parseConfig({}), outdir });
       app.synth();
       const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-      expect(assets).toHaveLength(6);
+      expect(assets).toHaveLength(9);
       for (const asset of assets) {
         const bundle = path.join(outdir, asset, 'index.js');
         expect(statSync(bundle).size).toBeGreaterThan(10_000);
