@@ -32,6 +32,7 @@ export function buildApp(options: BuildAppOptions): { app: App; stack: Orchestra
   const stack = new OrchestratorStack(app, STACK_ID, {
     config: options.config,
     batches: options.batches ?? loadBatchDefinitions(options.batchesDir),
+    ...(options.batchesDir ? { batchesDir: options.batchesDir } : {}),
     description:
       'Serverless orchestrator-workers LLM content generation (Step Functions + Lambda + DynamoDB)',
   });

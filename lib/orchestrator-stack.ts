@@ -3,6 +3,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { BatchDefinition } from '../lambdas/shared/batch-schemas';
+import { DEFAULT_BATCHES_DIR } from './batch-definitions';
 import type { OrchestratorConfig } from './config';
 import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
@@ -17,6 +18,11 @@ export interface OrchestratorStackProps extends StackProps {
    * @default [] (the batch state machine still exists, for runs started through the API)
    */
   readonly batches?: readonly BatchDefinition[];
+  /**
+   * The folder the definitions came from, bundled with the api function (runs by name).
+   * @default `batches/` in the repository
+   */
+  readonly batchesDir?: string;
 }
 
 /** Assembles the constructs; holds no logic of its own. */
@@ -60,6 +66,8 @@ export class OrchestratorStack extends Stack {
     this.jobsApi = new JobsApi(this, 'JobsApi', {
       table: this.jobs.table,
       stateMachine: this.workflow.stateMachine,
+      batchStateMachine: this.batchWorkflow.stateMachine,
+      batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
       ...config.api,
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays as logs.RetentionDays,

@@ -5,6 +5,7 @@ import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } fr
 import { createDocumentClient, JobRepository } from '../lambdas/shared/job-repository';
 import { newJobId } from '../lambdas/shared/job-id';
 import { BatchRepository } from '../lambdas/shared/batch-repository';
+import { DEFAULT_BATCHES_DIR } from '../lambdas/shared/batch-catalog';
 import {
   type BatchExecutionInput,
   BatchExecutionInputSchema,
@@ -125,6 +126,8 @@ export class LocalOrchestrator {
             AWS_REGION: 'us-east-1',
             DYNAMODB_ENDPOINT: dynamodb.endpoint,
             ...options.functionEnvironment,
+            // Deployed, the definitions are bundled next to the code; locally they are read in place.
+            ...(spec.environment.BATCHES_DIR ? { BATCHES_DIR: DEFAULT_BATCHES_DIR } : {}),
             ...(spec.environment.ANTHROPIC_API_KEY_SECRET_ARN ? modelEnvironment : {}),
           };
           return [spec.arn, new LocalLambdaFunction(spec, environment)] as const;

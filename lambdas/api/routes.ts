@@ -14,6 +14,14 @@ export const ROUTES = [
     operation: 'cancelJob',
     summary: 'Cancel an unfinished job',
   },
+  { method: 'POST', resource: '/batches', operation: 'createBatch', summary: 'Run a batch now' },
+  { method: 'GET', resource: '/batches', operation: 'listBatches', summary: 'List batch runs, newest first' },
+  {
+    method: 'GET',
+    resource: '/batches/{runId}',
+    operation: 'getBatch',
+    summary: 'Read a batch run: status, counts, per-item job ids',
+  },
   {
     method: 'GET',
     resource: '/openapi.json',

@@ -1,4 +1,4 @@
-import type { BatchCounts, BatchRunWithItems } from './batch-repository';
+import type { BatchCounts, BatchRunRecord, BatchRunWithItems } from './batch-repository';
 import type { BatchItemStatus, BatchRunStatus } from './batch-schemas';
 import type { ErrorSummary } from './errors';
 
@@ -32,11 +32,7 @@ export function countByStatus(statuses: readonly string[]): BatchCounts {
 
 export function toBatchRunView({ run, items }: BatchRunWithItems): BatchRunView {
   return {
-    runId: run.runId,
-    batchName: run.batchName,
-    status: run.status,
-    trigger: run.trigger,
-    itemCount: run.itemCount,
+    ...toBatchRunSummary(run),
     // While the run is going, count what the items say so far.
     counts: run.counts ?? countByStatus(items.map((item) => item.status)),
     items: items.map((item) => ({
@@ -46,6 +42,18 @@ export function toBatchRunView({ run, items }: BatchRunWithItems): BatchRunView 
       status: item.status,
       error: item.error ?? null,
     })),
+  };
+}
+
+/** A run without its items, for listings. */
+export function toBatchRunSummary(run: BatchRunRecord): Omit<BatchRunView, 'items'> {
+  return {
+    runId: run.runId,
+    batchName: run.batchName,
+    status: run.status,
+    trigger: run.trigger,
+    itemCount: run.itemCount,
+    counts: run.counts ?? {},
     error: run.error ?? null,
     executionArn: run.executionArn ?? null,
     createdAt: run.createdAt,
