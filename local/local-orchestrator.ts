@@ -12,6 +12,7 @@ import {
   newBatchRunId,
 } from '../lambdas/shared/batch-schemas';
 import { type BatchRunView, toBatchRunView } from '../lambdas/shared/batch-view';
+import { finishBatchRun } from '../lambdas/finish-batch-run/finish-batch-run';
 import { type JobView, toJobView } from '../lambdas/shared/job-view';
 import { type JobRequest, JobRequestSchema, type JobStatus } from '../lambdas/shared/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './local-dynamodb';
@@ -244,12 +245,37 @@ export class LocalOrchestrator {
     return interrupted;
   }
 
-  /** Stops every running execution and marks its job Interrupted. */
+  /**
+   * Ends batch runs left RUNNING without a running execution as FAILED (`Interrupted`), failing
+   * their items that never ran. Returns their run ids.
+   */
+  async failInterruptedBatchRuns(message: string): Promise<string[]> {
+    const running = new Set(this.stepFunctions.running().map((execution) => execution.name));
+    const interrupted: string[] = [];
+    let cursor: Record<string, string> | undefined;
+    do {
+      const page = await this.batches.listRuns({ limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const run of page.items) {
+        if (run.status !== 'RUNNING' || running.has(run.runId)) continue;
+        await finishBatchRun(
+          { runId: run.runId, error: { Error: 'Interrupted', Cause: message } },
+          { batches: this.batches, jobs: this.repository },
+        );
+        interrupted.push(run.runId);
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    return interrupted;
+  }
+
+  /** Stops every running execution and marks its job (and batch run) Interrupted. */
   async stopRunningJobs(message: string): Promise<string[]> {
     for (const execution of this.stepFunctions.running()) {
       this.stepFunctions.stopExecution(execution.executionArn, 'Interrupted', message);
     }
-    return this.failInterruptedJobs(message);
+    const jobs = await this.failInterruptedJobs(message);
+    await this.failInterruptedBatchRuns(message);
+    return jobs;
   }
 
   async close(): Promise<void> {

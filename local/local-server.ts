@@ -62,6 +62,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   let interruptedAtStart: string[];
   try {
     interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
+    await orchestrator.failInterruptedBatchRuns(INTERRUPTED_BEFORE_START);
     api = await startLocalApiServer({
       apiFunction: orchestrator.functionFor('api'),
       apiKey,

@@ -202,4 +202,18 @@ describe('batch state machine', () => {
     expect(actionsOf("Records a batch item's outcome")).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(actionsOf('Ends a batch run')).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
   });
+
+  it('may be started by the api function, which may start nothing but the two state machines', () => {
+    const api = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      String(fn.Properties.Description).startsWith('Jobs API'),
+    );
+    const roleId = (api?.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const starts = statementsOf(String(roleId)).filter((statement) =>
+      allows(statement, 'states:StartExecution'),
+    );
+    expect(starts.map((statement) => statement.Resource)).toEqual(
+      expect.arrayContaining([{ Ref: orchestratorId }, { Ref: batchMachineId }]),
+    );
+    expect(starts).toHaveLength(2);
+  });
 });

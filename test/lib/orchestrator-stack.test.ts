@@ -266,6 +266,7 @@ describe('functions', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'states:StartExecution',
+        'states:StartExecution',
         'states:StopExecution',
       ],
     ],

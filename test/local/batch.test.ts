@@ -23,7 +23,10 @@ beforeAll(async () => {
   });
 });
 afterAll(() => orchestrator.close());
-beforeEach(() => orchestrator.simulatedModel?.setFaults([]));
+beforeEach(() => {
+  orchestrator.simulatedModel?.setFaults([]);
+  orchestrator.simulatedModel?.setLatency(0);
+});
 
 const PRODUCTS = [
   'insulated steel water bottle',
@@ -87,5 +90,33 @@ describe('a batch run locally', () => {
         AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: batch.executionArn,
       });
     }
+  });
+
+  it('ends a run whose execution was stopped as FAILED, failing the items that never finished', async () => {
+    // Arrange: a slow model, so the run is stopped with items still pending.
+    orchestrator.simulatedModel?.setLatency(300);
+    const batch = orchestrator.startBatch({
+      batchName: 'test-stopped',
+      items: PRODUCTS.slice(0, 4).map((product) => ({
+        task: `Write a product description for a ${product}`,
+      })),
+      maxConcurrency: 1,
+    });
+    while (!(await orchestrator.getBatchRunView(batch.runId))) await new Promise((r) => setTimeout(r, 50));
+
+    // Act
+    orchestrator.stepFunctions.stopExecution(batch.executionArn, 'Interrupted', 'stopped by the test');
+    const interrupted = await orchestrator.failInterruptedBatchRuns('stopped by the test');
+
+    // Assert
+    orchestrator.simulatedModel?.setLatency(0);
+    expect(interrupted).toEqual([batch.runId]);
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    expect(view).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'Interrupted', message: 'stopped by the test' },
+    });
+    expect(view?.items.every((item) => item.status !== 'PENDING')).toBe(true);
+    expect(Object.values(view?.counts ?? {}).reduce((sum, count) => sum + count, 0)).toBe(4);
   });
 });
