@@ -4,12 +4,19 @@ import { startLocalApiServer } from './api-server';
 import { LocalOrchestrator, type LocalOrchestratorOptions } from './local-orchestrator';
 import type { LocalStepFunctions } from './local-step-functions';
 import { startSfnEndpoint } from './sfn-endpoint';
+import { loadBatchDefinitions } from '../lambdas/shared/batch-catalog';
+import { type BatchDefinition, batchExecutionInput } from '../lambdas/shared/batch-schemas';
+import { LocalScheduler } from './local-scheduler';
 
 export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'functionEnvironment'> {
   apiKey?: string;
   apiPort?: number;
   sfnPort?: number;
   host?: string;
+  /** Fire the batch schedules whose time comes while the server runs. Off by default. */
+  schedules?: boolean;
+  /** Called with each batch run a schedule starts. */
+  onScheduledRun?: (definition: BatchDefinition, runId: string) => void;
 }
 
 export interface LocalServer {
@@ -17,6 +24,8 @@ export interface LocalServer {
   sfnEndpoint: string;
   apiKey: string;
   orchestrator: LocalOrchestrator;
+  /** Present when schedules are on. */
+  scheduler?: LocalScheduler;
   /** Jobs found unfinished at start (left by a stopped or crashed server) and marked FAILED. */
   interruptedAtStart: string[];
   /**
@@ -60,9 +69,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const apiKey = options.apiKey ?? `local-${randomBytes(16).toString('hex')}`;
   let api;
   let interruptedAtStart: string[];
+  let scheduler: LocalScheduler | undefined;
   try {
     interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
     await orchestrator.failInterruptedBatchRuns(INTERRUPTED_BEFORE_START);
+    if (options.schedules) {
+      scheduler = new LocalScheduler({
+        definitions: loadBatchDefinitions(),
+        start: (definition) => {
+          const run = orchestrator.startBatch(batchExecutionInput(definition, 'schedule'));
+          options.onScheduledRun?.(definition, run.runId);
+        },
+      });
+      scheduler.run();
+    }
     api = await startLocalApiServer({
       apiFunction: orchestrator.functionFor('api'),
       apiKey,
@@ -70,6 +90,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       host,
     });
   } catch (error) {
+    scheduler?.stop();
     await sfn.close();
     await orchestrator.close();
     throw error;
@@ -80,7 +101,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     apiKey,
     orchestrator,
     interruptedAtStart,
+    ...(scheduler ? { scheduler } : {}),
     close: async ({ simulateCrash = false } = {}) => {
+      scheduler?.stop();
       await api.close();
       const interrupted = simulateCrash ? [] : await orchestrator.stopRunningJobs(INTERRUPTED_AT_STOP);
       await sfn.close();
