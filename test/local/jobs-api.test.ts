@@ -138,7 +138,13 @@ describe('jobs API routes', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toEqual(buildOpenApiDocument());
     expect(file).toEqual(reply.body);
-    expect(Object.keys(reply.body.paths as object)).toEqual(['/jobs', '/jobs/{jobId}', '/openapi.json']);
+    expect(Object.keys(reply.body.paths as object)).toEqual([
+      '/jobs',
+      '/jobs/{jobId}',
+      '/batches',
+      '/batches/{runId}',
+      '/openapi.json',
+    ]);
   });
 });
 
