@@ -138,5 +138,5 @@ describe('npm start', () => {
     expect(badUsage.code).toBe(2);
     expect(badUsage.stderr).toMatch(/error: .*--profile/);
     expect(badUsage.stderr).toContain('Usage: npm start');
-  });
+  }, 150_000); // four CLI processes, each synthesizing the whole app, on a busy 2-core machine
 });
