@@ -1,4 +1,6 @@
 import { App, type AppProps } from 'aws-cdk-lib';
+import type { BatchDefinition } from '../lambdas/shared/batch-schemas';
+import { loadBatchDefinitions } from './batch-definitions';
 import { type OrchestratorConfig } from './config';
 import { OrchestratorStack } from './orchestrator-stack';
 
@@ -9,6 +11,10 @@ export interface BuildAppOptions {
   /** Skip esbuild bundling: the local runtime and most tests run the handlers from source. */
   skipBundling?: boolean;
   outdir?: string;
+  /** The batch definitions to schedule; default: every file in `batches/` (an invalid one throws). */
+  batches?: readonly BatchDefinition[];
+  /** Where to load the batch definitions from when `batches` is not given; default `batches/`. */
+  batchesDir?: string;
   appProps?: AppProps;
 }
 
@@ -25,6 +31,8 @@ export function buildApp(options: BuildAppOptions): { app: App; stack: Orchestra
   });
   const stack = new OrchestratorStack(app, STACK_ID, {
     config: options.config,
+    batches: options.batches ?? loadBatchDefinitions(options.batchesDir),
+    ...(options.batchesDir ? { batchesDir: options.batchesDir } : {}),
     description:
       'Serverless orchestrator-workers LLM content generation (Step Functions + Lambda + DynamoDB)',
   });

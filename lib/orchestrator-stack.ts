@@ -2,13 +2,27 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import type { BatchDefinition } from '../lambdas/shared/batch-schemas';
+import { DEFAULT_BATCHES_DIR } from './batch-definitions';
 import type { OrchestratorConfig } from './config';
+import { BatchSchedules } from './constructs/batch-schedules';
+import { BatchWorkflow } from './constructs/batch-workflow';
 import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { OrchestratorWorkflow } from './constructs/orchestrator-workflow';
 
 export interface OrchestratorStackProps extends StackProps {
   readonly config: OrchestratorConfig;
+  /**
+   * Batch definitions, each given a schedule.
+   * @default [] (the batch state machine still exists, for runs started through the API)
+   */
+  readonly batches?: readonly BatchDefinition[];
+  /**
+   * The folder the definitions came from, bundled with the api function (runs by name).
+   * @default `batches/` in the repository
+   */
+  readonly batchesDir?: string;
 }
 
 /** Assembles the constructs; holds no logic of its own. */
@@ -18,6 +32,8 @@ export class OrchestratorStack extends Stack {
   /** The Anthropic API key's secret; none with provider `bedrock`. */
   public readonly apiKeySecret: secretsmanager.ISecret | undefined;
   public readonly jobsApi: JobsApi;
+  public readonly batchWorkflow: BatchWorkflow;
+  public readonly batchSchedules: BatchSchedules;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
     super(scope, id, props);
@@ -31,9 +47,22 @@ export class OrchestratorStack extends Stack {
       config,
     });
 
+    this.batchWorkflow = new BatchWorkflow(this, 'Batches', {
+      table: this.jobs.table,
+      orchestrator: this.workflow.stateMachine,
+      jobTtlDays: config.jobTtlDays,
+      logRetention: config.logRetentionDays as logs.RetentionDays,
+    });
+    this.batchSchedules = new BatchSchedules(this, 'BatchSchedules', {
+      batchStateMachine: this.batchWorkflow.stateMachine,
+      definitions: props.batches ?? [],
+    });
+
     this.jobsApi = new JobsApi(this, 'JobsApi', {
       table: this.jobs.table,
       stateMachine: this.workflow.stateMachine,
+      batchStateMachine: this.batchWorkflow.stateMachine,
+      batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
       ...config.api,
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays as logs.RetentionDays,
@@ -46,6 +75,8 @@ export class OrchestratorStack extends Stack {
         'aws apigateway get-api-key --include-value --api-key <ApiKeyId> --query value --output text',
     });
     new CfnOutput(this, 'StateMachineArn', { value: this.workflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchWorkflow.stateMachine.stateMachineArn });
+    new CfnOutput(this, 'BatchDeadLetterQueueUrl', { value: this.batchSchedules.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'JobsTableName', { value: this.jobs.table.tableName });
     if (this.apiKeySecret) new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });
   }

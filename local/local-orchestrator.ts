@@ -1,8 +1,18 @@
 import './polyfills';
 import * as path from 'node:path';
+import type { z } from 'zod';
 import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../lib/config';
 import { createDocumentClient, JobRepository } from '../lambdas/shared/job-repository';
 import { newJobId } from '../lambdas/shared/job-id';
+import { BatchRepository } from '../lambdas/shared/batch-repository';
+import { DEFAULT_BATCHES_DIR } from '../lambdas/shared/batch-catalog';
+import {
+  type BatchExecutionInput,
+  BatchExecutionInputSchema,
+  newBatchRunId,
+} from '../lambdas/shared/batch-schemas';
+import { type BatchRunView, toBatchRunView } from '../lambdas/shared/batch-view';
+import { finishBatchRun } from '../lambdas/finish-batch-run/finish-batch-run';
 import { type JobView, toJobView } from '../lambdas/shared/job-view';
 import { type JobRequest, JobRequestSchema, type JobStatus } from '../lambdas/shared/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './local-dynamodb';
@@ -13,6 +23,7 @@ import {
   LocalStepFunctions,
   type TaskHandlers,
 } from './local-step-functions';
+import { START_EXECUTION_SYNC_RESOURCE, startExecutionSyncIntegration } from './local-start-execution';
 import {
   LOCAL_BEDROCK_CREDENTIALS,
   type SimulatedModel,
@@ -58,6 +69,14 @@ export interface LocalExecution {
   finished: Promise<ExecutionRecord>;
 }
 
+export interface LocalBatchExecution {
+  runId: string;
+  executionArn: string;
+  events: AsyncIterable<ExecutionEvent>;
+  /** Settles when the batch execution ends; never rejects. */
+  finished: Promise<ExecutionRecord>;
+}
+
 const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'RUNNING', 'SYNTHESIZING'];
 
 /**
@@ -67,7 +86,9 @@ const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'RUNNING', 'SYNT
  */
 export class LocalOrchestrator {
   readonly repository: JobRepository;
+  readonly batches: BatchRepository;
   readonly stateMachineArn: string;
+  readonly batchStateMachineArn: string;
 
   private constructor(
     readonly config: OrchestratorConfig,
@@ -81,13 +102,13 @@ export class LocalOrchestrator {
   ) {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
-    this.repository = new JobRepository(
-      createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint }),
-      tableName,
-      config.jobTtlDays,
-    );
-    this.stateMachineArn =
-      stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:${stack.orchestrator.name}`)) ?? '';
+    const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
+    this.repository = new JobRepository(documents, tableName, config.jobTtlDays);
+    this.batches = new BatchRepository(documents, tableName, config.jobTtlDays);
+    const arnOf = (name: string) =>
+      stepFunctions.stateMachineArns().find((arn) => arn.endsWith(`:stateMachine:${name}`)) ?? '';
+    this.stateMachineArn = arnOf(stack.orchestrator.name);
+    this.batchStateMachineArn = arnOf(stack.batch.name);
   }
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
@@ -112,6 +133,8 @@ export class LocalOrchestrator {
             AWS_REGION: 'us-east-1',
             DYNAMODB_ENDPOINT: dynamodb.endpoint,
             ...options.functionEnvironment,
+            // Deployed, the definitions are bundled next to the code; locally they are read in place.
+            ...(spec.environment.BATCHES_DIR ? { BATCHES_DIR: DEFAULT_BATCHES_DIR } : {}),
             ...(spec.environment.MODEL_PROVIDER ? modelEnvironment : {}),
           };
           return [spec.arn, new LocalLambdaFunction(spec, environment)] as const;
@@ -119,16 +142,24 @@ export class LocalOrchestrator {
       );
 
       const stepFunctions = new LocalStepFunctions();
-      const invoke = lambdaInvokeIntegration(functions);
+      // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
+      const invoke = lambdaInvokeIntegration(functions) as unknown as TaskHandlers[string];
+      const startExecutionSync = startExecutionSyncIntegration(
+        stepFunctions,
+      ) as unknown as TaskHandlers[string];
       for (const machine of stack.stateMachines) {
-        // The engine types results as JSON values; the integration returns parsed JSON, so this only widens.
-        const handler = invoke as unknown as TaskHandlers[string];
         stepFunctions.register({
           name: machine.name,
           definition: machine.definition,
-          taskHandlers: Object.fromEntries(
-            lambdaTaskStates(machine.definition).map((name) => [name, handler]),
-          ),
+          taskHandlers: {
+            ...Object.fromEntries(lambdaTaskStates(machine.definition).map((name) => [name, invoke])),
+            ...Object.fromEntries(
+              taskStatesWithResource(machine.definition, START_EXECUTION_SYNC_RESOURCE).map((name) => [
+                name,
+                startExecutionSync,
+              ]),
+            ),
+          },
           ...(options.retryIntervalOverrides
             ? { retryIntervalOverrides: options.retryIntervalOverrides }
             : {}),
@@ -179,6 +210,28 @@ export class LocalOrchestrator {
     };
   }
 
+  /** Starts the batch state machine (execution name = run id); it records the run itself. */
+  startBatch(input: z.input<typeof BatchExecutionInputSchema>): LocalBatchExecution {
+    const parsed: BatchExecutionInput = BatchExecutionInputSchema.parse(input);
+    const runId = parsed.runId ?? newBatchRunId(parsed.batchName);
+    const execution = this.stepFunctions.startExecution({
+      stateMachineArn: this.batchStateMachineArn,
+      name: runId,
+      input: JSON.stringify({ ...parsed, runId }),
+    });
+    return {
+      runId,
+      executionArn: execution.executionArn,
+      events: this.stepFunctions.watch(execution.executionArn),
+      finished: this.stepFunctions.waitForExecution(execution.executionArn),
+    };
+  }
+
+  async getBatchRunView(runId: string): Promise<BatchRunView | undefined> {
+    const stored = await this.batches.getRunWithItems(runId);
+    return stored ? toBatchRunView(stored) : undefined;
+  }
+
   async getJobView(jobId: string): Promise<JobView | undefined> {
     const stored = await this.repository.getJobWithSubtasks(jobId);
     return stored ? toJobView(stored, { localConsoleUrl: this.localConsoleUrl }) : undefined;
@@ -206,12 +259,37 @@ export class LocalOrchestrator {
     return interrupted;
   }
 
-  /** Stops every running execution and marks its job Interrupted. */
+  /**
+   * Ends batch runs left RUNNING without a running execution as FAILED (`Interrupted`), failing
+   * their items that never ran. Returns their run ids.
+   */
+  async failInterruptedBatchRuns(message: string): Promise<string[]> {
+    const running = new Set(this.stepFunctions.running().map((execution) => execution.name));
+    const interrupted: string[] = [];
+    let cursor: Record<string, string> | undefined;
+    do {
+      const page = await this.batches.listRuns({ limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const run of page.items) {
+        if (run.status !== 'RUNNING' || running.has(run.runId)) continue;
+        await finishBatchRun(
+          { runId: run.runId, error: { Error: 'Interrupted', Cause: message } },
+          { batches: this.batches, jobs: this.repository },
+        );
+        interrupted.push(run.runId);
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    return interrupted;
+  }
+
+  /** Stops every running execution and marks its job (and batch run) Interrupted. */
   async stopRunningJobs(message: string): Promise<string[]> {
     for (const execution of this.stepFunctions.running()) {
       this.stepFunctions.stopExecution(execution.executionArn, 'Interrupted', message);
     }
-    return this.failInterruptedJobs(message);
+    const jobs = await this.failInterruptedJobs(message);
+    await this.failInterruptedBatchRuns(message);
+    return jobs;
   }
 
   async close(): Promise<void> {
@@ -261,11 +339,16 @@ function localModelEnvironment(
 
 /** Names of every Task state (Map item processors included) that uses the lambda:invoke integration. */
 export function lambdaTaskStates(definition: Record<string, unknown>): string[] {
+  return taskStatesWithResource(definition, 'arn:aws:states:::lambda:invoke');
+}
+
+/** Names of every Task state (Map item processors and branches included) whose Resource is `resource`. */
+export function taskStatesWithResource(definition: Record<string, unknown>, resource: string): string[] {
   const names: string[] = [];
   const visit = (machine: unknown) => {
     const states = (machine as { States?: Record<string, Record<string, unknown>> }).States ?? {};
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task' && String(state.Resource).endsWith(':states:::lambda:invoke'))
+      if (state.Type === 'Task' && String(state.Resource).replace(/^arn:aws[\w-]*:/, 'arn:aws:') === resource)
         names.push(name);
       if (state.ItemProcessor) visit(state.ItemProcessor);
       if (state.Iterator) visit(state.Iterator);

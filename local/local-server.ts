@@ -5,6 +5,9 @@ import { type ConsoleServer, startConsoleServer } from './console-server';
 import { LocalOrchestrator, type LocalOrchestratorOptions } from './local-orchestrator';
 import type { LocalStepFunctions } from './local-step-functions';
 import { startSfnEndpoint } from './sfn-endpoint';
+import { loadBatchDefinitions } from '../lambdas/shared/batch-catalog';
+import { type BatchDefinition, batchExecutionInput } from '../lambdas/shared/batch-schemas';
+import { LocalScheduler } from './local-scheduler';
 
 export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'functionEnvironment'> {
   apiKey?: string;
@@ -12,6 +15,10 @@ export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'func
   sfnPort?: number;
   consolePort?: number;
   host?: string;
+  /** Fire the batch schedules whose time comes while the server runs. Off by default. */
+  schedules?: boolean;
+  /** Called with each batch run a schedule starts. */
+  onScheduledRun?: (definition: BatchDefinition, runId: string) => void;
 }
 
 export interface LocalServer {
@@ -21,6 +28,8 @@ export interface LocalServer {
   consoleUrl: string;
   apiKey: string;
   orchestrator: LocalOrchestrator;
+  /** Present when schedules are on. */
+  scheduler?: LocalScheduler;
   /** Jobs found unfinished at start (left by a stopped or crashed server) and marked FAILED. */
   interruptedAtStart: string[];
   /**
@@ -83,8 +92,20 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
 
   let api;
   let interruptedAtStart: string[];
+  let scheduler: LocalScheduler | undefined;
   try {
     interruptedAtStart = await orchestrator.failInterruptedJobs(INTERRUPTED_BEFORE_START);
+    await orchestrator.failInterruptedBatchRuns(INTERRUPTED_BEFORE_START);
+    if (options.schedules) {
+      scheduler = new LocalScheduler({
+        definitions: loadBatchDefinitions(),
+        start: (definition) => {
+          const run = orchestrator.startBatch(batchExecutionInput(definition, 'schedule'));
+          options.onScheduledRun?.(definition, run.runId);
+        },
+      });
+      scheduler.run();
+    }
     api = await startLocalApiServer({
       apiFunction: orchestrator.functionFor('api'),
       apiKey,
@@ -93,6 +114,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
   } catch (error) {
     await consoleServer.close();
+    scheduler?.stop();
     await sfn.close();
     await orchestrator.close();
     throw error;
@@ -105,8 +127,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     apiKey,
     orchestrator,
     interruptedAtStart,
+    ...(scheduler ? { scheduler } : {}),
     close: async ({ simulateCrash = false } = {}) => {
       await consoleServer.close();
+      scheduler?.stop();
       await api.close();
       const interrupted = simulateCrash ? [] : await orchestrator.stopRunningJobs(INTERRUPTED_AT_STOP);
       await sfn.close();

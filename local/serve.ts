@@ -1,5 +1,6 @@
 import './polyfills';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { modelModeFromEnv, providerFromEnv } from './cli';
 import { startLocalServer } from './local-server';
@@ -17,7 +18,23 @@ const ServeEnvSchema = z.object({
   LOCAL_DATA_DIR: z.string().optional(),
 });
 
+const SERVE_USAGE = `Usage: npm run serve [-- --schedules]
+  --schedules   also start the batches in batches/ whose schedule comes due while the server runs`;
+
 async function main(): Promise<void> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      options: { schedules: { type: 'boolean', default: false } },
+    });
+  } catch (error) {
+    process.stderr.write(
+      `error: ${error instanceof Error ? error.message : String(error)}\n${SERVE_USAGE}\n`,
+    );
+    process.exit(2);
+  }
   const parsed = ServeEnvSchema.safeParse(process.env);
   if (!parsed.success) {
     const problems = parsed.error.issues
@@ -38,6 +55,9 @@ async function main(): Promise<void> {
     sfnPort: env.SFN_PORT,
     consolePort: env.CONSOLE_PORT,
     ...(env.LOCAL_API_KEY ? { apiKey: env.LOCAL_API_KEY } : {}),
+    schedules: flags.values.schedules ?? false,
+    onScheduledRun: (definition, runId) =>
+      process.stdout.write(`Schedule fired: batch ${definition.name} run ${runId} (GET /batches/${runId})\n`),
   });
   const { dynamodb, simulatedModel } = server.orchestrator;
   const lines = [
@@ -51,6 +71,14 @@ async function main(): Promise<void> {
     '',
     `Try: curl -s -X POST ${server.apiUrl}/jobs -H 'x-api-key: ${server.apiKey}' -H 'content-type: application/json' \\`,
     `       -d '{"task":"Write a product description for a new eco-friendly water bottle"}'`,
+    server.scheduler
+      ? `Schedules         on: ${
+          server.scheduler
+            .enabled()
+            .map((d) => `${d.name} ${d.schedule.expression} ${d.schedule.timeZone}`)
+            .join('; ') || 'none enabled'
+        }`
+      : 'Schedules         off (npm run serve -- --schedules to fire them)',
     'Ctrl-C stops the server; jobs still running are then marked FAILED (Interrupted).',
   ];
   if (server.interruptedAtStart.length > 0) {

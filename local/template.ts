@@ -35,6 +35,8 @@ export interface SynthesizedStack {
   template: CfnTemplate;
   /** The orchestrator state machine (also in `stateMachines`). */
   orchestrator: LocalStateMachineSpec;
+  /** The batch state machine (also in `stateMachines`). */
+  batch: LocalStateMachineSpec;
   stateMachines: LocalStateMachineSpec[];
   functions: LocalFunctionSpec[];
   tables: CreateTableCommandInput[];
@@ -150,7 +152,8 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
 
   const orchestratorLogicalId = logicalIdOf(stack.workflow.stateMachine);
-  const names: LocalNames = { [orchestratorLogicalId]: 'orchestrator' };
+  const batchLogicalId = logicalIdOf(stack.batchWorkflow.stateMachine);
+  const names: LocalNames = { [orchestratorLogicalId]: 'orchestrator', [batchLogicalId]: 'batch' };
 
   const stateMachines = Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine')
@@ -165,6 +168,8 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     });
   const orchestrator = stateMachines.find((machine) => machine.logicalId === orchestratorLogicalId);
   if (!orchestrator) throw new Error('The template has no orchestrator state machine');
+  const batch = stateMachines.find((machine) => machine.logicalId === batchLogicalId);
+  if (!batch) throw new Error('The template has no batch state machine');
 
   const functions = stack.node
     .findAll()
@@ -187,5 +192,5 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, resource]) => createTableInput(logicalId, resource.Properties ?? {}));
 
-  return { template, orchestrator, stateMachines, functions, tables };
+  return { template, orchestrator, batch, stateMachines, functions, tables };
 }

@@ -1,4 +1,11 @@
 import { z } from 'zod';
+import {
+  BATCH_LIMITS,
+  BatchItemStatusSchema,
+  BatchNameSchema,
+  BatchRunIdSchema,
+  BatchRunStatusSchema,
+} from '../shared/batch-schemas';
 import { JobIdSchema, JobRequestSchema, JobStatusSchema } from '../shared/schemas';
 
 /** `POST /jobs` body. */
@@ -108,3 +115,64 @@ export const ProfileListSchema = z.object({
     }),
   ),
 });
+/** `POST /batches` body: a definition's name, or a name for an inline list of items. */
+export const CreateBatchBodySchema = z
+  .object({
+    batchName: BatchNameSchema,
+    /** Inline items; when absent, the items of the batch definition named `batchName`. */
+    items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItems).optional(),
+    /** Jobs at once; default the definition's, or 5 for inline items. */
+    maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).optional(),
+  })
+  .strict();
+export type CreateBatchBody = z.infer<typeof CreateBatchBodySchema>;
+
+export const BatchRunPathSchema = z.object({ runId: BatchRunIdSchema }).strict();
+
+export const ListBatchesQuerySchema = z
+  .object({
+    limit: z.coerce.number().int('must be a whole number').min(1).max(100).default(20),
+    nextToken: z.string().min(1).max(2_048).optional(),
+  })
+  .strict();
+export type ListBatchesQuery = z.infer<typeof ListBatchesQuerySchema>;
+
+export const BatchAcceptedSchema = z.object({
+  runId: z.string(),
+  batchName: z.string(),
+  status: BatchRunStatusSchema,
+  itemCount: z.number().int(),
+  executionArn: z.string().nullable(),
+});
+export type BatchAccepted = z.infer<typeof BatchAcceptedSchema>;
+
+const Counts = z.record(z.string(), z.number().int());
+
+/** A batch run, as `GET /batches/{runId}` returns it. */
+export const BatchRunViewSchema = z.object({
+  runId: z.string(),
+  batchName: z.string(),
+  status: BatchRunStatusSchema,
+  trigger: z.string(),
+  itemCount: z.number().int(),
+  counts: Counts,
+  items: z.array(
+    z.object({
+      index: z.number().int(),
+      jobId: z.string(),
+      task: z.string(),
+      status: BatchItemStatusSchema,
+      error: ErrorSummary.nullable(),
+    }),
+  ),
+  error: ErrorSummary.nullable(),
+  executionArn: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const BatchRunListSchema = z.object({
+  items: z.array(BatchRunViewSchema.omit({ items: true })),
+  nextToken: z.string().optional(),
+});
+export type BatchRunList = z.infer<typeof BatchRunListSchema>;

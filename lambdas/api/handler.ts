@@ -2,14 +2,22 @@ import middy from '@middy/core';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
+import * as path from 'node:path';
+import { BatchRepository } from '../shared/batch-repository';
+import { loadBatchDefinitions } from '../shared/batch-catalog';
+import type { BatchDefinition } from '../shared/batch-schemas';
 import { CommonEnvSchema, type Env, parseEnv } from '../shared/env';
 import { createDocumentClient, JobRepository } from '../shared/job-repository';
 import { handleApiRequest, httpErrorHandler } from './http-api';
 import { IdempotencyStore } from './idempotency';
+import { BatchesService } from './batches-service';
 import { JobsService, sfnExecutionStarter } from './jobs-service';
 
 const ApiEnvSchema = CommonEnvSchema.extend({
   STATE_MACHINE_ARN: z.string().startsWith('arn:'),
+  BATCH_STATE_MACHINE_ARN: z.string().startsWith('arn:'),
+  /** The batch definitions bundled with the function, relative to its root (the working directory). */
+  BATCHES_DIR: z.string().min(1).default('batches'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(65_536),
   /** Local runs only: the local Step Functions endpoint. */
   SFN_ENDPOINT: z.url().optional(),
@@ -35,9 +43,15 @@ export function createHandler(rawEnv: Env): ApiHandler {
     executions: sfnExecutionStarter(sfn, env.STATE_MACHINE_ARN),
     ...(env.CONSOLE_URL ? { localConsoleUrl: env.CONSOLE_URL } : {}),
   });
+  let definitions: readonly BatchDefinition[] | undefined;
+  const batches = new BatchesService({
+    batches: new BatchRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
+    executions: sfnExecutionStarter(sfn, env.BATCH_STATE_MACHINE_ARN),
+    definitions: () => (definitions ??= loadBatchDefinitions(path.resolve(env.BATCHES_DIR))),
+  });
   const wrapped = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(httpErrorHandler())
-    .handler((event) => handleApiRequest(event, service, { maxBodyBytes: env.MAX_BODY_BYTES }));
+    .handler((event) => handleApiRequest(event, service, { maxBodyBytes: env.MAX_BODY_BYTES, batches }));
   return (event, context) => wrapped(event, context);
 }
 

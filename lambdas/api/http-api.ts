@@ -1,7 +1,16 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { z } from 'zod';
-import { CreateJobBodySchema, IdempotencyKeySchema, JobPathSchema, ListJobsQuerySchema } from './api-schemas';
+import {
+  BatchRunPathSchema,
+  CreateBatchBodySchema,
+  CreateJobBodySchema,
+  IdempotencyKeySchema,
+  JobPathSchema,
+  ListBatchesQuerySchema,
+  ListJobsQuerySchema,
+} from './api-schemas';
+import type { BatchesService } from './batches-service';
 import { HttpError, validationError } from './http-error';
 import type { JobsService } from './jobs-service';
 import { profileSummaries } from '../shared/profiles';
@@ -10,6 +19,8 @@ import { matchRoute, type Operation, ROUTES } from './routes';
 
 export interface HttpApiOptions {
   maxBodyBytes: number;
+  /** The batch routes' service; without it they answer 404. */
+  batches?: BatchesService;
 }
 
 const json = (
@@ -128,9 +139,30 @@ export async function handleApiRequest(
     case 'listProfiles':
       if (Object.keys(query).length > 0) parse(z.object({}).strict(), query, 'query');
       return json(200, { items: profileSummaries() });
+    case 'createBatch': {
+      if (Object.keys(query).length > 0) parse(z.object({}).strict(), query, 'query');
+      const body = parse(CreateBatchBodySchema, parseJsonBody(event, headers, options.maxBodyBytes), 'body');
+      return json(202, await batchesOf(options, event).createBatch(body));
+    }
+    case 'listBatches':
+      return json(
+        200,
+        await batchesOf(options, event).listBatches(parse(ListBatchesQuerySchema, query, 'query')),
+      );
+    case 'getBatch':
+      return json(
+        200,
+        await batchesOf(options, event).getBatch(parse(BatchRunPathSchema, pathParameters, 'path').runId),
+      );
     case 'openapi':
       return json(200, buildOpenApiDocument());
   }
+}
+
+function batchesOf(options: HttpApiOptions, event: APIGatewayProxyEvent): BatchesService {
+  if (!options.batches)
+    throw new HttpError(404, 'ROUTE_NOT_FOUND', `No route for ${event.httpMethod} ${event.path}`);
+  return options.batches;
 }
 
 /** API Gateway tells the matched resource (`/jobs/{jobId}`); rebuild the concrete path from it. */

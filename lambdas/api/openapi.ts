@@ -1,11 +1,16 @@
 import { z } from 'zod';
 import { JobRequestSchema, REQUEST_LIMITS } from '../shared/schemas';
 import {
+  ProfileListSchema,
+  BatchAcceptedSchema,
+  BatchRunListSchema,
+  BatchRunViewSchema,
+  CreateBatchBodySchema,
   JobAcceptedSchema,
   JobListSchema,
   JobViewSchema,
+  ListBatchesQuerySchema,
   ListJobsQuerySchema,
-  ProfileListSchema,
 } from './api-schemas';
 import { ErrorResponseSchema } from './http-error';
 
@@ -20,6 +25,9 @@ const error = (description: string) => ({
 /** The OpenAPI 3 document, generated from the same zod schemas the handler validates with. */
 export function buildOpenApiDocument(): Record<string, unknown> {
   const query = schema(ListJobsQuerySchema, 'input') as {
+    properties: Record<string, Record<string, unknown>>;
+  };
+  const batchQuery = schema(ListBatchesQuerySchema, 'input') as {
     properties: Record<string, Record<string, unknown>>;
   };
   const jobIdParameter = {
@@ -135,6 +143,66 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/batches': {
+        post: {
+          operationId: 'createBatch',
+          summary: 'Run a batch now: a definition by name, or inline items',
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRequest' } } },
+          },
+          responses: {
+            '202': {
+              description: 'Batch run accepted',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchAccepted' } } },
+            },
+            ...common,
+            '413': error('Body larger than the limit'),
+            '415': error('Content-Type is not application/json'),
+            '503': error('The batch execution could not be started; the run is recorded FAILED'),
+          },
+        },
+        get: {
+          operationId: 'listBatches',
+          summary: 'List batch runs, newest first',
+          parameters: Object.entries(batchQuery.properties).map(([name, property]) => ({
+            name,
+            in: 'query',
+            required: false,
+            schema: property,
+          })),
+          responses: {
+            '200': {
+              description: 'A page of batch runs',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRunList' } } },
+            },
+            ...common,
+          },
+        },
+      },
+      '/batches/{runId}': {
+        get: {
+          operationId: 'getBatch',
+          summary: 'Read a batch run: status, counts by status, per-item job ids and outcomes',
+          parameters: [
+            {
+              name: 'runId',
+              in: 'path',
+              required: true,
+              schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{2,63}$' },
+              description: 'The batch run id (also the batch execution name)',
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'The batch run',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRun' } } },
+            },
+            ...common,
+            '404': error('No such batch run'),
+          },
+        },
+      },
       '/openapi.json': {
         get: {
           operationId: 'openapi',
@@ -154,6 +222,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         JobList: schema(JobListSchema),
         JobView: schema(JobViewSchema),
         ProfileList: schema(ProfileListSchema),
+        BatchRequest: schema(CreateBatchBodySchema, 'input'),
+        BatchAccepted: schema(BatchAcceptedSchema),
+        BatchRun: schema(BatchRunViewSchema),
+        BatchRunList: schema(BatchRunListSchema),
         Error: schema(ErrorResponseSchema),
       },
     },

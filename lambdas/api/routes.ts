@@ -15,6 +15,14 @@ export const ROUTES = [
     summary: 'Cancel an unfinished job',
   },
   { method: 'GET', resource: '/profiles', operation: 'listProfiles', summary: 'List the job profiles' },
+  { method: 'POST', resource: '/batches', operation: 'createBatch', summary: 'Run a batch now' },
+  { method: 'GET', resource: '/batches', operation: 'listBatches', summary: 'List batch runs, newest first' },
+  {
+    method: 'GET',
+    resource: '/batches/{runId}',
+    operation: 'getBatch',
+    summary: 'Read a batch run: status, counts, per-item job ids',
+  },
   {
     method: 'GET',
     resource: '/openapi.json',

@@ -13,6 +13,10 @@ export interface JobsApiProps {
   readonly table: ITable;
   /** The orchestrator state machine the API starts and stops. */
   readonly stateMachine: IStateMachine;
+  /** The batch state machine `POST /batches` starts. */
+  readonly batchStateMachine: IStateMachine;
+  /** The folder of batch definitions, bundled with the api function so a run can name one. */
+  readonly batchesDir: string;
   /** Steady-state requests per second of the usage plan. */
   readonly throttleRateLimit: number;
   /** Burst of the usage plan. */
@@ -47,16 +51,19 @@ export class JobsApi extends Construct {
 
     this.apiFunction = new WorkflowFunction(this, 'ApiFunction', {
       entry: path.join(__dirname, '..', '..', 'lambdas', 'api', 'handler.ts'),
-      description: 'Jobs API: starts, lists, reads and cancels jobs',
+      description: 'Jobs API: starts, lists, reads and cancels jobs; runs batches',
       timeout: Duration.seconds(15),
       memorySize: 512,
       logRetention,
       environment: {
         TABLE_NAME: props.table.tableName,
         STATE_MACHINE_ARN: props.stateMachine.stateMachineArn,
+        BATCH_STATE_MACHINE_ARN: props.batchStateMachine.stateMachineArn,
+        BATCHES_DIR: 'batches',
         MAX_BODY_BYTES: String(props.maxBodyBytes),
         JOB_TTL_DAYS: String(props.jobTtlDays),
       },
+      bundledFolder: { from: props.batchesDir, into: 'batches' },
     });
     props.table.grant(
       this.apiFunction,
@@ -67,6 +74,7 @@ export class JobsApi extends Construct {
     );
     props.stateMachine.grantStartExecution(this.apiFunction);
     props.stateMachine.grantExecution(this.apiFunction, 'states:StopExecution');
+    props.batchStateMachine.grantStartExecution(this.apiFunction);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
       retention: logRetention,

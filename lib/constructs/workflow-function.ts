@@ -19,6 +19,11 @@ export interface WorkflowFunctionProps {
   readonly environment?: Record<string, string>;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * A folder copied into the bundle (`into`, relative to the function's root), for data the code reads.
+   * @default nothing is copied
+   */
+  readonly bundledFolder?: { readonly from: string; readonly into: string };
 }
 
 /**
@@ -54,8 +59,19 @@ export class WorkflowFunction extends nodejs.NodejsFunction {
         forceDockerBundling: false,
         // The runtime ships AWS SDK v3, but bundling pins the version we test against.
         externalModules: [],
+        ...(props.bundledFolder ? { commandHooks: copyFolderHooks(props.bundledFolder) } : {}),
       },
     });
     this.entry = props.entry;
   }
+}
+
+function copyFolderHooks(folder: { from: string; into: string }): nodejs.ICommandHooks {
+  return {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    afterBundling: (_inputDir, outputDir) => [
+      `mkdir -p "${outputDir}/${folder.into}" && cp -R "${folder.from}/." "${outputDir}/${folder.into}/"`,
+    ],
+  };
 }

@@ -76,7 +76,9 @@ describe('jobs API', () => {
   });
 
   it('lets the api function stop only executions of the orchestrator state machine', () => {
-    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([logicalId]) => logicalId.startsWith('JobsApi'))
+      .map(([, policy]) => policy);
     const stop = policies
       .flatMap(
         (policy) =>

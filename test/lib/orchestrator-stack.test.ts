@@ -185,7 +185,7 @@ describe('functions', () => {
       .filter((runtime) => /^nodejs\d+\.x$/.test(runtime.name))
       .sort((a, b) => parseInt(b.name.slice(6), 10) - parseInt(a.name.slice(6), 10))[0];
     expect(FUNCTION_RUNTIME.name).toBe(newest?.name);
-    expect(Object.keys(functions)).toHaveLength(6);
+    expect(Object.keys(functions)).toHaveLength(9);
     for (const resource of Object.values(functions)) {
       expect(resource.Properties).toMatchObject({
         Runtime: FUNCTION_RUNTIME.name,
@@ -276,6 +276,7 @@ describe('functions', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'states:StartExecution',
+        'states:StartExecution',
         'states:StopExecution',
       ],
     ],
@@ -325,7 +326,7 @@ describe('bundling for deployment', () => {
       const { app } = buildApp({ config: parseConfig({}), outdir });
       app.synth();
       const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-      expect(assets).toHaveLength(6);
+      expect(assets).toHaveLength(9);
       const errorModuleCopies: number[] = [];
       for (const asset of assets) {
         const bundle = path.join(outdir, asset, 'index.js');

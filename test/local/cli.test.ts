@@ -184,5 +184,5 @@ describe('npm start', () => {
     expect(badUsage.code).toBe(2);
     expect(badUsage.stderr).toMatch(/error: .*--profile/);
     expect(badUsage.stderr).toContain('Usage: npm start');
-  }, 180_000);
+  }, 180_000); // four CLI processes, each synthesizing the whole app, on a busy 2-core machine
 });

@@ -143,6 +143,8 @@ describe('jobs API routes', () => {
       '/jobs',
       '/jobs/{jobId}',
       '/profiles',
+      '/batches',
+      '/batches/{runId}',
       '/openapi.json',
     ]);
   });

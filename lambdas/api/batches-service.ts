@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import type { BatchRepository } from '../shared/batch-repository';
+import type { ListCursor } from '../shared/job-repository';
+import type { BatchDefinition } from '../shared/batch-schemas';
+import {
+  batchJobId,
+  type BatchExecutionInput,
+  newBatchRunId,
+  resolveBatchItems,
+} from '../shared/batch-schemas';
+import { type BatchRunView, toBatchRunSummary, toBatchRunView } from '../shared/batch-view';
+import type { BatchAccepted, BatchRunList, CreateBatchBody, ListBatchesQuery } from './api-schemas';
+import { HttpError } from './http-error';
+import type { ExecutionStarter } from './jobs-service';
+
+export interface BatchesServiceDependencies {
+  batches: BatchRepository;
+  /** Starts the batch state machine. */
+  executions: Pick<ExecutionStarter, 'start'>;
+  /** The batch definitions a run may name (read once per container). */
+  definitions: () => readonly BatchDefinition[];
+}
+
+const DEFAULT_INLINE_CONCURRENCY = 5;
+
+const CursorTokenSchema = z.object({ k: z.record(z.string(), z.string()) }).strict();
+const encodeToken = (cursor: ListCursor) => Buffer.from(JSON.stringify({ k: cursor })).toString('base64url');
+function decodeToken(token: string): ListCursor {
+  const invalid = () =>
+    new HttpError(400, 'VALIDATION_FAILED', 'nextToken: is not a token returned by this API for this query', [
+      { field: 'nextToken', message: 'is not a token returned by this API for this query' },
+    ]);
+  try {
+    const parsed = CursorTokenSchema.safeParse(JSON.parse(Buffer.from(token, 'base64url').toString('utf8')));
+    if (!parsed.success) throw invalid();
+    return parsed.data.k;
+  } catch {
+    throw invalid();
+  }
+}
+
+/** The batch API's operations, independent of HTTP. */
+export class BatchesService {
+  constructor(private readonly deps: BatchesServiceDependencies) {}
+
+  /**
+   * Records the run (RUNNING, items PENDING), then starts the batch state machine with the run id as
+   * the execution name. A run whose execution cannot start is recorded FAILED, never left RUNNING.
+   */
+  async createBatch(body: CreateBatchBody): Promise<BatchAccepted> {
+    const input = this.executionInput(body);
+    const runId = newBatchRunId(input.batchName);
+    await this.deps.batches.createRun({
+      runId,
+      batchName: input.batchName,
+      trigger: 'api',
+      items: input.items.map((request, index) => ({
+        index,
+        jobId: batchJobId(runId, index),
+        task: request.task,
+      })),
+    });
+    let executionArn: string;
+    try {
+      executionArn = await this.deps.executions.start(runId, JSON.stringify({ ...input, runId }));
+    } catch (error) {
+      const message = `Could not start the batch execution: ${error instanceof Error ? error.message : String(error)}`;
+      await this.deps.batches.finishRun(runId, {
+        status: 'FAILED',
+        counts: { PENDING: input.items.length },
+        error: { name: 'StartExecutionFailed', message },
+      });
+      throw new HttpError(
+        503,
+        'EXECUTION_NOT_STARTED',
+        `${message}. The run ${runId} is recorded as FAILED; try again.`,
+        undefined,
+        {
+          cause: error,
+        },
+      );
+    }
+    return {
+      runId,
+      batchName: input.batchName,
+      status: 'RUNNING',
+      itemCount: input.items.length,
+      executionArn,
+    };
+  }
+
+  private executionInput(body: CreateBatchBody): BatchExecutionInput {
+    if (body.items) {
+      return {
+        batchName: body.batchName,
+        items: body.items,
+        maxConcurrency: body.maxConcurrency ?? DEFAULT_INLINE_CONCURRENCY,
+        trigger: 'api',
+      };
+    }
+    const definitions = this.deps.definitions();
+    const definition = definitions.find((candidate) => candidate.name === body.batchName);
+    if (!definition) {
+      const known = definitions.map((candidate) => candidate.name).join(', ') || 'none';
+      const message = `no batch definition named "${body.batchName}" (known: ${known}); or send "items"`;
+      throw new HttpError(400, 'VALIDATION_FAILED', `batchName: ${message}`, [
+        { field: 'batchName', message },
+      ]);
+    }
+    return {
+      batchName: definition.name,
+      items: resolveBatchItems(definition),
+      maxConcurrency: body.maxConcurrency ?? definition.maxConcurrency,
+      trigger: 'api',
+    };
+  }
+
+  async getBatch(runId: string): Promise<BatchRunView> {
+    const stored = await this.deps.batches.getRunWithItems(runId);
+    if (!stored)
+      throw new HttpError(404, 'BATCH_RUN_NOT_FOUND', `runId: no batch run ${runId}`, [
+        { field: 'runId', message: 'no such batch run' },
+      ]);
+    return toBatchRunView(stored);
+  }
+
+  async listBatches(query: ListBatchesQuery): Promise<BatchRunList> {
+    const cursor = query.nextToken ? decodeToken(query.nextToken) : undefined;
+    const page = await this.deps.batches.listRuns({ limit: query.limit, ...(cursor ? { cursor } : {}) });
+    return {
+      items: page.items.map(toBatchRunSummary),
+      ...(page.cursor ? { nextToken: encodeToken(page.cursor) } : {}),
+    };
+  }
+}

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import type { BatchRepository } from '../shared/batch-repository';
+import { BatchRunIdSchema } from '../shared/batch-schemas';
+import type { ErrorSummary } from '../shared/errors';
+import type { JobRepository } from '../shared/job-repository';
+import { CaughtErrorSchema, JobIdSchema, type JobStatus, TERMINAL_JOB_STATUSES } from '../shared/schemas';
+
+export const RecordBatchItemEventSchema = z.object({
+  runId: BatchRunIdSchema,
+  item: z.object({ index: z.number().int().nonnegative(), jobId: JobIdSchema }),
+  /** Present when the child execution could not be started or did not succeed. */
+  error: CaughtErrorSchema.optional(),
+});
+export type RecordBatchItemEvent = z.infer<typeof RecordBatchItemEventSchema>;
+
+export interface RecordBatchItemResult {
+  index: number;
+  jobId: string;
+  status: JobStatus;
+}
+
+/** What a `.sync:2` failure's Cause says, when it is the child's DescribeExecution output. */
+function childFailure(caught: { Error?: string; Cause?: string }): ErrorSummary {
+  const name = caught.Error ?? 'UnknownError';
+  try {
+    const described = z
+      .object({ Error: z.string().optional(), Cause: z.string().optional() })
+      .parse(JSON.parse(caught.Cause ?? ''));
+    return { name: described.Error ?? name, message: described.Cause ?? name };
+  } catch {
+    return { name, message: caught.Cause || name };
+  }
+}
+
+/**
+ * Records the item's outcome from its job's record, the source of truth. A job that never reached a
+ * terminal status (its execution was never started, or was stopped) is failed here, so none is left
+ * looking alive.
+ */
+export async function recordBatchItem(
+  event: RecordBatchItemEvent,
+  deps: { batches: BatchRepository; jobs: JobRepository },
+): Promise<RecordBatchItemResult> {
+  const { index, jobId } = event.item;
+  let job = await deps.jobs.getJob(jobId);
+  if (!job || !TERMINAL_JOB_STATUSES.includes(job.status)) {
+    const error = event.error
+      ? childFailure(event.error)
+      : { name: 'JobNotFinished', message: 'The job execution ended without recording a terminal status' };
+    if (job) await deps.jobs.failJob(jobId, error);
+    job = await deps.jobs.getJob(jobId);
+    if (!job) {
+      await deps.batches.recordItemOutcome(event.runId, index, { status: 'FAILED', error });
+      return { index, jobId, status: 'FAILED' };
+    }
+  }
+  await deps.batches.recordItemOutcome(event.runId, index, {
+    status: job.status,
+    ...(job.error ? { error: job.error } : {}),
+  });
+  return { index, jobId, status: job.status };
+}

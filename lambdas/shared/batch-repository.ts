@@ -1,0 +1,240 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import {
+  type BatchItemStatus,
+  BatchItemStatusSchema,
+  BatchRunStatusSchema,
+  type BatchRunStatus,
+} from './batch-schemas';
+import type { ErrorSummary } from './errors';
+import { JOB_INDEXES, type ListCursor } from './job-repository';
+import { ErrorSummarySchema } from './schemas';
+
+/** A batch run and its items share a partition, so one Query reads a whole run. */
+export const batchRunKey = (runId: string) => ({ pk: `BATCH#${runId}`, sk: 'RUN' });
+export const batchItemKey = (runId: string, index: number) => ({
+  pk: `BATCH#${runId}`,
+  sk: `ITEM#${String(index).padStart(5, '0')}`,
+});
+
+/** The `entity` value of run items in the by-creation-time index (jobs use `job`). */
+export const BATCH_RUN_ENTITY = 'batch';
+
+export const BatchCountsSchema = z.record(z.string(), z.number().int().nonnegative());
+export type BatchCounts = z.infer<typeof BatchCountsSchema>;
+
+export const BatchRunRecordSchema = z.object({
+  runId: z.string(),
+  batchName: z.string(),
+  status: BatchRunStatusSchema,
+  trigger: z.string(),
+  itemCount: z.number().int(),
+  counts: BatchCountsSchema.optional(),
+  error: ErrorSummarySchema.optional(),
+  executionArn: z.string().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type BatchRunRecord = z.infer<typeof BatchRunRecordSchema>;
+
+export const BatchItemRecordSchema = z.object({
+  index: z.number().int().nonnegative(),
+  jobId: z.string(),
+  task: z.string(),
+  status: BatchItemStatusSchema,
+  error: ErrorSummarySchema.optional(),
+  updatedAt: z.string(),
+});
+export type BatchItemRecord = z.infer<typeof BatchItemRecordSchema>;
+
+export interface BatchRunWithItems {
+  run: BatchRunRecord;
+  items: BatchItemRecord[];
+}
+
+const isConditionFailure = (error: unknown) =>
+  error instanceof ConditionalCheckFailedException ||
+  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
+
+const WRITE_CONCURRENCY = 10;
+
+/** Reads and writes of batch runs and their items. Every write is safe to repeat (Step Functions retries). */
+export class BatchRepository {
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly ttlDays: number,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private timestamps() {
+    const now = this.now();
+    return { iso: now.toISOString(), expiresAt: Math.floor(now.getTime() / 1000) + this.ttlDays * 86_400 };
+  }
+
+  /** Records a RUNNING run and one PENDING item per job; a repeated call leaves what exists alone. */
+  async createRun(run: {
+    runId: string;
+    batchName: string;
+    trigger: string;
+    executionArn?: string;
+    items: { index: number; jobId: string; task: string }[];
+  }): Promise<void> {
+    const { iso, expiresAt } = this.timestamps();
+    const putIfAbsent = async (Item: Record<string, unknown>) => {
+      try {
+        await this.documents.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item,
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+      }
+    };
+    await putIfAbsent({
+      ...batchRunKey(run.runId),
+      entity: BATCH_RUN_ENTITY,
+      runId: run.runId,
+      batchName: run.batchName,
+      status: 'RUNNING',
+      trigger: run.trigger,
+      itemCount: run.items.length,
+      ...(run.executionArn ? { executionArn: run.executionArn } : {}),
+      createdAt: iso,
+      updatedAt: iso,
+      expiresAt,
+    });
+    for (let start = 0; start < run.items.length; start += WRITE_CONCURRENCY) {
+      await Promise.all(
+        run.items.slice(start, start + WRITE_CONCURRENCY).map((item) =>
+          putIfAbsent({
+            ...batchItemKey(run.runId, item.index),
+            ...item,
+            status: 'PENDING',
+            updatedAt: iso,
+            expiresAt,
+          }),
+        ),
+      );
+    }
+  }
+
+  async recordItemOutcome(
+    runId: string,
+    index: number,
+    outcome: { status: BatchItemStatus; error?: ErrorSummary },
+  ): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: batchItemKey(runId, index),
+        UpdateExpression: outcome.error
+          ? 'SET #status = :status, updatedAt = :now, #error = :error'
+          : 'SET #status = :status, updatedAt = :now REMOVE #error',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ExpressionAttributeValues: {
+          ':status': outcome.status,
+          ':now': this.timestamps().iso,
+          ...(outcome.error ? { ':error': outcome.error } : {}),
+        },
+      }),
+    );
+  }
+
+  /** Ends the run with its counts; a run already ended keeps its first ending. */
+  async finishRun(
+    runId: string,
+    ending: { status: Exclude<BatchRunStatus, 'RUNNING'>; counts: BatchCounts; error?: ErrorSummary },
+  ): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: batchRunKey(runId),
+          UpdateExpression: `SET #status = :status, counts = :counts, updatedAt = :now${ending.error ? ', #error = :error' : ''}`,
+          ConditionExpression: 'attribute_exists(pk) AND #status = :running',
+          ExpressionAttributeNames: { '#status': 'status', ...(ending.error ? { '#error': 'error' } : {}) },
+          ExpressionAttributeValues: {
+            ':status': ending.status,
+            ':counts': ending.counts,
+            ':running': 'RUNNING',
+            ':now': this.timestamps().iso,
+            ...(ending.error ? { ':error': ending.error } : {}),
+          },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getRun(runId: string): Promise<BatchRunRecord | undefined> {
+    const result = await this.documents.send(
+      new GetCommand({ TableName: this.tableName, Key: batchRunKey(runId), ConsistentRead: true }),
+    );
+    return result.Item ? BatchRunRecordSchema.parse(result.Item) : undefined;
+  }
+
+  async getRunWithItems(runId: string): Promise<BatchRunWithItems | undefined> {
+    const records: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': batchRunKey(runId).pk },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      records.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    const runItem = records.find((record) => record.sk === 'RUN');
+    if (!runItem) return undefined;
+    const items = records
+      .filter((record) => typeof record.sk === 'string' && record.sk.startsWith('ITEM#'))
+      .map((record) => BatchItemRecordSchema.parse(record))
+      .sort((a, b) => a.index - b.index);
+    return { run: BatchRunRecordSchema.parse(runItem), items };
+  }
+
+  /** Runs newest first, from the by-creation-time index (which projects keys only for runs). */
+  async listRuns(options: { limit: number; cursor?: ListCursor }): Promise<{
+    items: BatchRunRecord[];
+    cursor?: ListCursor;
+  }> {
+    const page = await this.documents.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: JOB_INDEXES.byCreatedAt,
+        KeyConditionExpression: 'entity = :entity',
+        ExpressionAttributeValues: { ':entity': BATCH_RUN_ENTITY },
+        ScanIndexForward: false,
+        Limit: options.limit,
+        ExclusiveStartKey: options.cursor,
+      }),
+    );
+    const runs = await Promise.all(
+      (page.Items ?? []).map((item) => this.getRun(String(item.pk).slice('BATCH#'.length))),
+    );
+    return {
+      items: runs.filter((run): run is BatchRunRecord => run !== undefined),
+      ...(page.LastEvaluatedKey ? { cursor: page.LastEvaluatedKey as ListCursor } : {}),
+    };
+  }
+}

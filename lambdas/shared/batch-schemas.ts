@@ -1,0 +1,161 @@
+import { DEFAULT_PROFILE } from './profiles';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { JobContextSchema, type JobRequest, JobRequestSchema, JobStatusSchema } from './schemas';
+
+/** Limits that keep a batch inside one inline Map and one execution input (256 KiB). */
+export const BATCH_LIMITS = {
+  maxItems: 200,
+  maxConcurrency: 40,
+  nameMaxChars: 40,
+} as const;
+
+export const BatchNameSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9-]{2,39}$/,
+    'must be 3–40 characters of lowercase letters, digits and dashes, starting with a letter or digit',
+  );
+
+const isTimeZone = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** An EventBridge Scheduler expression: `cron(min hour day-of-month month day-of-week year)` or `rate(n unit)`. */
+export const ScheduleExpressionSchema = z
+  .string()
+  .refine(
+    (value) =>
+      /^cron\((\S+\s+){5}\S+\)$/.test(value) ||
+      /^rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)$/.test(value),
+    {
+      message: 'must be cron(<6 fields>) or rate(<n> <minute(s)|hour(s)|day(s)>), e.g. cron(0 2 * * ? *)',
+    },
+  );
+
+export const BatchScheduleSchema = z
+  .object({
+    expression: ScheduleExpressionSchema,
+    /** IANA time zone the cron expression is read in. */
+    timeZone: z.string().refine(isTimeZone, { message: 'must be an IANA time zone, e.g. Europe/London' }),
+    /** Scheduler may start the run up to this many minutes late, spreading load. */
+    flexibleWindowMinutes: z.number().int().min(1).max(1_440).default(15),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+/** One item of a batch: a job request whose fields fall back to the batch's defaults. */
+export const BatchItemSchema = z
+  .object({
+    task: z.string(),
+    context: JobContextSchema.optional(),
+    profile: z.string().optional(),
+  })
+  .strict();
+
+/** A batch definition as kept in `batches/*.json`. */
+export const BatchDefinitionSchema = z
+  .object({
+    name: BatchNameSchema,
+    description: z.string().max(500).optional(),
+    schedule: BatchScheduleSchema,
+    defaults: z
+      .object({ profile: z.string().optional(), context: JobContextSchema.optional() })
+      .strict()
+      .default({}),
+    /** Jobs of this batch running at once (the batch Map's MaxConcurrency). */
+    maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
+    items: z
+      .array(BatchItemSchema)
+      .min(1, 'must list at least one item')
+      .max(BATCH_LIMITS.maxItems, `must list at most ${BATCH_LIMITS.maxItems} items (see README: scale)`),
+  })
+  .strict()
+  .superRefine((definition, ctx) => {
+    for (const [index, item] of definition.items.entries()) {
+      const merged = mergeItem(definition.defaults, item);
+      const result = JobRequestSchema.safeParse(merged);
+      if (!result.success)
+        for (const issue of result.error.issues)
+          ctx.addIssue({ code: 'custom', message: issue.message, path: ['items', index, ...issue.path] });
+    }
+  });
+export type BatchDefinition = z.infer<typeof BatchDefinitionSchema>;
+export type BatchDefinitionInput = z.input<typeof BatchDefinitionSchema>;
+
+type BatchDefaults = BatchDefinition['defaults'];
+type BatchItem = z.infer<typeof BatchItemSchema>;
+
+function mergeItem(defaults: BatchDefaults, item: BatchItem): Record<string, unknown> {
+  return {
+    task: item.task,
+    context: { ...defaults.context, ...item.context },
+    profile: item.profile ?? defaults.profile ?? DEFAULT_PROFILE,
+  };
+}
+
+/** The job request of every item, with the batch's defaults applied (the definition is already valid). */
+export function resolveBatchItems(definition: Pick<BatchDefinition, 'defaults' | 'items'>): JobRequest[] {
+  return definition.items.map((item) => JobRequestSchema.parse(mergeItem(definition.defaults, item)));
+}
+
+export const BatchRunIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{2,63}$/, 'must be 3–64 characters of lowercase letters, digits and dashes');
+
+/** A run id that reads well in the console: the batch name, the UTC minute and a random suffix. */
+export function newBatchRunId(
+  batchName: string,
+  now: Date = new Date(),
+  random: () => string = () => randomBytes(3).toString('hex'),
+): string {
+  const stamp = now.toISOString().slice(0, 16).replace(/[-:T]/g, '');
+  return `${batchName}-${stamp}-${random()}`;
+}
+
+/**
+ * The job id of one item: derived from the run and the item's position, so a retried start of the
+ * same item reuses the job (and the execution name) instead of creating a second one.
+ */
+export function batchJobId(runId: string, index: number): string {
+  return `${runId}-${String(index + 1).padStart(3, '0')}`;
+}
+
+/** The batch state machine's input for a definition: its items resolved, nothing left to look up. */
+export function batchExecutionInput(
+  definition: BatchDefinition,
+  trigger: BatchExecutionInput['trigger'],
+  runId?: string,
+): BatchExecutionInput {
+  return {
+    batchName: definition.name,
+    ...(runId ? { runId } : {}),
+    items: resolveBatchItems(definition),
+    maxConcurrency: definition.maxConcurrency,
+    trigger,
+  };
+}
+
+/** What starts a batch state machine execution (from a schedule, the API or `npm run batch`). */
+export const BatchExecutionInputSchema = z.object({
+  batchName: BatchNameSchema,
+  /** Set by the API and the CLI; a scheduled run derives one from its execution name. */
+  runId: BatchRunIdSchema.optional(),
+  items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItems),
+  maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
+  trigger: z.enum(['schedule', 'api', 'cli']).default('schedule'),
+});
+export type BatchExecutionInput = z.infer<typeof BatchExecutionInputSchema>;
+
+export const BATCH_RUN_STATUSES = ['RUNNING', 'COMPLETED', 'FAILED'] as const;
+export const BatchRunStatusSchema = z.enum(BATCH_RUN_STATUSES);
+export type BatchRunStatus = z.infer<typeof BatchRunStatusSchema>;
+
+/** An item is PENDING until its job ends; then it carries the job's terminal status. */
+export const BatchItemStatusSchema = z.union([z.literal('PENDING'), JobStatusSchema]);
+export type BatchItemStatus = z.infer<typeof BatchItemStatusSchema>;

@@ -1,0 +1,110 @@
+import './polyfills';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../lib/batch-definitions';
+import { batchExecutionInput } from '../lambdas/shared/batch-schemas';
+import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
+import { modelModeFromEnv } from './cli';
+import { LocalOrchestrator } from './local-orchestrator';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const BATCH_USAGE = `Usage: npm run batch -- batches/<file>.json [--json]
+
+Runs a batch definition's items through the local batch state machine (one orchestrator execution per
+item, at the definition's maxConcurrency), shows progress, then a summary table.
+  --json       print the batch run view as JSON on stdout
+  -h, --help   show this help
+
+Exit code: 0 when every item SUCCEEDED or ended PARTIAL, 1 when an item or the run FAILED, 2 for bad usage
+or an invalid definition file.`;
+
+const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    log(`error: ${error instanceof Error ? error.message : String(error)}\n\n${BATCH_USAGE}`);
+    return EXIT.usage;
+  }
+  if (parsed.values.help) {
+    process.stdout.write(`${BATCH_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const [file, ...extra] = parsed.positionals;
+  if (!file || extra.length > 0) {
+    log(`error: ${file ? 'expected one definition file' : 'missing the definition file'}\n\n${BATCH_USAGE}`);
+    return EXIT.usage;
+  }
+  let definition;
+  try {
+    definition = loadBatchDefinitionFile(file);
+  } catch (error) {
+    if (!(error instanceof InvalidBatchDefinition)) throw error;
+    log(`error: ${error.message}`);
+    return EXIT.usage;
+  }
+
+  const model = modelModeFromEnv(env);
+  log(
+    model.kind === 'simulated'
+      ? 'Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.'
+      : `Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`,
+  );
+  const startedAt = Date.now();
+  const orchestrator = await LocalOrchestrator.start({
+    model,
+    dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
+    ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
+  });
+  try {
+    const batch = orchestrator.startBatch(batchExecutionInput(definition, 'cli'));
+    log(
+      `Batch ${definition.name}: ${definition.items.length} items, ${definition.maxConcurrency} at once · run ${batch.runId}`,
+    );
+    const interactive = process.stderr.isTTY === true;
+    let last = '';
+    await followBatchProgress(batch.events, definition.items.length, (progress) => {
+      const bar = renderProgressBar(progress);
+      if (bar === last) return;
+      last = bar;
+      process.stderr.write(interactive ? `\r${bar}` : `${bar}\n`);
+    });
+    if (interactive) process.stderr.write('\n');
+    const execution = await batch.finished;
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    if (!view) {
+      log(
+        `error: the batch run was not recorded (${execution.error ?? execution.status}: ${execution.cause ?? ''})`,
+      );
+      return EXIT.failed;
+    }
+    if (parsed.values.json) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+    log(batchSummaryTable(view, Date.now() - startedAt));
+    const allGood = view.items.every((item) => item.status === 'SUCCEEDED' || item.status === 'PARTIAL');
+    return view.status === 'COMPLETED' && allGood ? EXIT.ok : EXIT.failed;
+  } finally {
+    await orchestrator.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

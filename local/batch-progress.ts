@@ -1,0 +1,82 @@
+import type { BatchRunView } from '../lambdas/shared/batch-view';
+import type { ExecutionEvent } from './local-orchestrator';
+
+export interface BatchProgress {
+  total: number;
+  done: number;
+  failed: number;
+  running: number;
+}
+
+const FAILED_STATUSES = new Set(['FAILED', 'CANCELLED']);
+
+/** `[████████░░░░░░░░] 5/10 · 4 done · 1 failed · 3 running` */
+export function renderProgressBar(progress: BatchProgress, width = 24): string {
+  const finished = progress.done + progress.failed;
+  const filled = progress.total === 0 ? width : Math.round((finished / progress.total) * width);
+  const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+  return `[${bar}] ${finished}/${progress.total} · ${progress.done} done · ${progress.failed} failed · ${progress.running} running`;
+}
+
+/**
+ * Follows a batch execution's events and calls `update` whenever an item starts or finishes:
+ * an item is running from its Map iteration's start until its outcome is recorded.
+ */
+export async function followBatchProgress(
+  events: AsyncIterable<ExecutionEvent>,
+  total: number,
+  update: (progress: BatchProgress) => void,
+): Promise<BatchProgress> {
+  const progress: BatchProgress = { total, done: 0, failed: 0, running: 0 };
+  for await (const event of events) {
+    if (event.type === 'MapIterationStarted' && event.parentState.name === 'RunItems') {
+      progress.running++;
+      update({ ...progress });
+    }
+    if (
+      event.type === 'StateExited' &&
+      ['RecordItemResult', 'RecordItemFailure', 'ItemNotRecorded'].includes(event.state.name)
+    ) {
+      const status = (event.state.output as { status?: string } | undefined)?.status ?? 'FAILED';
+      progress.running = Math.max(0, progress.running - 1);
+      if (FAILED_STATUSES.has(status) || event.state.name === 'ItemNotRecorded') progress.failed++;
+      else progress.done++;
+      update({ ...progress });
+    }
+  }
+  return progress;
+}
+
+const pad = (text: string, width: number) =>
+  text.length >= width ? text : text + ' '.repeat(width - text.length);
+const clip = (text: string, width: number) => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
+
+/** The closing table: one row per item, then the counts by status. */
+export function batchSummaryTable(view: BatchRunView, elapsedMs: number): string {
+  const rows = view.items.map((item) => [
+    String(item.index + 1),
+    item.status,
+    item.jobId,
+    clip(item.error ? `${item.error.name}: ${item.error.message}` : item.task, 70),
+  ]);
+  const header = ['#', 'status', 'job id', 'task / error'];
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => pad(cell, widths[column] ?? 0))
+      .join('  ')
+      .trimEnd();
+  const counts = Object.entries(view.counts)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, count]) => `${count} ${status}`)
+    .join(' · ');
+  return [
+    line(header),
+    line(widths.map((width) => '-'.repeat(width))),
+    ...rows.map(line),
+    '',
+    `Batch ${view.batchName} run ${view.runId}: ${view.status} in ${(elapsedMs / 1000).toFixed(1)}s · ${view.itemCount} items · ${counts}`,
+  ].join('\n');
+}

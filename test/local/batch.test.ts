@@ -1,0 +1,122 @@
+import { LocalOrchestrator } from '../../local/local-orchestrator';
+import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
+
+/** A batch through the local runtime: the batch state machine starting orchestrator executions with `.sync:2`. */
+let orchestrator: LocalOrchestrator;
+const FAST_RETRIES = {
+  Plan: 5,
+  RunSubtask: 5,
+  Synthesize: 5,
+  RecordSubtaskFailure: 5,
+  MarkFailed: 5,
+  StartBatchRun: 5,
+  RunJob: 5,
+  RecordItemResult: 5,
+  RecordItemFailure: 5,
+  FinishBatchRun: 5,
+};
+
+beforeAll(async () => {
+  orchestrator = await LocalOrchestrator.start({
+    model: { kind: 'simulated' },
+    retryIntervalOverrides: FAST_RETRIES,
+  });
+});
+afterAll(() => orchestrator.close());
+beforeEach(() => {
+  orchestrator.simulatedModel?.setFaults([]);
+  orchestrator.simulatedModel?.setLatency(0);
+});
+
+const PRODUCTS = [
+  'insulated steel water bottle',
+  'merino wool jumper',
+  'LED bike light set',
+  'cast-iron casserole dish',
+  'bamboo bath towel set',
+  'ceramic pour-over coffee dripper',
+  'waxed canvas tote bag',
+  'solar garden lantern',
+];
+const DOOMED = ['cursed umbrella stand', 'cursed doormat'];
+
+describe('a batch run locally', () => {
+  it('ends with 8 SUCCEEDED and 2 FAILED items when 2 jobs are rejected by the model, all recorded', async () => {
+    // Arrange: the planner rejects (400) any request mentioning "cursed", so those two jobs fail.
+    orchestrator.simulatedModel?.setFaults([{ kind: 'bad_request', role: 'plan', match: 'cursed' }]);
+    const tasks = [...PRODUCTS.slice(0, 4), DOOMED[0], ...PRODUCTS.slice(4), DOOMED[1]].map((product) => ({
+      task: `Write a product description for a ${product}`,
+    }));
+
+    // Act
+    const batch = orchestrator.startBatch({
+      batchName: 'test-products',
+      items: tasks,
+      maxConcurrency: 4,
+      trigger: 'cli',
+    });
+    const execution = await batch.finished;
+
+    // Assert: the batch execution succeeded despite the failed items, and the run says so.
+    expect({ status: execution.status, error: execution.error, cause: execution.cause }).toEqual({
+      status: 'SUCCEEDED',
+      error: undefined,
+      cause: undefined,
+    });
+    expect(JSON.parse(execution.output ?? '{}')).toEqual({
+      runId: batch.runId,
+      status: 'COMPLETED',
+      itemCount: 10,
+      counts: { SUCCEEDED: 8, FAILED: 2 },
+    });
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    expect(view).toMatchObject({ status: 'COMPLETED', itemCount: 10, counts: { SUCCEEDED: 8, FAILED: 2 } });
+    const failed = view?.items.filter((item) => item.status === 'FAILED') ?? [];
+    expect(failed.map((item) => item.index)).toEqual([4, 9]);
+    for (const item of failed) expect(item.error).toMatchObject({ name: 'ModelRequestRejected' });
+
+    // Every item's job exists, ended in the item's status, and ran as an execution named after it.
+    for (const item of view?.items ?? []) {
+      const job = await orchestrator.getJobView(item.jobId);
+      expect(job?.status).toBe(item.status);
+      expect(TERMINAL_JOB_STATUSES).toContain(job?.status);
+      expect(job?.task).toBe(tasks[item.index]?.task);
+      const child = orchestrator.stepFunctions.describeExecution(
+        `${orchestrator.stateMachineArn.replace(':stateMachine:', ':execution:')}:${item.jobId}`,
+      );
+      expect(child.status).toBe(item.status === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED');
+      expect(JSON.parse(child.input)).toMatchObject({
+        jobId: item.jobId,
+        AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID: batch.executionArn,
+      });
+    }
+  });
+
+  it('ends a run whose execution was stopped as FAILED, failing the items that never finished', async () => {
+    // Arrange: a slow model, so the run is stopped with items still pending.
+    orchestrator.simulatedModel?.setLatency(300);
+    const batch = orchestrator.startBatch({
+      batchName: 'test-stopped',
+      items: PRODUCTS.slice(0, 4).map((product) => ({
+        task: `Write a product description for a ${product}`,
+      })),
+      maxConcurrency: 1,
+    });
+    while (!(await orchestrator.getBatchRunView(batch.runId))) await new Promise((r) => setTimeout(r, 50));
+
+    // Act
+    orchestrator.stepFunctions.stopExecution(batch.executionArn, 'Interrupted', 'stopped by the test');
+    const interrupted = await orchestrator.failInterruptedBatchRuns('stopped by the test');
+
+    // Assert
+    orchestrator.simulatedModel?.setLatency(0);
+    expect(interrupted).toEqual([batch.runId]);
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    expect(view).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'Interrupted', message: 'stopped by the test' },
+    });
+    expect(view?.items.every((item) => item.status !== 'PENDING')).toBe(true);
+    expect(Object.values(view?.counts ?? {}).reduce((sum, count) => sum + count, 0)).toBe(4);
+  });
+});
