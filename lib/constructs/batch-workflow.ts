@@ -139,6 +139,7 @@ export class BatchWorkflow extends Construct {
         'runId.$': '$.Payload.runId',
         'batchName.$': '$.Payload.batchName',
         'maxConcurrency.$': '$.Payload.maxConcurrency',
+        // The bucket name rides in the state because the item reader takes it by path (see distributedRunItems).
         ...(itemsBucket
           ? { 'itemsKey.$': '$.Payload.itemsKey', itemsBucket: itemsBucket.bucketName }
           : { 'items.$': '$.Payload.items' }),
