@@ -22,6 +22,13 @@ export const DEFAULT_MODELS_BY_PROVIDER: Record<ModelProvider, Record<ModelRole,
 };
 
 export const MODEL_ROLES = ['orchestrator', 'worker', 'synthesis'] as const;
+
+/**
+ * How the batch state machine runs its items: `inline` (a Map over the items in the execution state;
+ * runs locally) or `distributed` (a Distributed Map reading the item list from S3; cloud only).
+ */
+export const BATCH_MAP_KINDS = ['inline', 'distributed'] as const;
+export type BatchMapKind = (typeof BATCH_MAP_KINDS)[number];
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
 const modelId = z.string().min(1).max(200);
@@ -55,6 +62,8 @@ export const OrchestratorConfigSchema = z
     /** Days until DynamoDB's TTL removes a job and its subtasks. */
     jobTtlDays: z.number().int().min(1).max(3_650).default(30),
     logRetentionDays: z.number().int().min(1).default(30),
+    /** The batch Map: `inline` (default, runs locally) or `distributed` (item lists in S3, cloud only). */
+    batchMap: z.enum(BATCH_MAP_KINDS).default('inline'),
     /** The jobs API: throttling and quota of its usage plan, and the largest request body accepted. */
     api: z
       .object({

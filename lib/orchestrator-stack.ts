@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import type { BatchDefinition } from '../lambdas/shared/batch-schemas';
 import { DEFAULT_BATCHES_DIR } from './batch-definitions';
 import type { OrchestratorConfig } from './config';
+import { BatchItemsBucket } from './constructs/batch-items-bucket';
 import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
 import { JobsApi } from './constructs/jobs-api';
@@ -33,6 +34,8 @@ export class OrchestratorStack extends Stack {
   public readonly apiKeySecret: secretsmanager.ISecret | undefined;
   public readonly jobsApi: JobsApi;
   public readonly batchWorkflow: BatchWorkflow;
+  /** The item lists of the Distributed Map; none with `batchMap` `inline`. */
+  public readonly batchItems: BatchItemsBucket | undefined;
   public readonly batchSchedules: BatchSchedules;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
@@ -47,10 +50,15 @@ export class OrchestratorStack extends Stack {
       config,
     });
 
+    this.batchItems =
+      config.batchMap === 'distributed'
+        ? new BatchItemsBucket(this, 'BatchItems', { expirationDays: config.jobTtlDays })
+        : undefined;
     this.batchWorkflow = new BatchWorkflow(this, 'Batches', {
       table: this.jobs.table,
       orchestrator: this.workflow.stateMachine,
       jobTtlDays: config.jobTtlDays,
+      ...(this.batchItems ? { itemsBucket: this.batchItems.bucket } : {}),
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
     this.batchSchedules = new BatchSchedules(this, 'BatchSchedules', {
@@ -78,6 +86,8 @@ export class OrchestratorStack extends Stack {
     new CfnOutput(this, 'BatchStateMachineArn', { value: this.batchWorkflow.stateMachine.stateMachineArn });
     new CfnOutput(this, 'BatchDeadLetterQueueUrl', { value: this.batchSchedules.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'JobsTableName', { value: this.jobs.table.tableName });
+    if (this.batchItems)
+      new CfnOutput(this, 'BatchItemsBucketName', { value: this.batchItems.bucket.bucketName });
     if (this.apiKeySecret) new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });
   }
 

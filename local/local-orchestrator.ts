@@ -113,6 +113,12 @@ export class LocalOrchestrator {
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
     const config = parseConfig(options.config ?? {});
+    if (config.batchMap !== 'inline') {
+      throw new Error(
+        `batchMap "${config.batchMap}" cannot run locally: aws-local-stepfunctions does not run a Distributed Map ` +
+          '(its ItemReader); leave batchMap at "inline" here (cdk synth and the CDK tests cover "distributed")',
+      );
+    }
     const stack = synthesizeLocalStack(config);
     const dynamodb = await startLocalDynamoDB({ dataDir: options.dataDir, port: options.dynamoPort });
     let simulatedModel: SimulatedModel | undefined;

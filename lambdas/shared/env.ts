@@ -11,6 +11,12 @@ export const CommonEnvSchema = z.object({
   JOB_TTL_DAYS: positiveInt(30),
 });
 
+/** StartBatchRun: the bucket item lists go to, set only when the batch runs a Distributed Map. */
+export const StartBatchRunEnvSchema = CommonEnvSchema.extend({
+  BATCH_ITEMS_BUCKET: z.string().min(3).max(63).optional(),
+});
+export type StartBatchRunEnv = z.infer<typeof StartBatchRunEnvSchema>;
+
 /** Settings of a function that calls a model. */
 export const ModelEnvSchema = CommonEnvSchema.extend({
   MODEL: z.string().min(1),

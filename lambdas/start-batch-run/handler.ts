@@ -1,8 +1,18 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { batchRepositoriesFromEnv } from '../shared/batch-dependencies';
+import { parseEnv, StartBatchRunEnvSchema } from '../shared/env';
 import { lambdaEntry } from '../shared/lambda-handler';
+import { S3BatchItemLists } from '../shared/s3-batch-item-lists';
 import { startBatchRun, StartBatchRunEventSchema } from './start-batch-run';
 
 export const { createHandler, handler } = lambdaEntry(StartBatchRunEventSchema, (rawEnv) => {
-  const deps = batchRepositoriesFromEnv(rawEnv);
+  const env = parseEnv(StartBatchRunEnvSchema, rawEnv);
+  const repositories = batchRepositoriesFromEnv(rawEnv);
+  const deps = env.BATCH_ITEMS_BUCKET
+    ? {
+        ...repositories,
+        itemLists: new S3BatchItemLists(new S3Client({ region: env.AWS_REGION }), env.BATCH_ITEMS_BUCKET),
+      }
+    : repositories;
   return async (event) => startBatchRun(event, deps);
 });

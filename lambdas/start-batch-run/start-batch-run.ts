@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { BatchRepository } from '../shared/batch-repository';
+import { type BatchItemLists, type BatchItemRef, batchItemsKey } from '../shared/batch-item-lists';
 import { batchJobId, BatchExecutionInputSchema } from '../shared/batch-schemas';
 import type { JobRepository } from '../shared/job-repository';
 
@@ -12,12 +13,21 @@ export const StartBatchRunEventSchema = z.object({
 });
 export type StartBatchRunEvent = z.infer<typeof StartBatchRunEventSchema>;
 
-/** Only ids go back into the state: the Map iterates over these. */
-export interface StartBatchRunResult {
+/**
+ * Only ids go back into the state: the inline Map iterates over `items`; the Distributed Map reads the
+ * same list from the object at `itemsKey`.
+ */
+export type StartBatchRunResult = {
   runId: string;
   batchName: string;
   maxConcurrency: number;
-  items: { index: number; jobId: string }[];
+} & ({ items: BatchItemRef[] } | { itemsKey: string });
+
+export interface StartBatchRunDeps {
+  batches: Pick<BatchRepository, 'createRun'>;
+  jobs: Pick<JobRepository, 'createJob'>;
+  /** Set when the batch runs a Distributed Map: the item list goes there instead of into the state. */
+  itemLists?: BatchItemLists;
 }
 
 /**
@@ -31,10 +41,13 @@ export function runIdFor(event: StartBatchRunEvent): string {
   return `${event.input.batchName}-${stamp}-${suffix}`;
 }
 
-/** Records the run, its items (PENDING) and one QUEUED job per item; returns the ids the Map needs. */
+/**
+ * Records the run, its items (PENDING) and one QUEUED job per item; returns the ids the Map needs, or
+ * with `itemLists`, writes them there and returns the key.
+ */
 export async function startBatchRun(
   event: StartBatchRunEvent,
-  deps: { batches: BatchRepository; jobs: JobRepository },
+  deps: StartBatchRunDeps,
 ): Promise<StartBatchRunResult> {
   const runId = runIdFor(event);
   const items = event.input.items.map((request, index) => ({
@@ -51,10 +64,10 @@ export async function startBatchRun(
   });
   // A job that already exists (a retried start) is left as it is.
   for (const { jobId, request } of items) await deps.jobs.createJob({ jobId, status: 'QUEUED', ...request });
-  return {
-    runId,
-    batchName: event.input.batchName,
-    maxConcurrency: event.input.maxConcurrency,
-    items: items.map(({ index, jobId }) => ({ index, jobId })),
-  };
+  const refs = items.map(({ index, jobId }) => ({ index, jobId }));
+  const run = { runId, batchName: event.input.batchName, maxConcurrency: event.input.maxConcurrency };
+  if (!deps.itemLists) return { ...run, items: refs };
+  const itemsKey = batchItemsKey(runId);
+  await deps.itemLists.put(itemsKey, refs);
+  return { ...run, itemsKey };
 }

@@ -1,10 +1,13 @@
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batch-item-lists';
 import { BOOKKEEPING_RETRY } from '../retry-policies';
 import { WorkflowFunction } from './workflow-function';
 
@@ -16,6 +19,12 @@ export interface BatchWorkflowProps {
   /** The orchestrator state machine, started once per item (the only one this workflow may start). */
   readonly orchestrator: sfn.IStateMachine;
   readonly jobTtlDays: number;
+  /**
+   * Given, `RunItems` is a Distributed Map reading each run's item list from this bucket (written there by
+   * StartBatchRun), for batches past what one execution's state and history hold.
+   * @default none: an inline Map over the items in the execution state
+   */
+  readonly itemsBucket?: IBucket;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
@@ -34,13 +43,21 @@ const START_EXECUTION_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
+/** Each iteration gets the run id and its whole item. */
+const RUN_ITEMS_SELECTOR = {
+  'runId.$': '$.runId',
+  // The whole item, not its fields: JSONPath selecting index 0 fails in aws-local-stepfunctions.
+  'item.$': '$$.Map.Item.Value',
+};
+
 const BOOKKEEPING_TIMEOUT = Duration.seconds(30);
 const bookkeepingTaskTimeout = sfn.Timeout.duration(Duration.seconds(60));
 
 /**
  * The batch workflow: StartBatchRun → RunItems (Map; per item RunJob starts the orchestrator with
  * `.sync:2` and waits, then RecordItemResult, or RecordItemFailure when it failed) → FinishBatchRun
- * (counts by status) → Done. One failed item never fails the batch.
+ * (counts by status) → Done. One failed item never fails the batch. With `itemsBucket`, RunItems is a
+ * Distributed Map over the item list StartBatchRun writes to S3.
  */
 export class BatchWorkflow extends Construct {
   public readonly stateMachine: sfn.StateMachine;
@@ -58,6 +75,10 @@ export class BatchWorkflow extends Construct {
       entry: path.join(LAMBDAS_DIR, 'start-batch-run', 'handler.ts'),
       description: 'Records a batch run, its items and one queued job per item',
       ...bookkeeping,
+      environment: {
+        ...environment,
+        ...(props.itemsBucket ? { BATCH_ITEMS_BUCKET: props.itemsBucket.bucketName } : {}),
+      },
     });
     this.recordBatchItemFunction = new WorkflowFunction(this, 'RecordBatchItemFunction', {
       entry: path.join(LAMBDAS_DIR, 'record-batch-item', 'handler.ts'),
@@ -72,11 +93,19 @@ export class BatchWorkflow extends Construct {
     props.table.grant(this.startBatchRunFunction, 'dynamodb:PutItem');
     props.table.grant(this.recordBatchItemFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     props.table.grant(this.finishBatchRunFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
+    const itemLists = props.itemsBucket?.arnForObjects(`${BATCH_ITEMS_PREFIX}*`);
+    if (itemLists) {
+      this.startBatchRunFunction.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [itemLists] }),
+      );
+    }
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Batch content generation: one orchestrator execution per item, then a summary',
-      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(props.orchestrator)),
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        this.definition(props.orchestrator, props.itemsBucket),
+      ),
       timeout: Duration.hours(24),
       tracingEnabled: true,
       logs: {
@@ -88,9 +117,14 @@ export class BatchWorkflow extends Construct {
         includeExecutionData: true,
       },
     });
+    if (itemLists) {
+      this.stateMachine.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [itemLists] }),
+      );
+    }
   }
 
-  private definition(orchestrator: sfn.IStateMachine): sfn.IChainable {
+  private definition(orchestrator: sfn.IStateMachine, itemsBucket: IBucket | undefined): sfn.IChainable {
     const startBatchRun = new tasks.LambdaInvoke(this, 'StartBatchRun', {
       lambdaFunction: this.startBatchRunFunction,
       comment: 'Records the run and its items; passes on only their ids',
@@ -105,7 +139,10 @@ export class BatchWorkflow extends Construct {
         'runId.$': '$.Payload.runId',
         'batchName.$': '$.Payload.batchName',
         'maxConcurrency.$': '$.Payload.maxConcurrency',
-        'items.$': '$.Payload.items',
+        // The bucket name rides in the state because the item reader takes it by path (see distributedRunItems).
+        ...(itemsBucket
+          ? { 'itemsKey.$': '$.Payload.itemsKey', itemsBucket: itemsBucket.bucketName }
+          : { 'items.$': '$.Payload.items' }),
       },
       taskTimeout: bookkeepingTaskTimeout,
     });
@@ -152,15 +189,7 @@ export class BatchWorkflow extends Construct {
     }
     runJob.addCatch(recordItemFailure, { errors: ['States.ALL'], resultPath: '$.error' });
 
-    const runItems = new sfn.Map(this, 'RunItems', {
-      comment: 'One orchestrator execution per item, at most maxConcurrency at once',
-      itemsPath: '$.items',
-      // The whole item, not its fields: JSONPath selecting index 0 fails in aws-local-stepfunctions.
-      itemSelector: { 'runId.$': '$.runId', 'item.$': '$$.Map.Item.Value' },
-      maxConcurrencyPath: '$.maxConcurrency',
-      // The outcomes are in the table; the state keeps only ids.
-      resultPath: sfn.JsonPath.DISCARD,
-    });
+    const runItems = itemsBucket ? this.distributedRunItems() : this.inlineRunItems();
     runItems.itemProcessor(runJob.next(recordItemResult));
 
     const finishPayload = { 'runId.$': '$.runId' };
@@ -198,5 +227,34 @@ export class BatchWorkflow extends Construct {
 
     const done = new sfn.Succeed(this, 'Done', { comment: 'The summary is in the run record' });
     return startBatchRun.next(runItems).next(finishBatchRun).next(done);
+  }
+
+  private inlineRunItems(): sfn.Map {
+    return new sfn.Map(this, 'RunItems', {
+      comment: 'One orchestrator execution per item, at most maxConcurrency at once',
+      itemsPath: '$.items',
+      itemSelector: RUN_ITEMS_SELECTOR,
+      maxConcurrencyPath: '$.maxConcurrency',
+      // The outcomes are in the table; the state keeps only ids.
+      resultPath: sfn.JsonPath.DISCARD,
+    });
+  }
+
+  private distributedRunItems(): sfn.DistributedMap {
+    return new sfn.DistributedMap(this, 'RunItems', {
+      comment: 'One orchestrator execution per item of the S3 item list, at most maxConcurrency at once',
+      // Bucket by path, not `bucket`: the reader would grant GetObject on the whole bucket; the
+      // constructor grants it on the item lists only.
+      itemReader: new sfn.S3JsonItemReader({
+        bucketNamePath: sfn.JsonPath.stringAt('$.itemsBucket'),
+        key: sfn.JsonPath.stringAt('$.itemsKey'),
+      }),
+      itemSelector: RUN_ITEMS_SELECTOR,
+      maxConcurrencyPath: '$.maxConcurrency',
+      // Each item catches its own failure; should a child execution still fail, the batch goes on.
+      toleratedFailurePercentage: 100,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      resultPath: sfn.JsonPath.DISCARD,
+    });
   }
 }
