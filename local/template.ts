@@ -116,6 +116,8 @@ function resolveGetAtt(
       return `arn:aws:dynamodb:${LOCAL_REGION}:${LOCAL_ACCOUNT}:table/${name}`;
     case 'AWS::StepFunctions::StateMachine':
       return localArn('states', `stateMachine:${name}`);
+    case 'AWS::Logs::LogGroup':
+      return `arn:aws:logs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:log-group:${name}:*`;
     default:
       throw new Error(`Cannot resolve the Arn of ${resource.Type} ${logicalId} locally`);
   }

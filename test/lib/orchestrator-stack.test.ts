@@ -282,7 +282,7 @@ describe('functions', () => {
     ],
   ])('"%s…" may do exactly what its code does', (description, expected) => {
     const actions = actionsOf(byDescription(description).logicalId).filter(
-      (action) => !action.startsWith('xray:'),
+      (action) => !action.startsWith('xray:') && !action.startsWith('logs:'),
     );
     expect(actions).toEqual(expected);
   });
@@ -362,5 +362,30 @@ describe('models a role may call', () => {
     expect(() =>
       modelsForRole(parseConfig({ provider: 'bedrock' }), 'worker', withWorkerModel('claude-opus-5-5')),
     ).toThrow('Profile marketing: models.worker "claude-opus-5-5" is not a Bedrock model id');
+  });
+});
+
+describe('function roles', () => {
+  it('carry no managed policy and may write logs only to their own log group', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const roles = template.findResources('AWS::IAM::Role');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+    expect(Object.keys(functions).length).toBeGreaterThanOrEqual(6);
+    for (const fn of Object.values(functions)) {
+      const roleId = (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const logGroupId = (fn.Properties.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(roles[roleId]?.Properties.ManagedPolicyArns).toBeUndefined();
+      const logStatements = policies
+        .filter((policy) =>
+          (policy.Properties.Roles as { Ref: string }[]).some((role) => role.Ref === roleId),
+        )
+        .flatMap(
+          (policy) =>
+            policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+        )
+        .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('logs:')));
+      expect(logStatements).toHaveLength(1);
+      expect(JSON.stringify(logStatements[0]?.Resource)).toContain(logGroupId);
+    }
   });
 });
