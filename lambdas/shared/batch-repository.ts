@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -13,6 +12,7 @@ import {
   BatchRunStatusSchema,
   type BatchRunStatus,
 } from './batch-schemas';
+import { isConditionFailure, queryPartition } from './dynamo';
 import type { ErrorSummary } from './errors';
 import { JOB_INDEXES, type ListCursor } from './job-repository';
 import { ErrorSummarySchema } from './schemas';
@@ -58,10 +58,6 @@ export interface BatchRunWithItems {
   run: BatchRunRecord;
   items: BatchItemRecord[];
 }
-
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 
 const WRITE_CONCURRENCY = 10;
 
@@ -189,21 +185,7 @@ export class BatchRepository {
   }
 
   async getRunWithItems(runId: string): Promise<BatchRunWithItems | undefined> {
-    const records: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': batchRunKey(runId).pk },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      records.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const records = await queryPartition(this.documents, this.tableName, batchRunKey(runId).pk);
     const runItem = records.find((record) => record.sk === 'RUN');
     if (!runItem) return undefined;
     const items = records

@@ -1,4 +1,4 @@
-import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   DynamoDBDocumentClient,
@@ -7,6 +7,7 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, queryPartition } from './dynamo';
 import type { ErrorSummary } from './errors';
 import { z } from 'zod';
 import {
@@ -64,10 +65,6 @@ export type SubtaskAttempt =
 const BATCH_WRITE_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
 
-const isConditionFailure = (error: unknown) =>
-  error instanceof ConditionalCheckFailedException ||
-  (error instanceof Error && error.name === 'ConditionalCheckFailedException');
-
 /**
  * Every read and write of jobs and subtasks. Writes that could be repeated by a Step Functions retry
  * are conditional, so a retried invocation neither duplicates an item nor counts anything twice.
@@ -119,21 +116,7 @@ export class JobRepository {
   }
 
   async getJobWithSubtasks(jobId: string): Promise<JobWithSubtasks | undefined> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.documents.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': jobKey(jobId).pk },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryPartition(this.documents, this.tableName, jobKey(jobId).pk);
     const jobItem = items.find((item) => item.sk === 'JOB');
     if (!jobItem) return undefined;
     const subtasks = items
