@@ -128,6 +128,12 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
     messages = planRepairPrompt(messages, response.text, problems);
   }
 
+  const lastModel = usages.at(-1)?.model ?? model;
+  await deps.repository.recordFailedPlanningUsage(
+    job.jobId,
+    { ...sumUsage(usages), model: lastModel },
+    settings.repairAttempts + 1,
+  );
   throw new InvalidPlan(
     `The plan was still invalid after ${settings.repairAttempts + 1} attempts: ${problems.join(' ')}`,
     problems,

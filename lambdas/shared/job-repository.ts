@@ -153,6 +153,21 @@ export class JobRepository {
     );
   }
 
+  /**
+   * Records what planning cost when it produced no plan (the calls are billed all the same), so the
+   * job's usage stays truthful. Never overwrites the usage of a stored plan.
+   */
+  async recordFailedPlanningUsage(jobId: string, usage: CallUsage, attempts: number): Promise<void> {
+    await this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: jobKey(jobId),
+      UpdateExpression: 'SET planUsage = :usage, planAttempts = :attempts',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#plan)',
+      ExpressionAttributeNames: { '#plan': 'plan' },
+      ExpressionAttributeValues: { ':usage': usage, ':attempts': attempts },
+    });
+  }
+
   /** Stores the validated plan and one PENDING item per subtask, then moves the job to RUNNING. */
   async savePlan(
     jobId: string,

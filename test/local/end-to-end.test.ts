@@ -155,6 +155,7 @@ describe('a job run locally end to end', () => {
       message: expect.stringContaining('still invalid after 3 attempts'),
     });
     expect(view.subtasks).toEqual([]);
+    expect(view.usage.inputTokens).toBeGreaterThan(0); // the failed planning calls still count
     expect(execution).toMatchObject({ status: 'FAILED', error: 'InvalidPlan' });
     expect(events.filter((event) => event.type === 'StateRetried')).toHaveLength(0);
   });

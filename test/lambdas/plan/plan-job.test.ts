@@ -147,7 +147,10 @@ describe('planning a job', () => {
     await expect(attempt).rejects.toThrow(InvalidPlan);
     await expect(attempt).rejects.toThrow(/still invalid after 3 attempts: The answer is not valid JSON/);
     expect(model.requests).toHaveLength(3);
-    expect((await table.repository.getJob(jobId))?.plan).toBeUndefined();
+    const job = await table.repository.getJob(jobId);
+    expect(job?.plan).toBeUndefined();
+    // The three calls were billed even though none produced a plan.
+    expect(job).toMatchObject({ planAttempts: 3, planUsage: { inputTokens: 300, outputTokens: 150 } });
   });
 
   it('treats an answer cut off at max_tokens as invalid and says why', async () => {
