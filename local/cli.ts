@@ -6,6 +6,7 @@ import { LocalOrchestrator, type ModelMode } from './local-orchestrator';
 import { reportProgress, summaryLine } from './progress';
 import { optionsFromEnv } from './simulated-model';
 import { type ProfileSummary, profileSummaries } from '../lambdas/shared/profiles';
+import { runMain } from './run-main';
 
 // These machines run Node 20; the deployed functions run Node 24, so the SDK's Node-version notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -150,12 +151,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMain((argv) => main(argv));

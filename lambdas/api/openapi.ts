@@ -17,9 +17,14 @@ import { ErrorResponseSchema } from './http-error';
 const schema = (type: z.ZodType, io: 'input' | 'output' = 'output') =>
   z.toJSONSchema(type, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>;
 
+/** A JSON body or response whose schema is one of the components below. */
+const json = (component: string) => ({
+  'application/json': { schema: { $ref: `#/components/schemas/${component}` } },
+});
+
 const error = (description: string) => ({
   description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+  content: json('Error'),
 });
 
 /** The OpenAPI 3 document, generated from the same zod schemas the handler validates with. */
@@ -69,12 +74,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           ],
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/JobRequest' } } },
+            content: json('JobRequest'),
           },
           responses: {
             '202': {
               description: 'Job accepted',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/JobAccepted' } } },
+              content: json('JobAccepted'),
             },
             ...common,
             '409': error('Idempotency-Key reused with a different body'),
@@ -94,7 +99,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'A page of jobs',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/JobList' } } },
+              content: json('JobList'),
             },
             ...common,
           },
@@ -108,7 +113,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'The job view',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/JobView' } } },
+              content: json('JobView'),
             },
             ...common,
             '404': error('No such job'),
@@ -121,7 +126,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '202': {
               description: 'Cancelled',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/JobAccepted' } } },
+              content: json('JobAccepted'),
             },
             ...common,
             '404': error('No such job'),
@@ -137,7 +142,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'The profiles',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/ProfileList' } } },
+              content: json('ProfileList'),
             },
             ...common,
           },
@@ -149,12 +154,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'Run a batch now: a definition by name, or inline items',
           requestBody: {
             required: true,
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRequest' } } },
+            content: json('BatchRequest'),
           },
           responses: {
             '202': {
               description: 'Batch run accepted',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchAccepted' } } },
+              content: json('BatchAccepted'),
             },
             ...common,
             '413': error('Body larger than the limit'),
@@ -174,7 +179,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'A page of batch runs',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRunList' } } },
+              content: json('BatchRunList'),
             },
             ...common,
           },
@@ -196,7 +201,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'The batch run',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/BatchRun' } } },
+              content: json('BatchRun'),
             },
             ...common,
             '404': error('No such batch run'),

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -9,6 +9,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batch-item-lists';
 import { BOOKKEEPING_RETRY } from '../retry-policies';
+import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
 
 const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
@@ -108,14 +109,7 @@ export class BatchWorkflow extends Construct {
       ),
       timeout: Duration.hours(24),
       tracingEnabled: true,
-      logs: {
-        destination: new logs.LogGroup(this, 'ExecutionLogs', {
-          retention: logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        level: sfn.LogLevel.ALL,
-        includeExecutionData: true,
-      },
+      logs: executionLogging(this, logRetention),
     });
     if (itemLists) {
       this.stateMachine.addToRolePolicy(

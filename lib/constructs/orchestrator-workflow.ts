@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -11,6 +11,7 @@ import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
 import { type Profile, PROFILES } from '../../lambdas/shared/profiles';
 import { parseBedrockModelId } from '../bedrock-models';
 import { bedrockInvokeStatements } from './bedrock-model-access';
+import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
 
 /**
@@ -185,14 +186,7 @@ export class OrchestratorWorkflow extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(this.definition(config)),
       timeout: Duration.hours(2),
       tracingEnabled: true,
-      logs: {
-        destination: new logs.LogGroup(this, 'ExecutionLogs', {
-          retention: logRetention,
-          removalPolicy: RemovalPolicy.DESTROY,
-        }),
-        level: sfn.LogLevel.ALL,
-        includeExecutionData: true,
-      },
+      logs: executionLogging(this, logRetention),
     });
   }
 
