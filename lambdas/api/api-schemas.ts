@@ -83,11 +83,15 @@ export const JobViewSchema = z.object({
       wave: z.number().int(),
       attempts: z.number().int(),
       output: z.string().nullable(),
+      truncated: z
+        .boolean()
+        .describe('The output was cut off at the token limit (kept, and flagged to synthesis)'),
       error: ErrorSummary.nullable(),
       usage: Usage,
     }),
   ),
   synthesis: z.string().nullable(),
+  warnings: z.array(z.string()).describe('Caveats about a usable result, e.g. outputs cut off at max_tokens'),
   usage: Usage.extend({ cacheReadTokens: z.number(), cacheWriteTokens: z.number(), costUsd: z.number() }),
   error: ErrorSummary.nullable(),
   executionArn: z.string().nullable(),

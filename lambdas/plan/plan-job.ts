@@ -1,5 +1,5 @@
 import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
-import { InvalidPlan, JobNotFound } from '../shared/errors';
+import { InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model-gateway';
 import { priced, sumUsage } from '../shared/pricing';
@@ -95,6 +95,17 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
       timeoutMs: deps.remainingMs(),
     });
     usages.push(priced(response.model, response.usage));
+    if (response.stopReason === 'refusal') {
+      // A refusal is an answer about the task, not a malformed plan: repairing would only repeat it.
+      await deps.repository.recordFailedPlanningUsage(
+        job.jobId,
+        { ...sumUsage(usages), model: response.model },
+        attempt,
+      );
+      throw new ModelRefused(
+        `The orchestrator model declined to plan this task${refusalDetail(response.text)}`,
+      );
+    }
 
     const validation = validatePlan(response.text, bounds, allowedTypes);
     problems = validation.ok ? [] : validation.problems;
@@ -104,7 +115,6 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
         ...problems,
       ];
     }
-    if (response.stopReason === 'refusal') problems = ['The model declined to plan this task.', ...problems];
 
     if (validation.ok && problems.length === 0) {
       const plan = profile.fields.synthesisGuidance

@@ -7,6 +7,12 @@ export interface PlanBounds {
   max: number;
 }
 
+/**
+ * Most bytes a plan may take as JSON. The plan lives in the job's DynamoDB item next to the task,
+ * context and templates, and the whole item must stay under DynamoDB's 400 KB limit.
+ */
+export const PLAN_MAX_BYTES = 120_000;
+
 export type PlanValidation = { ok: true; plan: Plan } | { ok: false; problems: string[] };
 
 /** Models sometimes wrap JSON in a Markdown fence even when asked not to; accept that, nothing looser. */
@@ -42,6 +48,12 @@ export function validatePlan(
   }
   const plan = parsed.data;
   const problems: string[] = [];
+  const bytes = Buffer.byteLength(JSON.stringify(plan));
+  if (bytes > PLAN_MAX_BYTES) {
+    problems.push(
+      `The plan is ${bytes} bytes of JSON; it must be at most ${PLAN_MAX_BYTES}: write shorter descriptions.`,
+    );
+  }
   const count = plan.subtasks.length;
   if (count < bounds.min || count > bounds.max) {
     problems.push(`The plan has ${count} subtasks; it must have between ${bounds.min} and ${bounds.max}.`);

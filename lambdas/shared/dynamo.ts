@@ -6,11 +6,15 @@ export const isConditionFailure = (error: unknown) =>
   error instanceof ConditionalCheckFailedException ||
   (error instanceof Error && error.name === 'ConditionalCheckFailedException');
 
-/** Every item of one partition (a job with its subtasks, a batch run with its items), strongly consistent. */
+/**
+ * Every item of one partition (a job with its subtasks, a batch run with its items), or only those
+ * whose sort key starts with `skPrefix`; strongly consistent.
+ */
 export async function queryPartition(
   documents: DynamoDBDocumentClient,
   tableName: string,
   pk: string,
+  skPrefix?: string,
 ): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let startKey: Record<string, unknown> | undefined;
@@ -18,8 +22,8 @@ export async function queryPartition(
     const page = await documents.send(
       new QueryCommand({
         TableName: tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': pk },
+        KeyConditionExpression: skPrefix ? 'pk = :pk AND begins_with(sk, :prefix)' : 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk, ...(skPrefix ? { ':prefix': skPrefix } : {}) },
         ConsistentRead: true,
         ExclusiveStartKey: startKey,
       }),

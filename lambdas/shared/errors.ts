@@ -58,6 +58,43 @@ export class DependencyFailed extends WorkflowError {
   override readonly name = 'DependencyFailed';
 }
 
+/** The model declined the request (`stop_reason: "refusal"`). Asking again would repeat it: not retried. */
+export class ModelRefused extends WorkflowError {
+  override readonly name = 'ModelRefused';
+}
+
+/** What a refusal said, shortened for an error message (empty when it said nothing). */
+export function refusalDetail(text: string, maxChars = 300): string {
+  const said = text.trim().replace(/\s+/g, ' ');
+  if (said === '') return '';
+  return `: "${said.length > maxChars ? `${said.slice(0, maxChars)}…` : said}"`;
+}
+
+/** The model answered with no text at all. Not retried: the call is recorded, and the step fails plainly. */
+export class EmptyModelOutput extends WorkflowError {
+  override readonly name = 'EmptyModelOutput';
+}
+
+/**
+ * A refusal or an empty answer, which a worker or the synthesis cannot use: a named, never-retried
+ * error. Anything else (including an answer cut off at max_tokens) is usable.
+ */
+export function unusableAnswer(
+  role: 'worker' | 'synthesis',
+  answer: { text: string; stopReason: string | null },
+): ModelRefused | EmptyModelOutput | undefined {
+  if (answer.stopReason === 'refusal') {
+    const what = role === 'worker' ? 'this subtask' : 'to combine the results';
+    return new ModelRefused(`The ${role} model declined ${what}${refusalDetail(answer.text)}`);
+  }
+  if (answer.text.trim() === '') {
+    return new EmptyModelOutput(
+      `The ${role} model returned no text (stop reason: ${answer.stopReason ?? 'none'})`,
+    );
+  }
+  return undefined;
+}
+
 /** A Lambda was invoked with an event that does not match its schema (a wiring bug). */
 export class InvalidEvent extends WorkflowError {
   override readonly name = 'InvalidEvent';

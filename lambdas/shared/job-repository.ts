@@ -9,6 +9,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, queryPartition } from './dynamo';
 import type { ErrorSummary } from './errors';
+import {
+  assembleText,
+  CHUNK_SORT_KEY_PREFIX,
+  chunkPrefix,
+  placeText,
+  type TextPlacement,
+} from './large-text';
 import { z } from 'zod';
 import {
   type CallUsage,
@@ -62,6 +69,21 @@ export interface JobWithSubtasks {
 export type SubtaskAttempt =
   { kind: 'started'; subtask: SubtaskRecord } | { kind: 'already-succeeded'; subtask: SubtaskRecord };
 
+/** Owners of chunked texts (see large-text.ts). */
+const subtaskOutputOwner = (subtaskId: string) => `SUBTASK#${subtaskId}#output`;
+const SYNTHESIS_OWNER = 'JOB#synthesis';
+
+/** Longest error message stored; a Cause can carry a whole stack trace. */
+export const ERROR_MESSAGE_MAX_CHARS = 4_000;
+
+const boundedError = (error: ErrorSummary): ErrorSummary => ({
+  name: error.name.slice(0, 200),
+  message:
+    error.message.length > ERROR_MESSAGE_MAX_CHARS
+      ? `${error.message.slice(0, ERROR_MESSAGE_MAX_CHARS)}… (cut at ${ERROR_MESSAGE_MAX_CHARS} characters)`
+      : error.message,
+});
+
 const BATCH_WRITE_LIMIT = 25;
 const MAX_UNPROCESSED_ROUNDS = 8;
 
@@ -108,6 +130,7 @@ export class JobRepository {
     }
   }
 
+  /** The job item alone: a synthesis stored in chunks is not read here (getJobWithSubtasks reads it). */
   async getJob(jobId: string): Promise<JobRecord | undefined> {
     const result = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: jobKey(jobId), ConsistentRead: true }),
@@ -119,18 +142,37 @@ export class JobRepository {
     const items = await queryPartition(this.documents, this.tableName, jobKey(jobId).pk);
     const jobItem = items.find((item) => item.sk === 'JOB');
     if (!jobItem) return undefined;
+    const chunks = items.filter(
+      (item) => typeof item.sk === 'string' && item.sk.startsWith(CHUNK_SORT_KEY_PREFIX),
+    );
     const subtasks = items
       .filter((item) => typeof item.sk === 'string' && item.sk.startsWith('SUBTASK#'))
-      .map((item) => SubtaskRecordSchema.parse(item))
+      .map((item) => withAssembledOutput(SubtaskRecordSchema.parse(item), chunks))
       .sort((a, b) => a.index - b.index);
-    return { job: JobRecordSchema.parse(jobItem), subtasks };
+    const job = JobRecordSchema.parse(jobItem);
+    return {
+      job: job.synthesisRef
+        ? { ...job, synthesis: assembleText(SYNTHESIS_OWNER, job.synthesisRef, chunks) }
+        : job,
+      subtasks,
+    };
   }
 
   async getSubtask(jobId: string, subtaskId: string): Promise<SubtaskRecord | undefined> {
     const result = await this.documents.send(
       new GetCommand({ TableName: this.tableName, Key: subtaskKey(jobId, subtaskId), ConsistentRead: true }),
     );
-    return result.Item ? SubtaskRecordSchema.parse(result.Item) : undefined;
+    if (!result.Item) return undefined;
+    const subtask = SubtaskRecordSchema.parse(result.Item);
+    if (!subtask.outputRef) return subtask;
+    const owner = subtaskOutputOwner(subtaskId);
+    const chunks = await queryPartition(
+      this.documents,
+      this.tableName,
+      jobKey(jobId).pk,
+      chunkPrefix(owner, subtask.outputRef.version),
+    );
+    return withAssembledOutput(subtask, chunks);
   }
 
   /**
@@ -237,28 +279,31 @@ export class JobRepository {
     }
   }
 
-  /** Records a subtask's output. A second write for the same subtask is ignored (returns false). */
+  /**
+   * Records a subtask's output. A second write for the same subtask is ignored (returns false). An
+   * output too large to keep inline goes to chunk items first; the subtask item then points at them.
+   */
   async completeSubtask(
     jobId: string,
     subtaskId: string,
     result: { output: string; usage: CallUsage; stopReason: string | null },
   ): Promise<boolean> {
     const { iso } = this.timestamps();
+    const placement = await this.storeText(jobId, subtaskOutputOwner(subtaskId), result.output);
     return this.conditionalUpdate({
       TableName: this.tableName,
       Key: subtaskKey(jobId, subtaskId),
-      UpdateExpression:
-        'SET #status = :succeeded, #output = :output, #usage = :usage, stopReason = :stop, finishedAt = :now, updatedAt = :now REMOVE #error',
+      UpdateExpression: `SET #status = :succeeded, ${placement.kind === 'inline' ? '#output = :output' : 'outputRef = :ref'}, #usage = :usage, stopReason = :stop, finishedAt = :now, updatedAt = :now REMOVE #error`,
       ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
       ExpressionAttributeNames: {
         '#status': 'status',
-        '#output': 'output',
         '#usage': 'usage',
         '#error': 'error',
+        ...(placement.kind === 'inline' ? { '#output': 'output' } : {}),
       },
       ExpressionAttributeValues: {
         ':succeeded': 'SUCCEEDED',
-        ':output': result.output,
+        ...(placement.kind === 'inline' ? { ':output': placement.text } : { ':ref': placement.ref }),
         ':usage': result.usage,
         ':stop': result.stopReason ?? 'unknown',
         ':now': iso,
@@ -266,38 +311,65 @@ export class JobRepository {
     });
   }
 
-  /** Marks a subtask FAILED with its error, unless it already succeeded. */
-  async failSubtask(jobId: string, subtaskId: string, error: ErrorSummary): Promise<boolean> {
+  /**
+   * Marks a subtask FAILED with its error, unless it already succeeded. `usage` is the billed call
+   * that produced the failure (a refusal, an empty answer), when there was one.
+   */
+  async failSubtask(
+    jobId: string,
+    subtaskId: string,
+    error: ErrorSummary,
+    usage?: CallUsage,
+  ): Promise<boolean> {
     const { iso } = this.timestamps();
     return this.conditionalUpdate({
       TableName: this.tableName,
       Key: subtaskKey(jobId, subtaskId),
-      UpdateExpression: 'SET #status = :failed, #error = :error, finishedAt = :now, updatedAt = :now',
+      UpdateExpression: `SET #status = :failed, #error = :error, finishedAt = :now, updatedAt = :now${usage ? ', #usage = :usage' : ''}`,
       ConditionExpression: 'attribute_exists(pk) AND #status <> :succeeded',
-      ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#error': 'error',
+        ...(usage ? { '#usage': 'usage' } : {}),
+      },
       ExpressionAttributeValues: {
         ':failed': 'FAILED',
         ':succeeded': 'SUCCEEDED',
-        ':error': error,
+        ':error': boundedError(error),
         ':now': iso,
+        ...(usage ? { ':usage': usage } : {}),
       },
     });
   }
 
-  /** Writes the deliverable and the final status (SUCCEEDED or PARTIAL). */
+  /** Records the usage of a synthesis call whose answer could not be used (refused or empty). */
+  async recordFailedSynthesisUsage(jobId: string, usage: CallUsage): Promise<boolean> {
+    return this.updateUnlessTerminal(jobId, 'SET synthesisUsage = :usage', { ':usage': usage });
+  }
+
+  /** Writes the deliverable and the final status (SUCCEEDED or PARTIAL); a large deliverable goes to chunks. */
   async completeJob(
     jobId: string,
-    outcome: { status: 'SUCCEEDED' | 'PARTIAL'; synthesis: string; usage: CallUsage; error?: ErrorSummary },
+    outcome: {
+      status: 'SUCCEEDED' | 'PARTIAL';
+      synthesis: string;
+      usage: CallUsage;
+      stopReason?: string | null;
+      error?: ErrorSummary;
+    },
   ): Promise<boolean> {
+    const placement = await this.storeText(jobId, SYNTHESIS_OWNER, outcome.synthesis);
     const errorUpdate = outcome.error ? ', #error = :error' : ' REMOVE #error';
+    const synthesisUpdate = placement.kind === 'inline' ? 'synthesis = :synthesis' : 'synthesisRef = :ref';
     return this.updateUnlessTerminal(
       jobId,
-      `SET #status = :status, synthesis = :synthesis, synthesisUsage = :usage, updatedAt = :now${errorUpdate}`,
+      `SET #status = :status, ${synthesisUpdate}, synthesisUsage = :usage, synthesisStopReason = :stop, updatedAt = :now${errorUpdate}`,
       {
         ':status': outcome.status,
-        ':synthesis': outcome.synthesis,
+        ...(placement.kind === 'inline' ? { ':synthesis': placement.text } : { ':ref': placement.ref }),
         ':usage': outcome.usage,
-        ...(outcome.error ? { ':error': outcome.error } : {}),
+        ':stop': outcome.stopReason ?? 'unknown',
+        ...(outcome.error ? { ':error': boundedError(outcome.error) } : {}),
       },
       { '#error': 'error' },
     );
@@ -308,7 +380,7 @@ export class JobRepository {
     return this.updateUnlessTerminal(
       jobId,
       'SET #status = :status, #error = :error, updatedAt = :now',
-      { ':status': 'CANCELLED', ':error': reason },
+      { ':status': 'CANCELLED', ':error': boundedError(reason) },
       { '#error': 'error' },
     );
   }
@@ -341,7 +413,7 @@ export class JobRepository {
     return this.updateUnlessTerminal(
       jobId,
       'SET #status = :status, #error = :error, updatedAt = :now',
-      { ':status': 'FAILED', ':error': error },
+      { ':status': 'FAILED', ':error': boundedError(error) },
       { '#error': 'error' },
     );
   }
@@ -366,6 +438,24 @@ export class JobRepository {
       ExpressionAttributeNames: { '#status': 'status', ...names },
       ExpressionAttributeValues: { ':now': this.timestamps().iso, ...values, ...terminal },
     });
+  }
+
+  /** Writes the chunk items of a text too large to keep inline; says where the text is. */
+  private async storeText(jobId: string, owner: string, text: string): Promise<TextPlacement> {
+    const placement = placeText(owner, text);
+    if (placement.kind === 'chunked') {
+      const { expiresAt } = this.timestamps();
+      await this.batchPut(
+        placement.chunks.map((chunk) => ({
+          pk: jobKey(jobId).pk,
+          sk: chunk.sk,
+          entity: 'chunk',
+          text: chunk.text,
+          expiresAt,
+        })),
+      );
+    }
+    return placement;
   }
 
   private async conditionalUpdate(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
@@ -393,6 +483,14 @@ export class JobRepository {
       }
     }
   }
+}
+
+function withAssembledOutput(
+  subtask: SubtaskRecord,
+  chunks: readonly Record<string, unknown>[],
+): SubtaskRecord {
+  if (!subtask.outputRef) return subtask;
+  return { ...subtask, output: assembleText(subtaskOutputOwner(subtask.id), subtask.outputRef, chunks) };
 }
 
 /** One DynamoDB client per container; `endpoint` is set only for local runs against dynalite. */

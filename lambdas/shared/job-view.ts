@@ -29,10 +29,14 @@ export interface JobView {
     wave: number;
     attempts: number;
     output: string | null;
+    /** The output was cut off at the worker's token limit (kept, and flagged to synthesis). */
+    truncated: boolean;
     error: { name: string; message: string } | null;
     usage: { inputTokens: number; outputTokens: number };
   }[];
   synthesis: string | null;
+  /** Things a reader should know about an otherwise usable result, e.g. outputs cut off at max_tokens. */
+  warnings: string[];
   usage: {
     inputTokens: number;
     outputTokens: number;
@@ -81,10 +85,12 @@ export function toJobView({ job, subtasks }: JobWithSubtasks, options: JobViewOp
       wave: subtask.wave,
       attempts: subtask.attempts,
       output: subtask.output ?? null,
+      truncated: subtask.stopReason === 'max_tokens',
       error: subtask.error ?? null,
       usage: { inputTokens: subtask.usage?.inputTokens ?? 0, outputTokens: subtask.usage?.outputTokens ?? 0 },
     })),
     synthesis: job.synthesis ?? null,
+    warnings: jobWarnings({ job, subtasks }),
     usage: sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), job.synthesisUsage]),
     error: job.error ?? null,
     executionArn: job.executionArn ?? null,
@@ -92,4 +98,16 @@ export function toJobView({ job, subtasks }: JobWithSubtasks, options: JobViewOp
     createdAt: job.createdAt,
     updatedAt: job.updatedAt,
   };
+}
+
+const TRUNCATED = 'max_tokens';
+
+function jobWarnings({ job, subtasks }: JobWithSubtasks): string[] {
+  const warnings = subtasks
+    .filter((subtask) => subtask.status === 'SUCCEEDED' && subtask.stopReason === TRUNCATED)
+    .map((subtask) => `The output of subtask "${subtask.id}" was cut off at the worker's token limit.`);
+  if (job.synthesis !== undefined && job.synthesisStopReason === TRUNCATED) {
+    warnings.push("The deliverable was cut off at the synthesis call's token limit.");
+  }
+  return warnings;
 }

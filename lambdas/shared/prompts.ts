@@ -146,6 +146,8 @@ export interface SubtaskOutcome {
   status: 'SUCCEEDED' | 'FAILED' | 'PENDING' | 'RUNNING';
   output?: string | undefined;
   error?: { name: string; message: string } | undefined;
+  /** `max_tokens` marks an output that was cut off. */
+  stopReason?: string | undefined;
 }
 
 export function synthesisPrompt(
@@ -155,7 +157,9 @@ export function synthesisPrompt(
 ): ModelMessage[] {
   const results = outcomes.map((outcome) =>
     outcome.status === 'SUCCEEDED'
-      ? `<result id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" status="SUCCEEDED">\n${outcome.output ?? ''}\n</result>`
+      ? `<result id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" status="SUCCEEDED"${
+          outcome.stopReason === 'max_tokens' ? ' truncated="true"' : ''
+        }>\n${outcome.output ?? ''}\n</result>`
       : `<failed_subtask id="${attribute(outcome.id)}" title="${attribute(outcome.title)}" error="${attribute(
           outcome.error
             ? `${outcome.error.name}: ${outcome.error.message}`
@@ -176,7 +180,11 @@ ${plan.analysis}
 ${results.join('\n')}
 </subtask_results>
 
-Combine these results into the final deliverable for the task.`,
+Combine these results into the final deliverable for the task.${
+        outcomes.some((outcome) => outcome.stopReason === 'max_tokens')
+          ? ' Results marked truncated="true" were cut off at the length limit: use what they say, and do not guess how they would have ended.'
+          : ''
+      }`,
     },
   ];
 }

@@ -133,6 +133,18 @@ export const ErrorSummarySchema = z.object({ name: z.string(), message: z.string
 export const CallUsageSchema = UsageSchema.extend({ model: z.string(), costUsd: z.number().nonnegative() });
 export type CallUsage = z.infer<typeof CallUsageSchema>;
 
+/**
+ * Where a text too large to keep inline is stored: `chunks` items in the job's partition, under
+ * `CHUNK#<owner>#<version>#<index>`. A fresh version per write, so a retried write never mixes with
+ * the chunks of an attempt that crashed half-way.
+ */
+export const TextRefSchema = z.object({
+  version: z.string(),
+  chunks: z.number().int().positive(),
+  bytes: z.number().int().positive(),
+});
+export type TextRef = z.infer<typeof TextRefSchema>;
+
 /** The job as stored in DynamoDB (pk `JOB#<id>`, sk `JOB`). */
 export const JobRecordSchema = z.object({
   jobId: JobIdSchema,
@@ -147,6 +159,10 @@ export const JobRecordSchema = z.object({
   planAttempts: z.number().int().optional(),
   planUsage: CallUsageSchema.optional(),
   synthesis: z.string().optional(),
+  /** Set instead of `synthesis` in the item when the deliverable is stored in chunks (read back as `synthesis`). */
+  synthesisRef: TextRefSchema.optional(),
+  /** Why the synthesis call stopped; `max_tokens` means the deliverable was cut off. */
+  synthesisStopReason: z.string().optional(),
   synthesisUsage: CallUsageSchema.optional(),
   error: ErrorSummarySchema.optional(),
   executionArn: z.string().optional(),
@@ -163,6 +179,8 @@ export const SubtaskRecordSchema = PlannedSubtaskSchema.extend({
   status: SubtaskStatusSchema,
   attempts: z.number().int().nonnegative().default(0),
   output: z.string().optional(),
+  /** Set instead of `output` in the item when the output is stored in chunks (read back as `output`). */
+  outputRef: TextRefSchema.optional(),
   stopReason: z.string().optional(),
   error: ErrorSummarySchema.optional(),
   usage: CallUsageSchema.optional(),

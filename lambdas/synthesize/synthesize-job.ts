@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AllSubtasksFailed, JobNotFound } from '../shared/errors';
+import { AllSubtasksFailed, JobNotFound, unusableAnswer } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway } from '../shared/model-gateway';
 import { priced } from '../shared/pricing';
@@ -71,6 +71,13 @@ export async function synthesizeJob(
     maxTokens: profile.maxTokens?.synthesis ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });
+  const usage = priced(response.model, response.usage);
+  const unusable = unusableAnswer('synthesis', response);
+  if (unusable) {
+    // Billed all the same; the Catch then marks the job FAILED, its subtasks' outputs kept.
+    await deps.repository.recordFailedSynthesisUsage(job.jobId, usage);
+    throw unusable;
+  }
   // Profiles such as marketing keep every output, labelled, with the synthesis as a comparison below.
   const synthesis = profile.synthesis.includeOutputs
     ? `${labelledOutputs(subtasks)}\n\n## Comparison and recommendation\n\n${response.text.trim()}`
@@ -79,7 +86,8 @@ export async function synthesizeJob(
   await deps.repository.completeJob(job.jobId, {
     status,
     synthesis,
-    usage: priced(response.model, response.usage),
+    usage,
+    stopReason: response.stopReason,
     ...(failed.length > 0
       ? {
           error: {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DependencyFailed, JobNotFound, ModelRequestRejected } from '../shared/errors';
+import { DependencyFailed, JobNotFound, unusableAnswer } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway } from '../shared/model-gateway';
 import { priced } from '../shared/pricing';
@@ -67,14 +67,18 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
     maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });
-  if (response.text.trim() === '') {
-    throw new ModelRequestRejected(
-      `The worker model returned no text (stop reason: ${response.stopReason ?? 'none'})`,
-    );
+  const usage = priced(response.model, response.usage);
+  const unusable = unusableAnswer('worker', response);
+  if (unusable) {
+    // The call is billed all the same: record it with the failure before the state machine's Catch does.
+    await deps.repository.failSubtask(event.jobId, event.subtaskId, unusable, usage);
+    throw unusable;
   }
+  // An answer cut off at max_tokens is kept (it was paid for and is usually useful); its stop reason
+  // marks it truncated in the job view, and synthesis is told.
   await deps.repository.completeSubtask(event.jobId, event.subtaskId, {
     output: response.text,
-    usage: priced(response.model, response.usage),
+    usage,
     stopReason: response.stopReason,
   });
   return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: attempt.subtask.attempts };

@@ -14,7 +14,7 @@ import {
   renderPlan,
   type MalformedPlanVariant,
 } from './content';
-import type { RequestRole } from './faults';
+import type { InjectedFault, RequestRole } from './faults';
 import { forcedToolName, userTexts, type Answer, type MessagesRequest } from './protocol';
 
 function parseJsonObject(text: string): Record<string, unknown> | null {
@@ -57,12 +57,18 @@ function synthesisAnswer(request: MessagesRequest): Answer {
   };
 }
 
-/** The answer to a request of the given role; `malformed` breaks a plan on purpose. */
-export function answerFor(
-  request: MessagesRequest,
-  role: RequestRole,
-  malformed?: MalformedPlanVariant,
-): Answer {
+/** The simulated model's own words when a `refusal` fault is injected. */
+export const SIMULATED_REFUSAL =
+  'Simulated refusal (injected fault): the simulated model declines this request.';
+
+/**
+ * The answer to a request of the given role. An injected answer fault replaces it: a refusal, an
+ * empty text, or (plans only) a malformed plan.
+ */
+export function answerFor(request: MessagesRequest, role: RequestRole, fault?: InjectedFault): Answer {
+  if (fault?.kind === 'refusal') return { kind: 'refusal', text: SIMULATED_REFUSAL };
+  if (fault?.kind === 'empty_output') return { kind: 'text', text: '' };
+  const malformed = fault?.kind === 'malformed_plan' ? fault.variant : undefined;
   switch (role) {
     case 'plan':
       return planAnswer(request, malformed);

@@ -22,6 +22,8 @@ export const FAULT_KINDS = [
   'hang',
   'bad_request',
   'malformed_plan',
+  'refusal',
+  'empty_output',
 ] as const;
 
 /** One injectable fault, see {@link FAULT_KINDS}. */

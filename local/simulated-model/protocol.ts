@@ -114,7 +114,7 @@ export function errorBody(type: string, message: string): ErrorBody {
 }
 
 /** Faults answered with an HTTP error. */
-export type HttpFaultKind = Exclude<FaultKind, 'hang' | 'malformed_plan'>;
+export type HttpFaultKind = Exclude<FaultKind, 'hang' | 'malformed_plan' | 'refusal' | 'empty_output'>;
 
 /** Status and API error type of each HTTP fault, as the real API reports them. */
 export const HTTP_FAULTS: Record<HttpFaultKind, { status: number; type: string }> = {
@@ -131,7 +131,9 @@ export function isHttpFault(kind: FaultKind): kind is HttpFaultKind {
 
 /** The body of a simulated answer before it is wrapped into a message. */
 export type Answer =
-  { kind: 'text'; text: string } | { kind: 'tool_use'; name: string; input: Record<string, unknown> };
+  | { kind: 'text'; text: string }
+  | { kind: 'tool_use'; name: string; input: Record<string, unknown> }
+  | { kind: 'refusal'; text: string };
 
 /** A successful Messages API response. */
 export interface MessageBody {
@@ -143,7 +145,7 @@ export interface MessageBody {
     | { type: 'text'; text: string }
     | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
   >;
-  stop_reason: 'end_turn' | 'max_tokens' | 'tool_use';
+  stop_reason: 'end_turn' | 'max_tokens' | 'tool_use' | 'refusal';
   stop_sequence: null;
   usage: {
     input_tokens: number;
@@ -191,6 +193,15 @@ export function buildMessage(request: MessagesRequest, answer: Answer): MessageB
       stop_reason: 'tool_use',
       stop_sequence: null,
       usage: usage(request, JSON.stringify(answer.input)),
+    };
+  }
+  if (answer.kind === 'refusal') {
+    return {
+      ...base,
+      content: [{ type: 'text', text: answer.text }],
+      stop_reason: 'refusal',
+      stop_sequence: null,
+      usage: usage(request, answer.text),
     };
   }
   const limit = request.max_tokens * 4;

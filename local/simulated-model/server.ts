@@ -258,7 +258,7 @@ class SimulatedModelServer implements SimulatedModel {
     if (fault?.kind === 'hang') return waitForAbort(signal);
     if (!(await delay(this.delayFor(role), signal))) return;
     if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
-    const answer = answerFor(parsed.request, role, fault?.variant);
+    const answer = answerFor(parsed.request, role, fault ?? undefined);
     this.reply(response, entry, 200, buildMessage(parsed.request, answer));
   }
 

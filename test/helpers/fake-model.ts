@@ -1,6 +1,13 @@
 import type { ModelGateway, ModelRequest, ModelResponse } from '../../lambdas/shared/model-gateway';
 
-export type ScriptedAnswer = string | Error | ((request: ModelRequest) => string | Error);
+/** A scripted answer with its own stop reason (refusal, max_tokens, …). */
+export interface ScriptedReply {
+  text: string;
+  stopReason: string;
+}
+
+type ScriptedValue = string | ScriptedReply | Error;
+export type ScriptedAnswer = ScriptedValue | ((request: ModelRequest) => ScriptedValue);
 
 /**
  * A model gateway that plays back scripted answers in order (the last one repeats) and records
@@ -20,9 +27,9 @@ export class ScriptedModel implements ModelGateway {
     const answer = typeof scripted === 'function' ? scripted(request) : scripted;
     if (answer === undefined) throw new Error('ScriptedModel has no answers');
     if (answer instanceof Error) throw answer;
+    const reply = typeof answer === 'string' ? { text: answer, stopReason: this.stopReason } : answer;
     return {
-      text: answer,
-      stopReason: this.stopReason,
+      ...reply,
       model: request.model,
       usage: { inputTokens: 100, outputTokens: 50, cacheReadTokens: 0, cacheWriteTokens: 0 },
     };

@@ -1,3 +1,4 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { JobsTable } from '../../lib/constructs/jobs-table';
@@ -8,6 +9,8 @@ import { type CfnTemplate, createTableInput } from '../../local/template';
 export interface TestTable {
   dynamodb: LocalDynamoDB;
   repository: JobRepository;
+  /** The document client the repository uses, for reading raw items. */
+  documents: DynamoDBDocumentClient;
   tableName: string;
   close(): Promise<void>;
 }
@@ -32,5 +35,5 @@ export async function startTestTable(now?: () => Date): Promise<TestTable> {
   await ensureTable(dynamodb.client, createTableInput(tableName, jobsTableProperties()));
   const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
   const repository = new JobRepository(documents, tableName, 30, now);
-  return { dynamodb, repository, tableName, close: () => dynamodb.close() };
+  return { dynamodb, repository, documents, tableName, close: () => dynamodb.close() };
 }

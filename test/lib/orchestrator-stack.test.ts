@@ -99,10 +99,16 @@ describe('orchestrator state machine', () => {
   );
 
   it.each(['Plan', 'RunSubtask', 'Synthesize'])(
-    'never retries rejected requests or invalid plans in %s',
+    'never retries rejected requests, refusals, empty answers or invalid plans in %s',
     (name) => {
       const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
-      for (const error of ['ModelRequestRejected', 'InvalidPlan', 'States.ALL'])
+      for (const error of [
+        'ModelRequestRejected',
+        'ModelRefused',
+        'EmptyModelOutput',
+        'InvalidPlan',
+        'States.ALL',
+      ])
         expect(retryFor(s, error)).toBeUndefined();
     },
   );

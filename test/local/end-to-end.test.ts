@@ -195,6 +195,50 @@ describe('a job run locally end to end', () => {
     expect(failures).toContain('ModelTimeout');
   });
 
+  it('fails one subtask on a worker refusal, without retrying it, and ends PARTIAL', async () => {
+    const { view } = await runJob(RESEARCH_TASK, [{ kind: 'refusal', role: 'worker', times: 1 }]);
+
+    expect(view.status).toBe('PARTIAL');
+    const refused = view.subtasks.filter((subtask) => subtask.error?.name === 'ModelRefused');
+    expect(refused).toHaveLength(1);
+    // Whatever depended on it was not run; everything else succeeded.
+    for (const subtask of view.subtasks.filter((candidate) => candidate !== refused[0])) {
+      expect(['SUCCEEDED', 'DependencyFailed']).toContain(
+        subtask.status === 'SUCCEEDED' ? 'SUCCEEDED' : subtask.error?.name,
+      );
+    }
+    expect(refused[0]).toMatchObject({ attempts: 1, output: null, error: { name: 'ModelRefused' } });
+    expect(refused[0]?.error?.message).toContain('Simulated refusal (injected fault)');
+    expect(refused[0]?.usage.outputTokens).toBeGreaterThan(0);
+    expect(view.error?.name).toBe('SubtasksFailed');
+  });
+
+  it('fails the job on an empty synthesis, keeping every subtask output', async () => {
+    const { view, events } = await runJob(RESEARCH_TASK, [{ kind: 'empty_output', role: 'synthesis' }]);
+
+    expect(view.status).toBe('FAILED');
+    expect(view.error).toMatchObject({ name: 'EmptyModelOutput' });
+    expect(view.subtasks.every((subtask) => subtask.status === 'SUCCEEDED' && subtask.output)).toBe(true);
+    expect(view.synthesis).toBeNull();
+    const entered = events.flatMap((event) =>
+      event.type === 'StateEntered' && 'state' in event ? [event.state.name] : [],
+    );
+    expect(entered.filter((name) => name === 'Synthesize')).toHaveLength(1);
+    expect(entered).toContain('MarkFailed');
+  });
+
+  it('fails the job with ModelRefused after one planning call when the orchestrator refuses', async () => {
+    const before = orchestrator.simulatedModel?.stats().byRole.plan ?? 0;
+
+    const { view } = await runJob(RESEARCH_TASK, [{ kind: 'refusal', role: 'plan' }]);
+
+    expect(view.status).toBe('FAILED');
+    expect(view.error?.name).toBe('ModelRefused');
+    expect(view.plan).toBeNull();
+    expect((orchestrator.simulatedModel?.stats().byRole.plan ?? 0) - before).toBe(1);
+    expect(view.usage.inputTokens).toBeGreaterThan(0);
+  });
+
   it('leaves every job it ran in a terminal status', async () => {
     const { ListTablesCommand, ScanCommand } = await import('@aws-sdk/client-dynamodb');
     const tables = await orchestrator.dynamodb.client.send(new ListTablesCommand({}));

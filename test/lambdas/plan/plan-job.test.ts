@@ -1,5 +1,5 @@
 import { planJob, type PlanSettings } from '../../../lambdas/plan/plan-job';
-import { InvalidPlan, JobNotFound, ModelRateLimited } from '../../../lambdas/shared/errors';
+import { InvalidPlan, JobNotFound, ModelRateLimited, ModelRefused } from '../../../lambdas/shared/errors';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 import { planWith } from '../../helpers/plans';
@@ -158,6 +158,21 @@ describe('planning a job', () => {
     const model = new ScriptedModel(['{"analysis": "cut'], 'max_tokens');
 
     await expect(planJob({ jobId }, deps(model))).rejects.toThrow(/cut off at the token limit/);
+  });
+
+  it('stops at a refusal with ModelRefused instead of asking for repairs, recording the call', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([{ text: 'I will not plan this.', stopReason: 'refusal' }]);
+
+    const planning = planJob({ jobId }, deps(model));
+
+    await expect(planning).rejects.toThrow(ModelRefused);
+    await expect(planning).rejects.toThrow(/declined to plan this task: "I will not plan this\."/);
+    expect(model.requests).toHaveLength(1);
+    expect(await table.repository.getJob(jobId)).toMatchObject({
+      planAttempts: 1,
+      planUsage: { inputTokens: 100, outputTokens: 50 },
+    });
   });
 
   it('does not call the model again when retried after the plan was stored', async () => {

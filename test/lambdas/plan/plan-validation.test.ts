@@ -49,6 +49,24 @@ describe('plan validation', () => {
     expect(!result.ok && result.problems).toEqual([expect.stringContaining('between 1 and 2')]);
   });
 
+  it('rejects a plan too large to store next to the job, asking for shorter descriptions', () => {
+    const ids = Array.from({ length: 40 }, (_, index) => `part-${index}`);
+    const plan = planWith(ids);
+    for (const subtask of plan.subtasks) subtask.description = 'x'.repeat(3_500);
+
+    const result = validatePlan(JSON.stringify(plan), { min: 1, max: 100 });
+
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        expect.stringMatching(
+          /^The plan is 1\d{5} bytes of JSON; it must be at most 120000: write shorter descriptions\.$/,
+        ),
+      ],
+    });
+    expect(validatePlan(JSON.stringify(planWith(ids)), { min: 1, max: 100 }).ok).toBe(true);
+  });
+
   it('rejects duplicate subtask ids', () => {
     const result = validatePlan(JSON.stringify(planWith(['a', 'b', 'a'])), bounds);
     expect(!result.ok && result.problems).toEqual([expect.stringContaining('repeated: a')]);

@@ -1,5 +1,6 @@
 import { synthesizeJob } from '../../../lambdas/synthesize/synthesize-job';
-import { AllSubtasksFailed } from '../../../lambdas/shared/errors';
+import { AllSubtasksFailed, EmptyModelOutput, ModelRefused } from '../../../lambdas/shared/errors';
+import { toJobView } from '../../../lambdas/shared/job-view';
 import { priced } from '../../../lambdas/shared/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
@@ -19,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => table.close());
 
-/** A job whose subtasks ended as given: 'ok' stored an output, anything else failed with that error name. */
+/** A job whose subtasks ended as given: 'ok' stored an output, 'pending' nothing yet, anything else failed with that error name. */
 async function jobWithOutcomes(outcomes: Record<string, 'ok' | string>): Promise<string> {
   const jobId = `synthesis-test-${++jobCounter}`;
   await table.repository.createJob({
@@ -43,7 +44,8 @@ async function jobWithOutcomes(outcomes: Record<string, 'ok' | string>): Promise
         usage,
         stopReason: 'end_turn',
       });
-    else await table.repository.failSubtask(jobId, id, { name: outcome, message: `${id} kept failing` });
+    else if (outcome !== 'pending')
+      await table.repository.failSubtask(jobId, id, { name: outcome, message: `${id} kept failing` });
   }
   return jobId;
 }
@@ -110,6 +112,64 @@ describe('synthesis', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(retry.requests).toHaveLength(0);
     expect((await table.repository.getJob(jobId))?.synthesis).toBe('first');
+  });
+
+  it.each([
+    ['a refusal', { text: 'I cannot combine these.', stopReason: 'refusal' }, ModelRefused],
+    ['an empty answer', { text: '', stopReason: 'end_turn' }, EmptyModelOutput],
+  ])('fails on %s without completing the job, recording the billed call', async (_, reply, expected) => {
+    const jobId = await jobWithOutcomes({ costs: 'ok' });
+
+    const synthesizing = synthesizeJob({ jobId }, deps(new ScriptedModel([reply])));
+
+    await expect(synthesizing).rejects.toThrow(expected);
+    const job = await table.repository.getJob(jobId);
+    expect(job).toMatchObject({
+      status: 'SYNTHESIZING',
+      synthesisUsage: { inputTokens: 100, outputTokens: 50 },
+    });
+    expect(job?.synthesis).toBeUndefined();
+  });
+
+  it('keeps a deliverable cut off at max_tokens, with a warning', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok', sites: 'ok' });
+    const model = new ScriptedModel([{ text: '# Brief, cut', stopReason: 'max_tokens' }]);
+
+    await synthesizeJob({ jobId }, deps(model));
+
+    const view = toJobView((await table.repository.getJobWithSubtasks(jobId))!);
+    expect(view.synthesis).toBe('# Brief, cut');
+    expect(view.warnings).toEqual(["The deliverable was cut off at the synthesis call's token limit."]);
+  });
+
+  it('flags results cut off at max_tokens to the synthesis model', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok', sites: 'pending' });
+    await table.repository.completeSubtask(jobId, 'sites', {
+      output: 'Half of',
+      usage,
+      stopReason: 'max_tokens',
+    });
+    const model = new ScriptedModel(['# Brief']);
+
+    await synthesizeJob({ jobId }, deps(model));
+
+    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    expect(prompt).toContain('<result id="costs" title="Title of costs" status="SUCCEEDED">\n');
+    expect(prompt).toContain(
+      '<result id="sites" title="Title of sites" status="SUCCEEDED" truncated="true">',
+    );
+    expect(prompt).toMatch(/Results marked truncated="true" were cut off/);
+  });
+
+  it('stores a deliverable larger than a DynamoDB item in chunks', async () => {
+    const jobId = await jobWithOutcomes({ costs: 'ok' });
+    const huge = '## Sektion – 章節\n'.repeat(40_000);
+
+    await synthesizeJob({ jobId }, deps(new ScriptedModel([huge])));
+
+    expect(Buffer.byteLength(huge)).toBeGreaterThan(400_000);
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.job).toMatchObject({ status: 'SUCCEEDED', synthesis: huge });
   });
 
   it('never overwrites a job that was cancelled meanwhile', async () => {

@@ -1,5 +1,11 @@
 import { runSubtask } from '../../../lambdas/worker/run-subtask';
-import { DependencyFailed, ModelOverloaded } from '../../../lambdas/shared/errors';
+import {
+  DependencyFailed,
+  EmptyModelOutput,
+  ModelOverloaded,
+  ModelRefused,
+} from '../../../lambdas/shared/errors';
+import { toJobView } from '../../../lambdas/shared/job-view';
 import { priced } from '../../../lambdas/shared/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
@@ -170,10 +176,67 @@ describe('running a subtask', () => {
     expect(model.requests[0]?.system).toMatch(/^You are a researcher\./);
   });
 
-  it('fails clearly when the model returns no text', async () => {
+  it('fails with EmptyModelOutput when the model returns no text, recording the billed call', async () => {
     const jobId = await plannedJob();
-    await expect(
-      runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['  ']))),
-    ).rejects.toThrow(/returned no text/);
+
+    const running = runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['  '])));
+
+    await expect(running).rejects.toThrow(EmptyModelOutput);
+    await expect(running).rejects.toThrow(/returned no text \(stop reason: end_turn\)/);
+    const stored = await table.repository.getSubtask(jobId, 'technical');
+    expect(stored).toMatchObject({ status: 'FAILED', error: { name: 'EmptyModelOutput' } });
+    expect(stored?.usage).toMatchObject({ inputTokens: 100, outputTokens: 50 });
+    expect(stored?.output).toBeUndefined();
+  });
+
+  it('fails with ModelRefused on a refusal, quoting it and recording the billed call', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel([{ text: 'I can not help with that.', stopReason: 'refusal' }]);
+
+    const running = runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    await expect(running).rejects.toThrow(ModelRefused);
+    await expect(running).rejects.toThrow(/declined this subtask: "I can not help with that\."/);
+    const stored = await table.repository.getSubtask(jobId, 'technical');
+    expect(stored).toMatchObject({ status: 'FAILED', error: { name: 'ModelRefused' } });
+    expect(stored?.usage?.outputTokens).toBe(50);
+    expect(stored?.output).toBeUndefined();
+  });
+
+  it('keeps an output cut off at max_tokens and marks it truncated', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel([{ text: 'The first half of an ans', stopReason: 'max_tokens' }]);
+
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    const view = toJobView(stored!);
+    expect(view.subtasks.find((subtask) => subtask.id === 'technical')).toMatchObject({
+      status: 'SUCCEEDED',
+      output: 'The first half of an ans',
+      truncated: true,
+    });
+    expect(view.subtasks.find((subtask) => subtask.id === 'lifestyle')?.truncated).toBe(false);
+    expect(view.warnings).toEqual([
+      'The output of subtask "technical" was cut off at the worker\'s token limit.',
+    ]);
+  });
+
+  it('stores an output larger than a DynamoDB item in chunks and reads it back whole', async () => {
+    const jobId = await plannedJob();
+    // ~1.2 MB of multi-byte text: three times DynamoDB's 400 KB item limit (dynalite enforces it).
+    const huge = 'Große Ausgabe – 大きな出力 🚲\n'.repeat(30_000);
+    const model = new ScriptedModel([huge, 'Uses it']);
+
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+    await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(new ScriptedModel(['short'])));
+    await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
+
+    expect(Buffer.byteLength(huge)).toBeGreaterThan(1_000_000);
+    expect((await table.repository.getSubtask(jobId, 'technical'))?.output).toBe(huge);
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.subtasks.find((subtask) => subtask.id === 'technical')?.output).toBe(huge);
+    // The dependent worker got the whole output as its input.
+    expect(model.requests[1]?.messages[0]?.content).toContain(huge);
   });
 });
