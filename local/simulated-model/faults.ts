@@ -74,6 +74,8 @@ export interface SimulatedModelOptions {
   seed?: number;
   /** Fault rules; default none. */
   faults?: FaultRule[];
+  /** Keep each request's whole text (system + messages) in the request log, for tests; default false. */
+  recordPrompts?: boolean;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -112,6 +114,7 @@ export const simulatedModelOptionsSchema = z.strictObject({
   jitterMs: millisecondsSchema.optional(),
   seed: z.number().int().optional(),
   faults: z.array(faultRuleSchema).optional(),
+  recordPrompts: z.boolean().optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */

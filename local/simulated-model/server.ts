@@ -62,6 +62,8 @@ export interface RequestLogEntry {
   fault: FaultKind | null;
   /** Set for `malformed_plan` faults. */
   variant?: MalformedPlanVariant;
+  /** The request's whole text, when the model was started with `recordPrompts`. */
+  prompt?: string;
 }
 
 /** Request and fault counts since the server started. */
@@ -135,6 +137,7 @@ class SimulatedModelServer implements SimulatedModel {
   private readonly jitterRandom: () => number;
   private latency: LatencyByRole;
   private jitterMs: number;
+  private readonly recordPrompts: boolean;
   private host = DEFAULT_HOST;
   private closing: Promise<void> | undefined;
 
@@ -144,6 +147,7 @@ class SimulatedModelServer implements SimulatedModel {
     this.jitterRandom = createRandom(seed ^ JITTER_SEED_SALT);
     this.latency = resolveLatency(options.latencyMs, NO_LATENCY);
     this.jitterMs = options.jitterMs ?? 0;
+    this.recordPrompts = options.recordPrompts ?? false;
   }
 
   get port(): number {
@@ -253,8 +257,10 @@ class SimulatedModelServer implements SimulatedModel {
         : this.reply(response, entry, 400, errorBody('invalid_request_error', parsed.message));
     }
     const role = detectRole(parsed.request);
-    const fault = this.faults.pick({ role, text: requestText(parsed.request) });
+    const text = requestText(parsed.request);
+    const fault = this.faults.pick({ role, text });
     const entry = this.record(role, parsed.request.model, fault, api);
+    if (this.recordPrompts) entry.prompt = text;
     if (fault?.kind === 'hang') return waitForAbort(signal);
     if (!(await delay(this.delayFor(role), signal))) return;
     if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
