@@ -10,6 +10,7 @@ import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
 import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
+import { LogEncryption } from './constructs/log-encryption';
 import { OrchestratorWorkflow } from './constructs/orchestrator-workflow';
 
 export interface OrchestratorStackProps extends StackProps {
@@ -42,6 +43,7 @@ export class OrchestratorStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
+    new LogEncryption(this, 'LogEncryption');
     this.jobs = new JobsTable(this, 'Jobs');
     this.apiKeySecret = this.anthropicApiKeySecret(config);
     this.workflow = new OrchestratorWorkflow(this, 'Workflow', {
