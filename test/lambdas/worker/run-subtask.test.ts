@@ -1,5 +1,6 @@
 import { runSubtask } from '../../../lambdas/worker/run-subtask';
 import { DependencyFailed, ModelOverloaded } from '../../../lambdas/shared/errors';
+import { messageText } from '../../../lambdas/shared/model-gateway';
 import { priced } from '../../../lambdas/shared/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
@@ -47,11 +48,11 @@ describe('running a subtask', () => {
 
     await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(model));
 
-    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    const prompt = messageText(model.requests[0]?.messages[0]);
     expect(prompt).toContain('Launch copy for a bike lock');
     expect(prompt).toContain('"audience": "commuters"');
     expect(prompt).toContain(
-      '- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)\n- summary: Title of summary',
+      '- technical: Title of technical\n- lifestyle: Title of lifestyle\n- summary: Title of summary',
     );
     expect(prompt).not.toContain('<dependency_results>');
     expect(prompt).toMatch(
@@ -132,7 +133,7 @@ describe('running a subtask', () => {
 
     await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
 
-    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    const prompt = messageText(model.requests[0]?.messages[0]);
     expect(prompt).toContain(
       '<result id="technical" title="Title of technical">\nSpecs: 12 mm hardened steel\n</result>',
     );
