@@ -72,6 +72,8 @@ export interface SimulatedModelOptions {
   seed?: number;
   /** Fault rules; default none. */
   faults?: FaultRule[];
+  /** Shortest prefix (estimated tokens) the prompt cache takes, for every model; default 2,048 for Haiku, 1,024 otherwise. */
+  promptCacheMinTokens?: number;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -110,6 +112,7 @@ export const simulatedModelOptionsSchema = z.strictObject({
   jitterMs: millisecondsSchema.optional(),
   seed: z.number().int().optional(),
   faults: z.array(faultRuleSchema).optional(),
+  promptCacheMinTokens: z.number().int().positive().optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */
