@@ -3,7 +3,13 @@ import * as path from 'node:path';
 import { MODEL_PROVIDERS, type ModelProvider } from '../lib/config';
 import { parseCliArgs, USAGE, UsageError } from './cli-args';
 import { LocalOrchestrator, type ModelMode } from './local-orchestrator';
-import { reportProgress, summaryLine } from './progress';
+import {
+  PlainProgressRenderer,
+  reportProgress,
+  summaryLine,
+  TtyProgressRenderer,
+  usageTable,
+} from './progress';
 import { optionsFromEnv } from './simulated-model';
 import { type ProfileSummary, profileSummaries } from '../lambdas/shared/profiles';
 import { runMain } from './run-main';
@@ -125,10 +131,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     );
     const execution = await orchestrator.startJob(command.request);
     log(`Job ${execution.jobId} started (execution ${execution.executionArn})`);
+    const subtaskOf = async (id: string) =>
+      (await orchestrator.getJobView(execution.jobId))?.subtasks.find((subtask) => subtask.id === id);
     await reportProgress(
       execution.events,
-      { loadPlan: async () => (await orchestrator.getJobView(execution.jobId))?.plan ?? null },
-      log,
+      {
+        loadPlan: async () => (await orchestrator.getJobView(execution.jobId))?.plan ?? null,
+        loadSubtaskUsage: async (id) => (await subtaskOf(id))?.usage ?? null,
+      },
+      process.stderr.isTTY ? new TtyProgressRenderer(process.stderr) : new PlainProgressRenderer(log),
     );
     await execution.finished;
     const view = await orchestrator.getJobView(execution.jobId);
@@ -144,6 +155,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     if (view.error)
       log(`${view.status === 'FAILED' ? 'Job failed' : 'Note'}: ${view.error.name}: ${view.error.message}`);
+    for (const line of usageTable(view, { simulated: model.kind === 'simulated' })) log(line);
     log(summaryLine(view, Date.now() - startedAt));
     return view.status === 'SUCCEEDED' || view.status === 'PARTIAL' ? EXIT.ok : EXIT.failed;
   } finally {

@@ -51,7 +51,13 @@ export const JobListSchema = z.object({
 });
 export type JobList = z.infer<typeof JobListSchema>;
 
-const Usage = z.object({ inputTokens: z.number(), outputTokens: z.number() });
+const UsageTotals = z.object({
+  inputTokens: z.number().int().describe('Input tokens not read from or written to the prompt cache'),
+  outputTokens: z.number().int(),
+  cacheReadTokens: z.number().int().describe('Input tokens read from the prompt cache'),
+  cacheWriteTokens: z.number().int().describe('Input tokens written to the prompt cache'),
+  costUsd: z.number().describe('Estimated cost in USD, from the price table in lambdas/shared/pricing.ts'),
+});
 
 /** The job view of ARCHITECTURE.md, as a schema (for the OpenAPI document). */
 export const JobViewSchema = z.object({
@@ -87,12 +93,20 @@ export const JobViewSchema = z.object({
         .boolean()
         .describe('The output was cut off at the token limit (kept, and flagged to synthesis)'),
       error: ErrorSummary.nullable(),
-      usage: Usage,
+      usage: UsageTotals.extend({
+        model: z.string().nullable().describe('The model that answered; null until a call was recorded'),
+      }).describe(
+        "The subtask's recorded model call (the stored answer, or a refused or empty one); zeros until then",
+      ),
     }),
   ),
   synthesis: z.string().nullable(),
   warnings: z.array(z.string()).describe('Caveats about a usable result, e.g. outputs cut off at max_tokens'),
-  usage: Usage.extend({ cacheReadTokens: z.number(), cacheWriteTokens: z.number(), costUsd: z.number() }),
+  usage: UsageTotals.extend({
+    byRole: z
+      .object({ plan: UsageTotals, workers: UsageTotals, synthesis: UsageTotals })
+      .describe('The same totals for the planning calls, all workers, and synthesis'),
+  }).describe('Every model call of the job, summed'),
   error: ErrorSummary.nullable(),
   executionArn: z.string().nullable(),
   consoleUrl: z

@@ -1,6 +1,6 @@
 import type { JobWithSubtasks } from './job-repository';
 import { executionConsoleUrl } from './console-url';
-import { sumUsage } from './pricing';
+import { sumUsage, type UsageTotals } from './pricing';
 import type { JobStatus, SubtaskStatus } from './schemas';
 
 /** The job view of ARCHITECTURE.md: returned by `GET /jobs/{id}` and printed by the CLI with `--json`. */
@@ -32,17 +32,16 @@ export interface JobView {
     /** The output was cut off at the worker's token limit (kept, and flagged to synthesis). */
     truncated: boolean;
     error: { name: string; message: string } | null;
-    usage: { inputTokens: number; outputTokens: number };
+    /** This subtask's recorded model call: the stored answer, or a refused or empty one; zeros until then. */
+    usage: UsageTotals & { model: string | null };
   }[];
   synthesis: string | null;
   /** Things a reader should know about an otherwise usable result, e.g. outputs cut off at max_tokens. */
   warnings: string[];
-  usage: {
-    inputTokens: number;
-    outputTokens: number;
-    cacheReadTokens: number;
-    cacheWriteTokens: number;
-    costUsd: number;
+  /** Every recorded call summed; `costUsd` is an estimate from the price table in `pricing.ts`. */
+  usage: UsageTotals & {
+    /** The same, by role: the planning calls, all workers, and synthesis. */
+    byRole: { plan: UsageTotals; workers: UsageTotals; synthesis: UsageTotals };
   };
   error: { name: string; message: string } | null;
   executionArn: string | null;
@@ -87,11 +86,18 @@ export function toJobView({ job, subtasks }: JobWithSubtasks, options: JobViewOp
       output: subtask.output ?? null,
       truncated: subtask.stopReason === 'max_tokens',
       error: subtask.error ?? null,
-      usage: { inputTokens: subtask.usage?.inputTokens ?? 0, outputTokens: subtask.usage?.outputTokens ?? 0 },
+      usage: { ...sumUsage([subtask.usage]), model: subtask.usage?.model ?? null },
     })),
     synthesis: job.synthesis ?? null,
     warnings: jobWarnings({ job, subtasks }),
-    usage: sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), job.synthesisUsage]),
+    usage: {
+      ...sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), job.synthesisUsage]),
+      byRole: {
+        plan: sumUsage([job.planUsage]),
+        workers: sumUsage(subtasks.map((subtask) => subtask.usage)),
+        synthesis: sumUsage([job.synthesisUsage]),
+      },
+    },
     error: job.error ?? null,
     executionArn: job.executionArn ?? null,
     consoleUrl: executionConsoleUrl(job.executionArn, options.localConsoleUrl),

@@ -5,9 +5,40 @@ import { classifyModelError, ModelTimeout } from './errors';
 import type { ModelEnv } from './env';
 import type { Usage } from './schemas';
 
+/**
+ * A piece of a message. `cacheBreakpoint` marks the end of a prefix worth caching (prompt caching):
+ * the provider caches everything up to and including this block (system prompt included), and
+ * later requests that start with the same prefix read it from the cache.
+ */
+export interface PromptBlock {
+  text: string;
+  cacheBreakpoint?: boolean;
+}
+
 export interface ModelMessage {
   role: 'user' | 'assistant';
-  content: string;
+  content: string | readonly PromptBlock[];
+}
+
+/** A message's text, its blocks one per line. */
+export function messageText(message: ModelMessage | undefined): string {
+  if (!message) return '';
+  return typeof message.content === 'string'
+    ? message.content
+    : message.content.map((block) => block.text).join('\n');
+}
+
+/** Only breakpoints become SDK blocks with `cache_control`; plain string content stays a string. */
+function toApiMessage(message: ModelMessage): Anthropic.MessageParam {
+  if (typeof message.content === 'string') return { role: message.role, content: message.content };
+  return {
+    role: message.role,
+    content: message.content.map((block) => ({
+      type: 'text' as const,
+      text: block.text,
+      ...(block.cacheBreakpoint ? { cache_control: { type: 'ephemeral' as const } } : {}),
+    })),
+  };
 }
 
 export interface ModelRequest {
@@ -64,7 +95,7 @@ export class AnthropicModelGateway implements ModelGateway {
           model: request.model,
           max_tokens: request.maxTokens,
           system: request.system,
-          messages: request.messages,
+          messages: request.messages.map(toApiMessage),
           ...(request.jsonSchema
             ? { output_config: { format: { type: 'json_schema' as const, schema: request.jsonSchema } } }
             : {}),

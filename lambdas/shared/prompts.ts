@@ -97,8 +97,21 @@ context, the list of all subtasks so you know what the others cover, the results
 yours depends on (if any), and your assigned subtask. Do only your assigned subtask and do not repeat
 what the others cover.`;
 
-export const workerSystemPrompt = (profile: Profile, type: string) =>
-  `${workerPromptFor(profile, type)}\n\n${WORKER_FRAME}`;
+/**
+ * One system prompt for every worker of a job, so it can open the prefix they share (prompt
+ * caching). When the plan's subtask types call for different roles, it lists them all and the
+ * assigned subtask's type picks one.
+ */
+export function workerSystemPrompt(profile: Profile, plan: Plan): string {
+  const roles = new Map<string, string>();
+  for (const { type } of plan.subtasks) roles.set(type, workerPromptFor(profile, type));
+  const distinct = new Set(roles.values());
+  if (distinct.size <= 1) return `${[...distinct][0] ?? workerPromptFor(profile, '')}\n\n${WORKER_FRAME}`;
+  const roleList = [...roles]
+    .map(([type, prompt]) => `<role type="${attribute(type)}">\n${prompt}\n</role>`)
+    .join('\n');
+  return `Each worker takes the role for its assigned subtask's type:\n${roleList}\nTake the role whose type matches your assigned subtask's type.\n\n${WORKER_FRAME}`;
+}
 
 export interface DependencyResult {
   id: string;
@@ -106,34 +119,46 @@ export interface DependencyResult {
   output: string;
 }
 
+/**
+ * The worker's turn in two blocks. The first (task, context, plan overview) is the same for every
+ * worker of the job and carries the cache breakpoint, so after the first worker the others read it
+ * (with the system prompt) from the prompt cache; the second is this subtask's own part.
+ */
 export function workerPrompt(
   input: TaskInput,
   plan: Plan,
   subtask: PlannedSubtask,
   dependencies: readonly DependencyResult[] = [],
 ): ModelMessage[] {
-  const overview = plan.subtasks
-    .map((other) => `- ${other.id}: ${other.title}${other.id === subtask.id ? ' (yours)' : ''}`)
-    .join('\n');
+  const overview = plan.subtasks.map((other) => `- ${other.id}: ${other.title}`).join('\n');
   const dependencyBlock =
     dependencies.length > 0
-      ? `\n<dependency_results>\n${dependencies
+      ? `<dependency_results>\n${dependencies
           .map(
             (dependency) =>
               `<result id="${attribute(dependency.id)}" title="${attribute(dependency.title)}">\n${dependency.output}\n</result>`,
           )
-          .join('\n')}\n</dependency_results>`
+          .join('\n')}\n</dependency_results>\n`
       : '';
+  const instructions = instructionsBlock(input.templates?.worker, {
+    task: input.task,
+    context: input.context,
+    subtask,
+  }).trimStart();
   return [
     {
       role: 'user',
-      content: `${taskBlock(input)}${instructionsBlock(input.templates?.worker, { task: input.task, context: input.context, subtask })}
-<plan_overview>
-${overview}
-</plan_overview>${dependencyBlock}
-<assigned_subtask id="${attribute(subtask.id)}" type="${attribute(subtask.type)}" title="${attribute(subtask.title)}">
+      content: [
+        {
+          text: `${taskBlock(input)}\n<plan_overview>\n${overview}\n</plan_overview>`,
+          cacheBreakpoint: true,
+        },
+        {
+          text: `${instructions ? `${instructions}\n` : ''}${dependencyBlock}<assigned_subtask id="${attribute(subtask.id)}" type="${attribute(subtask.type)}" title="${attribute(subtask.title)}">
 ${subtask.description}
 </assigned_subtask>`,
+        },
+      ],
     },
   ];
 }

@@ -57,7 +57,7 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   const profile = profileNamed(job.profile);
   const response = await deps.model.complete({
     model: profile.models?.worker ?? deps.settings.model,
-    system: workerSystemPrompt(profile, subtask.type),
+    system: workerSystemPrompt(profile, plan),
     messages: workerPrompt(
       { task: job.task, context: job.context, templates: job.templates },
       plan,

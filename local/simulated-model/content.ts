@@ -293,9 +293,17 @@ function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+/** Longest context value quoted in a plan or an answer: a long document is named, not copied (a description holds 4,000 characters). */
+const CONTEXT_VALUE_MAX_CHARS = 120;
+
 function formatContext(context: TaskContext): string {
   return Object.entries(context)
-    .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .map(([key, value]) => {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      const shown =
+        text.length > CONTEXT_VALUE_MAX_CHARS ? `${text.slice(0, CONTEXT_VALUE_MAX_CHARS).trimEnd()}…` : text;
+      return `${key}: ${shown}`;
+    })
     .join('; ');
 }
 

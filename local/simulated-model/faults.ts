@@ -76,6 +76,8 @@ export interface SimulatedModelOptions {
   faults?: FaultRule[];
   /** Keep each request's whole text (system + messages) in the request log, for tests; default false. */
   recordPrompts?: boolean;
+  /** Shortest prefix (estimated tokens) the prompt cache takes, for every model; default 2,048 for Haiku, 1,024 otherwise. */
+  promptCacheMinTokens?: number;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -115,6 +117,7 @@ export const simulatedModelOptionsSchema = z.strictObject({
   seed: z.number().int().optional(),
   faults: z.array(faultRuleSchema).optional(),
   recordPrompts: z.boolean().optional(),
+  promptCacheMinTokens: z.number().int().positive().optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */

@@ -160,20 +160,26 @@ export function randomId(prefix: string): string {
   return `${prefix}${randomBytes(12).toString('hex')}`;
 }
 
-function usage(request: MessagesRequest, outputText: string): MessageBody['usage'] {
+/** How the input tokens split between fresh input and the prompt cache. */
+export type InputUsage = Omit<MessageBody['usage'], 'output_tokens'>;
+
+function usage(request: MessagesRequest, outputText: string, input?: InputUsage): MessageBody['usage'] {
   return {
-    input_tokens: estimateTokens(requestText(request)),
+    ...(input ?? {
+      input_tokens: estimateTokens(requestText(request)),
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    }),
     output_tokens: estimateTokens(outputText),
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
   };
 }
 
 /**
  * Wraps an answer into a message. Text longer than `max_tokens` allows is cut with
- * `stop_reason: 'max_tokens'`, as a real model would be.
+ * `stop_reason: 'max_tokens'`, as a real model would be. `input` is the prompt cache's split of
+ * the input tokens; without it, all of them count as fresh input.
  */
-export function buildMessage(request: MessagesRequest, answer: Answer): MessageBody {
+export function buildMessage(request: MessagesRequest, answer: Answer, input?: InputUsage): MessageBody {
   const base = {
     id: randomId('msg_sim_'),
     type: 'message',
@@ -192,7 +198,7 @@ export function buildMessage(request: MessagesRequest, answer: Answer): MessageB
       content: [block],
       stop_reason: 'tool_use',
       stop_sequence: null,
-      usage: usage(request, JSON.stringify(answer.input)),
+      usage: usage(request, JSON.stringify(answer.input), input),
     };
   }
   if (answer.kind === 'refusal') {
@@ -211,6 +217,6 @@ export function buildMessage(request: MessagesRequest, answer: Answer): MessageB
     content: [{ type: 'text', text }],
     stop_reason: answer.text.length > limit ? 'max_tokens' : 'end_turn',
     stop_sequence: null,
-    usage: usage(request, text),
+    usage: usage(request, text, input),
   };
 }

@@ -31,6 +31,7 @@ import {
   type RequestRole,
   type SimulatedModelOptions,
 } from './faults';
+import { PromptCache } from './prompt-cache';
 import { createRandom } from './random';
 import {
   HTTP_FAULTS,
@@ -135,6 +136,7 @@ class SimulatedModelServer implements SimulatedModel {
   private readonly faults: FaultInjector;
   // A separate stream, so switching jitter on or off does not change which requests get faults.
   private readonly jitterRandom: () => number;
+  private readonly promptCache: PromptCache;
   private latency: LatencyByRole;
   private jitterMs: number;
   private readonly recordPrompts: boolean;
@@ -148,6 +150,9 @@ class SimulatedModelServer implements SimulatedModel {
     this.latency = resolveLatency(options.latencyMs, NO_LATENCY);
     this.jitterMs = options.jitterMs ?? 0;
     this.recordPrompts = options.recordPrompts ?? false;
+    this.promptCache = new PromptCache(
+      options.promptCacheMinTokens === undefined ? {} : { minTokens: options.promptCacheMinTokens },
+    );
   }
 
   get port(): number {
@@ -262,10 +267,12 @@ class SimulatedModelServer implements SimulatedModel {
     const entry = this.record(role, parsed.request.model, fault, api);
     if (this.recordPrompts) entry.prompt = text;
     if (fault?.kind === 'hang') return waitForAbort(signal);
+    // Read and written on arrival, not after the latency, so who hits the cache does not depend on timing.
+    const input = fault && isHttpFault(fault.kind) ? undefined : this.promptCache.use(parsed.request);
     if (!(await delay(this.delayFor(role), signal))) return;
     if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
     const answer = answerFor(parsed.request, role, fault ?? undefined);
-    this.reply(response, entry, 200, buildMessage(parsed.request, answer));
+    this.reply(response, entry, 200, buildMessage(parsed.request, answer, input));
   }
 
   private replyWithFault(

@@ -254,3 +254,32 @@ describe('a job run locally end to end', () => {
     for (const status of statuses) expect(TERMINAL_JOB_STATUSES).toContain(status);
   });
 });
+
+describe('prompt caching in a local job', () => {
+  // About 3,000 estimated tokens: past the 2,048-token minimum of the default (Haiku) worker model.
+  const LONG_BRIEF =
+    'Older houses lose heat through solid walls, single glazing and draughty floors. '.repeat(150);
+
+  it('writes the workers’ shared prefix once and reads it from the cache for every other worker', async () => {
+    const { view } = await runJob(RESEARCH_TASK, [], { brief: LONG_BRIEF });
+
+    expect(view.status).toBe('SUCCEEDED');
+    expect(view.subtasks.length).toBeGreaterThanOrEqual(3);
+    const writers = view.subtasks.filter((subtask) => subtask.usage.cacheWriteTokens > 0);
+    const readers = view.subtasks.filter((subtask) => subtask.usage.cacheReadTokens > 0);
+    expect(writers).toHaveLength(1);
+    expect(readers).toHaveLength(view.subtasks.length - 1);
+    const prefixTokens = writers[0]?.usage.cacheWriteTokens ?? 0;
+    expect(prefixTokens).toBeGreaterThan(2048);
+    for (const reader of readers) expect(reader.usage.cacheReadTokens).toBe(prefixTokens);
+    expect(view.usage.cacheReadTokens).toBe(prefixTokens * (view.subtasks.length - 1));
+    expect(view.usage.byRole.workers.cacheReadTokens).toBe(view.usage.cacheReadTokens);
+  });
+
+  it('caches nothing when the shared prefix is under the minimum, and the job still succeeds', async () => {
+    const { view } = await runJob(RESEARCH_TASK);
+
+    expect(view.status).toBe('SUCCEEDED');
+    expect(view.usage.cacheReadTokens + view.usage.cacheWriteTokens).toBe(0);
+  });
+});

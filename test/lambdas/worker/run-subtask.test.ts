@@ -6,6 +6,7 @@ import {
   ModelRefused,
 } from '../../../lambdas/shared/errors';
 import { toJobView } from '../../../lambdas/shared/job-view';
+import { messageText } from '../../../lambdas/shared/model-gateway';
 import { priced } from '../../../lambdas/shared/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
@@ -53,11 +54,11 @@ describe('running a subtask', () => {
 
     await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(model));
 
-    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    const prompt = messageText(model.requests[0]?.messages[0]);
     expect(prompt).toContain('Launch copy for a bike lock');
     expect(prompt).toContain('"audience": "commuters"');
     expect(prompt).toContain(
-      '- technical: Title of technical\n- lifestyle: Title of lifestyle (yours)\n- summary: Title of summary',
+      '- technical: Title of technical\n- lifestyle: Title of lifestyle\n- summary: Title of summary',
     );
     expect(prompt).not.toContain('<dependency_results>');
     expect(prompt).toMatch(
@@ -138,7 +139,7 @@ describe('running a subtask', () => {
 
     await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
 
-    const prompt = model.requests[0]?.messages[0]?.content ?? '';
+    const prompt = messageText(model.requests[0]?.messages[0]);
     expect(prompt).toContain(
       '<result id="technical" title="Title of technical">\nSpecs: 12 mm hardened steel\n</result>',
     );
@@ -237,6 +238,6 @@ describe('running a subtask', () => {
     const stored = await table.repository.getJobWithSubtasks(jobId);
     expect(stored?.subtasks.find((subtask) => subtask.id === 'technical')?.output).toBe(huge);
     // The dependent worker got the whole output as its input.
-    expect(model.requests[1]?.messages[0]?.content).toContain(huge);
+    expect(messageText(model.requests[1]?.messages[0])).toContain(huge);
   });
 });
