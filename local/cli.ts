@@ -155,6 +155,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     }
     if (view.error)
       log(`${view.status === 'FAILED' ? 'Job failed' : 'Note'}: ${view.error.name}: ${view.error.message}`);
+    for (const warning of view.warnings) log(`Warning: ${warning}`);
     for (const line of usageTable(view, { simulated: model.kind === 'simulated' })) log(line);
     log(summaryLine(view, Date.now() - startedAt));
     return view.status === 'SUCCEEDED' || view.status === 'PARTIAL' ? EXIT.ok : EXIT.failed;
