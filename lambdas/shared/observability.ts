@@ -69,8 +69,8 @@ export { MetricUnit };
 /**
  * Powertools reads its metrics on/off switch from `process.env` only, but our functions take their
  * environment as an argument (the local runtime runs every function in one process, each with its
- * template environment). This honours the switch given at construction, for the instance and for the
- * single-metric instances it creates (the cold-start metric).
+ * template environment). This honours the switch given at construction. (The cold-start metric, which
+ * bypasses it, is only ever published in Lambda: it needs AWS_LAMBDA_INITIALIZATION_TYPE.)
  */
 class SwitchableMetrics extends Metrics {
   constructor(
@@ -80,14 +80,12 @@ class SwitchableMetrics extends Metrics {
       serviceName: string;
       defaultDimensions: Record<string, string>;
       logger: Logger;
-      singleMetric?: boolean;
     },
   ) {
     super({
       ...(settings.namespace ? { namespace: settings.namespace } : {}),
       serviceName: settings.serviceName,
       defaultDimensions: settings.defaultDimensions,
-      singleMetric: settings.singleMetric ?? false,
       logger: settings.logger,
     });
   }
@@ -98,10 +96,6 @@ class SwitchableMetrics extends Metrics {
     this.clearDimensions();
     this.clearMetadata();
     return this;
-  }
-
-  override singleMetric(): Metrics {
-    return new SwitchableMetrics({ ...this.settings, singleMetric: true });
   }
 
   withDimensions(dimensions: Record<string, string>): Metrics {
