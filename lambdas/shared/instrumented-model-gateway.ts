@@ -1,9 +1,7 @@
+import { METRIC, type ModelRole } from './metric-names';
 import type { ModelGateway, ModelRequest, ModelResponse } from './model-gateway';
-import { METRIC, MetricUnit, type Observability } from './observability';
+import { MetricUnit, type Observability } from './observability';
 import { estimateCostUsd } from './pricing';
-
-/** Which model role a function plays; a metric dimension and a log key. */
-export type ModelRole = 'orchestrator' | 'worker' | 'synthesis';
 
 /** The errors that mean "slow down" (HTTP 429 and 529); Step Functions waits them out. */
 const THROTTLE_ERRORS: ReadonlySet<string> = new Set(['ModelRateLimited', 'ModelOverloaded']);

@@ -48,22 +48,7 @@ export interface Observability {
   metricsWith(dimensions: Record<string, string>): Metrics;
 }
 
-/** Metric names, shared by the functions that publish them and the dashboard and alarms that read them. */
-export const METRIC = {
-  modelLatency: 'ModelLatency',
-  modelInputTokens: 'ModelInputTokens',
-  modelOutputTokens: 'ModelOutputTokens',
-  modelCacheReadTokens: 'ModelCacheReadTokens',
-  modelCacheWriteTokens: 'ModelCacheWriteTokens',
-  modelCostUsd: 'ModelCostUsd',
-  modelErrors: 'ModelErrors',
-  modelThrottled: 'ModelThrottled',
-  subtaskRetries: 'SubtaskRetries',
-  subtasksFailed: 'SubtasksFailed',
-  jobsFailed: 'JobsFailed',
-  jobCostUsd: 'JobCostUsd',
-} as const;
-
+export { METRIC } from './metric-names';
 export { MetricUnit };
 
 /**
