@@ -19,6 +19,7 @@ export const { createHandler, handler } = lambdaEntry(SynthesizeEventSchema, (ra
       settings,
       remainingMs: remainingMsOf(context),
     });
+    if (result.status !== 'SUCCEEDED' && result.status !== 'PARTIAL') return result;
     // The job is finished: its cost is every recorded call's (planning, workers, synthesis).
     const stored = await repository.getJobWithSubtasks(event.jobId);
     if (stored) {

@@ -1,7 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { createHandler as createRecordFailureHandler } from '../../../lambdas/record-subtask-failure/handler';
 import { correlationKeys, ObservabilityEnvSchema } from '../../../lambdas/shared/observability';
-import { priced } from '../../../lambdas/shared/pricing';
+import { priced, sumUsage } from '../../../lambdas/shared/pricing';
+import { createHandler as createSynthesizeHandler } from '../../../lambdas/synthesize/handler';
 import { createHandler as createWorkerHandler } from '../../../lambdas/worker/handler';
 import { type SimulatedModel, startSimulatedModel } from '../../../local/simulated-model';
 import { captureOutput, type CapturedOutput } from '../../helpers/captured-output';
@@ -126,6 +127,40 @@ describe('a worker invocation under Powertools', () => {
     expect(failed).not.toHaveProperty('jobId');
     expect(failed).not.toHaveProperty('subtaskId');
     expect(failed).not.toHaveProperty('attempt');
+  });
+});
+
+describe('synthesizing under Powertools', () => {
+  it('publishes the finished job’s estimated cost: planning, every worker and the synthesis', async () => {
+    // Arrange: both subtasks done by the worker
+    const jobId = await plannedJob();
+    model.setFaults([]);
+    const worker = createWorkerHandler(functionEnvironment());
+    for (const subtaskId of ['history', 'costs'])
+      await worker({ jobId, subtaskId }, lambdaContext('WorkerFunction'));
+    const synthesize = createSynthesizeHandler({ ...functionEnvironment(), MODEL: 'claude-sonnet-5-5' });
+
+    // Act
+    const result = await synthesize({ jobId }, lambdaContext('SynthesizeFunction'));
+
+    // Assert
+    expect(result).toMatchObject({ status: 'SUCCEEDED' });
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    const expected = sumUsage([
+      stored?.job.planUsage,
+      ...(stored?.subtasks ?? []).map((subtask) => subtask.usage),
+      stored?.job.synthesisUsage,
+    ]).costUsd;
+    expect(expected).toBeGreaterThan(0);
+    expect(output.metrics().filter((record) => 'JobCostUsd' in record)).toEqual([
+      expect.objectContaining({ service: 'orchestrator-test', JobCostUsd: expected }),
+    ]);
+    expect(output.logs().find((log) => log.message === 'Job finished')).toMatchObject({
+      jobId,
+      status: 'SUCCEEDED',
+      costUsd: expected,
+      function_name: 'SynthesizeFunction',
+    });
   });
 });
 
