@@ -11,7 +11,8 @@ import { BatchWorkflow } from './constructs/batch-workflow';
 import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { LogEncryption } from './constructs/log-encryption';
-import { OrchestratorWorkflow } from './constructs/orchestrator-workflow';
+import { OperationsDashboard } from './constructs/operations-dashboard';
+import { modelsForRole, OrchestratorWorkflow } from './constructs/orchestrator-workflow';
 
 export interface OrchestratorStackProps extends StackProps {
   readonly config: OrchestratorConfig;
@@ -38,6 +39,7 @@ export class OrchestratorStack extends Stack {
   /** The item lists of the Distributed Map; none with `batchMap` `inline`. */
   public readonly batchItems: BatchItemsBucket | undefined;
   public readonly batchSchedules: BatchSchedules;
+  public readonly operations: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
     super(scope, id, props);
@@ -78,6 +80,28 @@ export class OrchestratorStack extends Stack {
       logRetention: config.logRetentionDays as logs.RetentionDays,
     });
 
+    this.operations = new OperationsDashboard(this, 'Operations', {
+      stateMachine: this.workflow.stateMachine,
+      functions: {
+        Plan: this.workflow.planFunction,
+        Worker: this.workflow.workerFunction,
+        Synthesize: this.workflow.synthesizeFunction,
+        RecordSubtaskFailure: this.workflow.recordSubtaskFailureFunction,
+        MarkFailed: this.workflow.markFailedFunction,
+        Api: this.jobsApi.apiFunction,
+        StartBatchRun: this.batchWorkflow.startBatchRunFunction,
+        RecordBatchItem: this.batchWorkflow.recordBatchItemFunction,
+        FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
+      },
+      modelFunctions: ['Plan', 'Worker', 'Synthesize'],
+      modelsByRole: {
+        orchestrator: modelsForRole(config, 'orchestrator'),
+        worker: modelsForRole(config, 'worker'),
+        synthesis: modelsForRole(config, 'synthesis'),
+      },
+      serviceName: this.stackName,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.jobsApi.api.url });
     new CfnOutput(this, 'ApiKeyId', {
       value: this.jobsApi.apiKey.keyId,
@@ -91,6 +115,7 @@ export class OrchestratorStack extends Stack {
     if (this.batchItems)
       new CfnOutput(this, 'BatchItemsBucketName', { value: this.batchItems.bucket.bucketName });
     if (this.apiKeySecret) new CfnOutput(this, 'ApiKeySecretArn', { value: this.apiKeySecret.secretArn });
+    new CfnOutput(this, 'DashboardName', { value: this.operations.dashboard.dashboardName });
   }
 
   /** Bedrock is authorised by IAM, so only the `anthropic` provider has (or creates) a key secret. */

@@ -138,6 +138,8 @@ export class LocalOrchestrator {
             ...spec.environment,
             AWS_REGION: 'us-east-1',
             DYNAMODB_ENDPOINT: dynamodb.endpoint,
+            // Powertools stays quiet: stdout and stderr belong to the CLI, metrics and traces have nowhere to go.
+            ...LOCAL_POWERTOOLS_ENVIRONMENT,
             ...options.functionEnvironment,
             // Deployed, the definitions are bundled next to the code; locally they are read in place.
             ...(spec.environment.BATCHES_DIR ? { BATCHES_DIR: DEFAULT_BATCHES_DIR } : {}),
@@ -303,6 +305,13 @@ export class LocalOrchestrator {
     await this.dynamodb.close();
   }
 }
+
+/** Overrides the template's Powertools settings; `functionEnvironment` may turn logs back on (tests). */
+export const LOCAL_POWERTOOLS_ENVIRONMENT = {
+  LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+} as const;
 
 /**
  * What the model-calling functions get on top of their template environment to reach the model

@@ -8,6 +8,7 @@ import { loadBatchDefinitions } from '../shared/batch-catalog';
 import type { BatchDefinition } from '../shared/batch-schemas';
 import { CommonEnvSchema, type Env, parseEnv } from '../shared/env';
 import { createDocumentClient, JobRepository } from '../shared/job-repository';
+import { createObservability, observabilityMiddlewares } from '../shared/observability';
 import { handleApiRequest, httpErrorHandler } from './http-api';
 import { IdempotencyStore } from './idempotency';
 import { BatchesService } from './batches-service';
@@ -30,13 +31,16 @@ type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<API
 /** Wires the jobs API once per container; the local server calls it with the template's environment. */
 export function createHandler(rawEnv: Env): ApiHandler {
   const env = parseEnv(ApiEnvSchema, rawEnv);
-  const documents = createDocumentClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT });
+  const observability = createObservability(rawEnv);
+  const { tracer } = observability;
+  const documents = createDocumentClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT, tracer });
   const sfn = new SFNClient({
     region: env.AWS_REGION,
     ...(env.SFN_ENDPOINT
       ? { endpoint: env.SFN_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
   });
+  tracer.captureAWSv3Client(sfn);
   const service = new JobsService({
     repository: new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
     idempotency: new IdempotencyStore(documents, env.TABLE_NAME),
@@ -50,6 +54,7 @@ export function createHandler(rawEnv: Env): ApiHandler {
     definitions: () => (definitions ??= loadBatchDefinitions(path.resolve(env.BATCHES_DIR))),
   });
   const wrapped = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
+    .use(observabilityMiddlewares<APIGatewayProxyEvent, APIGatewayProxyResult>(observability))
     .use(httpErrorHandler())
     .handler((event) => handleApiRequest(event, service, { maxBodyBytes: env.MAX_BODY_BYTES, batches }));
   return (event, context) => wrapped(event, context);

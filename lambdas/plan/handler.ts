@@ -1,14 +1,15 @@
 import { parseEnv, PlanEnvSchema } from '../shared/env';
+import { InstrumentedModelGateway } from '../shared/instrumented-model-gateway';
 import { repositoryFromEnv } from '../shared/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
 import { createModelGateway } from '../shared/model-gateway';
 import { ExecutionInputSchema } from '../shared/schemas';
 import { planJob } from './plan-job';
 
-export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (rawEnv) => {
+export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (rawEnv, observability) => {
   const env = parseEnv(PlanEnvSchema, rawEnv);
-  const repository = repositoryFromEnv(env);
-  const model = createModelGateway(env);
+  const repository = repositoryFromEnv(env, observability.tracer);
+  const model = new InstrumentedModelGateway(createModelGateway(env), 'orchestrator', observability);
   const settings = {
     model: env.MODEL,
     maxTokens: env.MODEL_MAX_TOKENS,

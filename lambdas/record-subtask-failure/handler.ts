@@ -1,9 +1,22 @@
 import { CommonEnvSchema, parseEnv } from '../shared/env';
 import { repositoryFromEnv } from '../shared/job-repository';
 import { lambdaEntry } from '../shared/lambda-handler';
+import { METRIC, MetricUnit } from '../shared/observability';
 import { recordSubtaskFailure, RecordSubtaskFailureEventSchema } from './record-subtask-failure';
 
-export const { createHandler, handler } = lambdaEntry(RecordSubtaskFailureEventSchema, (rawEnv) => {
-  const repository = repositoryFromEnv(parseEnv(CommonEnvSchema, rawEnv));
-  return async (event) => recordSubtaskFailure(event, repository);
-});
+export const { createHandler, handler } = lambdaEntry(
+  RecordSubtaskFailureEventSchema,
+  (rawEnv, observability) => {
+    const repository = repositoryFromEnv(parseEnv(CommonEnvSchema, rawEnv), observability.tracer);
+    return async (event) => {
+      const result = await recordSubtaskFailure(event, repository);
+      if (result.status === 'FAILED') {
+        const metrics = observability.metricsWith({ errorName: result.error });
+        metrics.addMetric(METRIC.subtasksFailed, MetricUnit.Count, 1);
+        metrics.publishStoredMetrics();
+        observability.logger.warn('Subtask failed for good', { error: result.error });
+      }
+      return result;
+    };
+  },
+);

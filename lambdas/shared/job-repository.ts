@@ -1,3 +1,4 @@
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
@@ -493,24 +494,39 @@ function withAssembledOutput(
   return { ...subtask, output: assembleText(subtaskOutputOwner(subtask.id), subtask.outputRef, chunks) };
 }
 
+/** Records an AWS SDK client's calls as X-Ray subsegments (Powertools' `Tracer`). */
+export type ClientTracer = Pick<Tracer, 'captureAWSv3Client'>;
+
 /** One DynamoDB client per container; `endpoint` is set only for local runs against dynalite. */
-export function createDocumentClient(options: { region: string; endpoint?: string }): DynamoDBDocumentClient {
+export function createDocumentClient(options: {
+  region: string;
+  endpoint?: string;
+  tracer?: ClientTracer;
+}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: options.region,
     ...(options.endpoint
       ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
       : {}),
   });
+  options.tracer?.captureAWSv3Client(client);
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
 /** The repository a function uses, from its parsed environment. */
-export function repositoryFromEnv(env: {
-  TABLE_NAME: string;
-  AWS_REGION: string;
-  DYNAMODB_ENDPOINT?: string | undefined;
-  JOB_TTL_DAYS: number;
-}): JobRepository {
-  const documents = createDocumentClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT });
+export function repositoryFromEnv(
+  env: {
+    TABLE_NAME: string;
+    AWS_REGION: string;
+    DYNAMODB_ENDPOINT?: string | undefined;
+    JOB_TTL_DAYS: number;
+  },
+  tracer?: ClientTracer,
+): JobRepository {
+  const documents = createDocumentClient({
+    region: env.AWS_REGION,
+    endpoint: env.DYNAMODB_ENDPOINT,
+    ...(tracer ? { tracer } : {}),
+  });
   return new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS);
 }

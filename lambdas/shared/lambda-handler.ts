@@ -3,6 +3,12 @@ import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { Env } from './env';
 import { InvalidEvent } from './errors';
+import {
+  appendCorrelationKeys,
+  createObservability,
+  type Observability,
+  observabilityMiddlewares,
+} from './observability';
 
 /** Time kept back from the Lambda deadline so a slow model call fails as ModelTimeout, not a Lambda timeout. */
 export const DEADLINE_MARGIN_MS = 5_000;
@@ -32,15 +38,20 @@ export type LambdaHandler<R> = (event: unknown, context: Context) => Promise<R>;
  * Builds a Lambda entry point from a pure function. `createHandler(env)` wires dependencies once per
  * container (the local runtime calls it with the function's environment from the synthesized
  * template); `handler` is what Lambda invokes, built from `process.env` on the first invocation.
+ * Every function runs under Powertools (structured logs carrying the event's job and subtask ids,
+ * metrics, X-Ray); `wire` gets the function's logger, metrics and tracer for its own use.
  */
 export function lambdaEntry<S extends z.ZodType, R>(
   eventSchema: S,
-  wire: (env: Env) => (event: z.infer<S>, context: Context) => Promise<R>,
+  wire: (env: Env, observability: Observability) => (event: z.infer<S>, context: Context) => Promise<R>,
 ): { createHandler: (env: Env) => LambdaHandler<R>; handler: LambdaHandler<R> } {
   const createHandler = (env: Env): LambdaHandler<R> => {
-    const run = wire(env);
+    const observability = createObservability(env);
+    const run = wire(env, observability);
     const wrapped = middy<unknown, R, Error, Context>()
+      .use(observabilityMiddlewares(observability))
       .use(parseEvent(eventSchema))
+      .use(appendCorrelationKeys(observability.logger))
       .handler((event, context) => run(event as z.infer<S>, context));
     return (event, context) => wrapped(event, context);
   };

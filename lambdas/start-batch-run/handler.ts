@@ -5,13 +5,16 @@ import { lambdaEntry } from '../shared/lambda-handler';
 import { S3BatchItemLists } from '../shared/s3-batch-item-lists';
 import { startBatchRun, StartBatchRunEventSchema } from './start-batch-run';
 
-export const { createHandler, handler } = lambdaEntry(StartBatchRunEventSchema, (rawEnv) => {
+export const { createHandler, handler } = lambdaEntry(StartBatchRunEventSchema, (rawEnv, { tracer }) => {
   const env = parseEnv(StartBatchRunEnvSchema, rawEnv);
-  const repositories = batchRepositoriesFromEnv(rawEnv);
+  const repositories = batchRepositoriesFromEnv(rawEnv, tracer);
   const deps = env.BATCH_ITEMS_BUCKET
     ? {
         ...repositories,
-        itemLists: new S3BatchItemLists(new S3Client({ region: env.AWS_REGION }), env.BATCH_ITEMS_BUCKET),
+        itemLists: new S3BatchItemLists(
+          tracer.captureAWSv3Client(new S3Client({ region: env.AWS_REGION })),
+          env.BATCH_ITEMS_BUCKET,
+        ),
       }
     : repositories;
   return async (event) => startBatchRun(event, deps);

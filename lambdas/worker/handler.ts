@@ -1,14 +1,21 @@
 import { ModelEnvSchema, parseEnv } from '../shared/env';
+import { InstrumentedModelGateway } from '../shared/instrumented-model-gateway';
 import { repositoryFromEnv } from '../shared/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
 import { createModelGateway } from '../shared/model-gateway';
+import { METRIC, MetricUnit } from '../shared/observability';
 import { runSubtask, RunSubtaskEventSchema } from './run-subtask';
 
-export const { createHandler, handler } = lambdaEntry(RunSubtaskEventSchema, (rawEnv) => {
+export const { createHandler, handler } = lambdaEntry(RunSubtaskEventSchema, (rawEnv, observability) => {
   const env = parseEnv(ModelEnvSchema, rawEnv);
-  const repository = repositoryFromEnv(env);
-  const model = createModelGateway(env);
+  const repository = repositoryFromEnv(env, observability.tracer);
+  const model = new InstrumentedModelGateway(createModelGateway(env), 'worker', observability);
   const settings = { model: env.MODEL, maxTokens: env.MODEL_MAX_TOKENS };
+  // Step Functions retries RunSubtask outside the function; an attempt after the first is one retry.
+  const onAttemptStarted = (attempt: number) => {
+    observability.logger.appendKeys({ attempt });
+    if (attempt > 1) observability.metrics.addMetric(METRIC.subtaskRetries, MetricUnit.Count, 1);
+  };
   return (event, context) =>
-    runSubtask(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
+    runSubtask(event, { repository, model, settings, remainingMs: remainingMsOf(context), onAttemptStarted });
 });

@@ -20,6 +20,8 @@ export interface WorkerDependencies {
   model: ModelGateway;
   settings: WorkerSettings;
   remainingMs: () => number;
+  /** Told the attempt number once this invocation has claimed the subtask (for logs and retry metrics). */
+  onAttemptStarted?: (attempt: number) => void;
 }
 
 /** The RunSubtask state's result: small, for the Map's output in the console. */
@@ -52,6 +54,7 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   if (attempt.kind === 'already-succeeded') {
     return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: attempt.subtask.attempts };
   }
+  deps.onAttemptStarted?.(attempt.subtask.attempts);
 
   const { job } = stored;
   const profile = profileNamed(job.profile);

@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -7,6 +7,21 @@ import { Construct } from 'constructs';
 
 /** The newest Node.js runtime this CDK version offers. */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/** CloudWatch namespace of the functions' custom metrics (model latency, tokens, cost, failures). */
+export const METRICS_NAMESPACE = 'OrchestratorWorkers';
+
+/**
+ * The Powertools settings of every function. The service name is the stack's, so two deployments in
+ * one account publish under different `service` dimensions.
+ */
+export function powertoolsEnvironment(scope: Construct): Record<string, string> {
+  return {
+    POWERTOOLS_SERVICE_NAME: Stack.of(scope).stackName,
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+    LOG_LEVEL: 'INFO',
+  };
+}
 
 export interface WorkflowFunctionProps {
   /** Path to the handler module (`lambdas/<fn>/handler.ts`); the local runtime binds to the same file. */
@@ -29,8 +44,8 @@ export interface WorkflowFunctionProps {
 
 /**
  * A Lambda function with the settings every workflow function shares: newest Node.js runtime, arm64,
- * X-Ray tracing, its own log group with retention, and esbuild bundling (minified, source maps, never
- * Docker).
+ * X-Ray tracing, Powertools settings, its own log group with retention, and esbuild bundling
+ * (minified, source maps, never Docker).
  */
 export class WorkflowFunction extends nodejs.NodejsFunction {
   /** The handler module this function runs, exposed so the local runtime can bind to it. */
@@ -59,7 +74,11 @@ export class WorkflowFunction extends nodejs.NodejsFunction {
       tracing: lambda.Tracing.ACTIVE,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        ...powertoolsEnvironment(scope),
+        ...props.environment,
+      },
       bundling: {
         minify: true,
         sourceMap: true,
