@@ -42,6 +42,22 @@ export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
+/**
+ * The function's process died (crash, out of memory, killed): Lambda reports `Runtime.ExitError` or
+ * `Runtime.Unknown`, Step Functions `Lambda.Unknown` when no error type came back. A model-calling
+ * function can die after the model answered but before its write; every one of them is idempotent
+ * (a retry finds a stored result and returns it), so such a crash is retried, not recorded as a
+ * failed subtask.
+ */
+export const RUNTIME_CRASH_RETRY: sfn.RetryProps = {
+  errors: ['Runtime.ExitError', 'Runtime.Unknown', 'Lambda.Unknown'],
+  interval: Duration.seconds(1),
+  backoffRate: 2,
+  maxAttempts: 3,
+  maxDelay: Duration.seconds(20),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
 /** For bookkeeping steps that only write to DynamoDB and are idempotent: anything is worth retrying. */
 export const BOOKKEEPING_RETRY: sfn.RetryProps = {
   errors: ['States.ALL'],
@@ -52,5 +68,10 @@ export const BOOKKEEPING_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** Every task that calls a model gets the same three rules (plan and synthesis too, not only workers). */
-export const MODEL_TASK_RETRIES = [THROTTLING_RETRY, TRANSIENT_RETRY, LAMBDA_SERVICE_RETRY];
+/** Every task that calls a model gets the same rules (plan and synthesis too, not only workers). */
+export const MODEL_TASK_RETRIES = [
+  THROTTLING_RETRY,
+  TRANSIENT_RETRY,
+  LAMBDA_SERVICE_RETRY,
+  RUNTIME_CRASH_RETRY,
+];
