@@ -195,7 +195,7 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
   }
   if (job.status === 'FAILED' && job.error) {
     const problem = retriesLeft(job.plan ? 'Synthesize' : 'Plan', job.error.name);
-    if (problem) fail('failed only when final', problem);
+    if (problem) fail('failed only when final', `${problem}: ${job.error.message}`);
   }
   if (job.status === 'SUCCEEDED' && job.error)
     fail('cause recorded', `a SUCCEEDED job with error ${job.error.name}`);
@@ -244,7 +244,7 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
           fail('cause recorded', `${subtask.id} FAILED without error name and message`);
         } else {
           const problem = retriesLeft('RunSubtask', subtask.error.name, subtask.id);
-          if (problem) fail('failed only when final', `${subtask.id}: ${problem}`);
+          if (problem) fail('failed only when final', `${subtask.id}: ${problem}: ${subtask.error.message}`);
           const expectedAttempts = subtask.error.name === 'DependencyFailed' ? 0 : invocations.length;
           if (subtask.attempts !== expectedAttempts) {
             fail(

@@ -19,6 +19,8 @@ export interface SoakOptions {
   concurrency: number;
   /** Latency spike length in milliseconds; default 1000. */
   spikeMs?: number;
+  /** Share of completing writes that crash their worker, instead of the level's (tests force crashes with it). */
+  crashRate?: number;
   /**
    * Timeout of the model-calling functions. A hung model call ends `ModelTimeout` 5 s before it;
    * default 10 s.
@@ -102,6 +104,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     const levels: LevelSummary[] = [];
     for (const [index, level] of options.levels.entries()) {
       const mix = faultMixFor(level, options.spikeMs);
+      if (options.crashRate !== undefined) mix.crashRate = options.crashRate;
       const requests = soakJobRequests(options.jobs, options.seed + index);
       const summary = await runLevel(mix, requests, {
         orchestrator,
