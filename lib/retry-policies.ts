@@ -23,9 +23,15 @@ export const THROTTLING_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** 5xx, connection failures and timeouts of the model call (or of the function itself). */
+/**
+ * 5xx, connection failures and timeouts of the model call (or of the function itself).
+ * `TimeoutError` is the function running out of time too: middy ends the invocation with it just
+ * before Lambda's deadline (its `timeoutEarly`), and the AWS SDK names a DynamoDB connection reset
+ * or timeout that outlived its own retries so. The fault soak saw planning under load fail the
+ * whole job on it.
+ */
 export const TRANSIENT_RETRY: sfn.RetryProps = {
-  errors: ['ModelUnavailable', 'ModelTimeout', 'Sandbox.Timedout', 'States.Timeout'],
+  errors: ['ModelUnavailable', 'ModelTimeout', 'Sandbox.Timedout', 'States.Timeout', 'TimeoutError'],
   interval: Duration.seconds(3),
   backoffRate: 2,
   maxAttempts: 3,

@@ -99,6 +99,15 @@ describe('orchestrator state machine', () => {
   );
 
   it.each(['Plan', 'RunSubtask', 'Synthesize'])(
+    'retries %s when the function runs out of time (middy ends it with TimeoutError just before the deadline)',
+    (name) => {
+      const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+      expect(retryFor(s, 'TimeoutError')).toEqual(retryFor(s, 'Sandbox.Timedout'));
+      expect(retryFor(s, 'TimeoutError')).toEqual(expect.objectContaining({ MaxAttempts: 3 }));
+    },
+  );
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])(
     'retries a crash of the function in %s (it is idempotent), a few times with backoff',
     (name) => {
       const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
