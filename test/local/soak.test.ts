@@ -26,7 +26,7 @@ describe('the fault soak, short', () => {
     expect((level?.jobs.SUCCEEDED ?? 0) + (level?.jobs.PARTIAL ?? 0) + (level?.jobs.FAILED ?? 0)).toBe(4);
   });
 
-  it('really injected the faults: retries happened and workers crashed before and after their write', () => {
+  it('really injected the faults: retries happened and workers crashed at their completing write', () => {
     const level = report.levels[0];
     if (!level) throw new Error('no level in the report');
     expect(level.retries).toBeGreaterThan(0);
