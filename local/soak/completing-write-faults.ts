@@ -64,7 +64,7 @@ export class CompletingWriteFaults implements FaultProxyHooks {
 
   constructor(
     private readonly ledger: SoakLedger,
-    private readonly crashes: WorkerCrashes,
+    private readonly crashes: Pick<WorkerCrashes, 'crash'>,
     private readonly random: () => number,
   ) {}
 
