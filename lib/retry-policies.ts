@@ -23,9 +23,15 @@ export const THROTTLING_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** 5xx, connection failures and timeouts of the model call (or of the function itself). */
+/**
+ * 5xx, connection failures and timeouts of the model call (or of the function itself).
+ * `TimeoutError` is the function running out of time too: middy ends the invocation with it just
+ * before Lambda's deadline (its `timeoutEarly`), and the AWS SDK names a DynamoDB connection reset
+ * or timeout that outlived its own retries so. The fault soak saw planning under load fail the
+ * whole job on it.
+ */
 export const TRANSIENT_RETRY: sfn.RetryProps = {
-  errors: ['ModelUnavailable', 'ModelTimeout', 'Sandbox.Timedout', 'States.Timeout'],
+  errors: ['ModelUnavailable', 'ModelTimeout', 'Sandbox.Timedout', 'States.Timeout', 'TimeoutError'],
   interval: Duration.seconds(3),
   backoffRate: 2,
   maxAttempts: 3,
@@ -42,6 +48,22 @@ export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
+/**
+ * The function's process died (crash, out of memory, killed): Lambda reports `Runtime.ExitError` or
+ * `Runtime.Unknown`, Step Functions `Lambda.Unknown` when no error type came back. A model-calling
+ * function can die after the model answered but before its write; every one of them is idempotent
+ * (a retry finds a stored result and returns it), so such a crash is retried, not recorded as a
+ * failed subtask.
+ */
+export const RUNTIME_CRASH_RETRY: sfn.RetryProps = {
+  errors: ['Runtime.ExitError', 'Runtime.Unknown', 'Lambda.Unknown'],
+  interval: Duration.seconds(1),
+  backoffRate: 2,
+  maxAttempts: 3,
+  maxDelay: Duration.seconds(20),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
 /** For bookkeeping steps that only write to DynamoDB and are idempotent: anything is worth retrying. */
 export const BOOKKEEPING_RETRY: sfn.RetryProps = {
   errors: ['States.ALL'],
@@ -52,5 +74,10 @@ export const BOOKKEEPING_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** Every task that calls a model gets the same three rules (plan and synthesis too, not only workers). */
-export const MODEL_TASK_RETRIES = [THROTTLING_RETRY, TRANSIENT_RETRY, LAMBDA_SERVICE_RETRY];
+/** Every task that calls a model gets the same rules (plan and synthesis too, not only workers). */
+export const MODEL_TASK_RETRIES = [
+  THROTTLING_RETRY,
+  TRANSIENT_RETRY,
+  LAMBDA_SERVICE_RETRY,
+  RUNTIME_CRASH_RETRY,
+];

@@ -99,6 +99,27 @@ describe('orchestrator state machine', () => {
   );
 
   it.each(['Plan', 'RunSubtask', 'Synthesize'])(
+    'retries %s when the function runs out of time (middy ends it with TimeoutError just before the deadline)',
+    (name) => {
+      const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+      expect(retryFor(s, 'TimeoutError')).toEqual(retryFor(s, 'Sandbox.Timedout'));
+      expect(retryFor(s, 'TimeoutError')).toEqual(expect.objectContaining({ MaxAttempts: 3 }));
+    },
+  );
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])(
+    'retries a crash of the function in %s (it is idempotent), a few times with backoff',
+    (name) => {
+      const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+      for (const error of ['Runtime.ExitError', 'Runtime.Unknown', 'Lambda.Unknown']) {
+        expect(retryFor(s, error)).toEqual(
+          expect.objectContaining({ MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'FULL' }),
+        );
+      }
+    },
+  );
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])(
     'never retries rejected requests, refusals, empty answers or invalid plans in %s',
     (name) => {
       const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
