@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, queryPartition } from './dynamo';
 import type { ErrorSummary } from './errors';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type CallUsage,
   ErrorSummarySchema,
