@@ -54,6 +54,8 @@ export interface JobMeasurement {
   criticalPathMs: number;
   /** Time during which no Task (Lambda) was running: the engine's own share of the path. */
   engineMs: number;
+  /** The fan-out: from entering RunWaves to leaving it (every wave's workers). */
+  fanOutMs: number;
   stateTransitions: number;
   cost: CloudCost;
 }
@@ -126,6 +128,10 @@ export function measureExecution(
   const ended = events.findLast((event) => event.type.startsWith('Execution'));
   if (!started || !ended || ended === started) throw new Error(`Execution ${jobId} has not finished`);
   const transitions = stateTransitions(events);
+  const fanOutStart = events.find(
+    (event) => event.type === 'StateEntered' && event.state?.name === 'RunWaves',
+  );
+  const fanOutEnd = events.find((event) => event.type === 'StateExited' && event.state?.name === 'RunWaves');
   const arns = taskFunctionArns(orchestrator.stack.orchestrator.definition);
   const memory = memoryByArn(orchestrator);
   const usage: FunctionUsage[] = [...taskTime(events)].map(([stateName, time]) => ({
@@ -136,6 +142,7 @@ export function measureExecution(
     jobId,
     endToEndMs: ended.timestamp - started.timestamp,
     engineMs: timeOutsideTasksMs(events),
+    fanOutMs: fanOutStart && fanOutEnd ? fanOutEnd.timestamp - fanOutStart.timestamp : Number.NaN,
     stateTransitions: transitions,
     cost: cloudCost(transitions, usage, AWS_PRICES),
   };

@@ -23,6 +23,8 @@ const CALL_TIMEOUT_MS = 5 * 60_000;
 
 export interface SequentialRun {
   elapsedMs: number;
+  /** The part spent in the worker calls, the part the orchestrator runs in parallel. */
+  workersMs: number;
   modelCalls: number;
   subtasks: number;
 }
@@ -66,6 +68,7 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
   const plan: Plan = PlanSchema.parse(JSON.parse(planText));
 
   const outputs = new Map<string, string>();
+  const workersStartedAt = performance.now();
   for (const wave of dependencyWaves(plan)) {
     for (const id of wave) {
       const subtask = plan.subtasks.find((candidate) => candidate.id === id);
@@ -85,6 +88,8 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
     }
   }
 
+  const workersMs = performance.now() - workersStartedAt;
+
   const outcomes: SubtaskOutcome[] = plan.subtasks.map((subtask) => ({
     id: subtask.id,
     title: subtask.title,
@@ -97,5 +102,5 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
     system: synthesisSystemPrompt(profile),
     messages: synthesisPrompt(input, plan, outcomes),
   });
-  return { elapsedMs: performance.now() - startedAt, modelCalls, subtasks: plan.subtasks.length };
+  return { elapsedMs: performance.now() - startedAt, workersMs, modelCalls, subtasks: plan.subtasks.length };
 }
