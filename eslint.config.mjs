@@ -13,6 +13,20 @@ export default tseslint.config(
     },
   },
   {
+    files: ['lambdas/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "ImportDeclaration[source.value='zod'][importKind!='type'] > ImportSpecifier[imported.name='z']",
+          message:
+            "Use `import * as z from 'zod'`: the named `z` keeps every zod locale in the Lambda bundles (+360 KB).",
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts'],
     ...jest.configs['flat/recommended'],
     rules: {

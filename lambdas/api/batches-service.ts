@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BatchRepository } from '../shared/batch-repository';
 import type { ListCursor } from '../shared/job-repository';
 import type { BatchDefinition } from '../shared/batch-schemas';

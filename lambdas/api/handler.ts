@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import * as path from 'node:path';
 import { BatchRepository } from '../shared/batch-repository';
 import { loadBatchDefinitions } from '../shared/batch-catalog';

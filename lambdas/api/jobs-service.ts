@@ -4,7 +4,7 @@ import {
   StartExecutionCommand,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { z } from 'zod';
+import * as z from 'zod';
 import { newJobId } from '../shared/job-id';
 import type { JobRepository, ListCursor } from '../shared/job-repository';
 import { type JobView, toJobView } from '../shared/job-view';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobRequestSchema, REQUEST_LIMITS } from '../shared/schemas';
 import {
   ProfileListSchema,

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BatchCounts, BatchRepository } from '../shared/batch-repository';
 import { BatchRunIdSchema, type BatchRunStatus } from '../shared/batch-schemas';
 import { errorFromCatch } from '../shared/errors';

@@ -15,6 +15,7 @@ export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (raw
     maxTokens: env.MODEL_MAX_TOKENS,
     maxSubtasks: env.MAX_SUBTASKS,
     repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
+    ...(env.EXACT_SUBTASK_COUNT ? { exactSubtaskCount: env.EXACT_SUBTASK_COUNT } : {}),
   };
   return (event, context) =>
     planJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });

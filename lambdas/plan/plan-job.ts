@@ -23,6 +23,8 @@ export interface PlanSettings {
   maxSubtasks: number;
   /** Repair attempts after the first answer; the model is called at most 1 + repairAttempts times. */
   repairAttempts: number;
+  /** Benchmarks only: exactly this many subtasks (capped by maxSubtasks) instead of the profile's range. */
+  exactSubtaskCount?: number;
 }
 
 export interface PlanDependencies {
@@ -73,8 +75,9 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   const profile = profileNamed(job.profile);
   const model = profile.models?.orchestrator ?? settings.model;
   const maxTokens = profile.maxTokens?.orchestrator ?? settings.maxTokens;
-  const max = Math.min(profile.subtasks.max, settings.maxSubtasks);
-  const bounds = { min: Math.min(profile.subtasks.min, max), max };
+  const max = Math.min(settings.exactSubtaskCount ?? profile.subtasks.max, settings.maxSubtasks);
+  const min = settings.exactSubtaskCount === undefined ? Math.min(profile.subtasks.min, max) : max;
+  const bounds = { min, max };
   const allowedTypes = profile.subtaskTypes ? Object.keys(profile.subtaskTypes) : undefined;
 
   let messages: ModelMessage[] = planPrompt(

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BatchRepository } from '../shared/batch-repository';
 import { BatchRunIdSchema } from '../shared/batch-schemas';
 import type { ErrorSummary } from '../shared/errors';

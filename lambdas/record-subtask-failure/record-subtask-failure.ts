@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { errorFromCatch } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import { CaughtErrorSchema, JobIdSchema, SubtaskIdSchema } from '../shared/schemas';

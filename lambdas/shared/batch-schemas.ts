@@ -1,6 +1,6 @@
 import { DEFAULT_PROFILE } from './profiles';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { JobContextSchema, type JobRequest, JobRequestSchema, JobStatusSchema } from './schemas';
 
 /** Limits that keep a batch inside one inline Map and one execution input (256 KiB). */

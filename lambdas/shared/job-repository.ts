@@ -17,7 +17,7 @@ import {
   placeText,
   type TextPlacement,
 } from './large-text';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type CallUsage,
   ErrorSummarySchema,

@@ -29,7 +29,7 @@ export function messageText(message: ModelMessage | undefined): string {
 }
 
 /** Only breakpoints become SDK blocks with `cache_control`; plain string content stays a string. */
-function toApiMessage(message: ModelMessage): Anthropic.MessageParam {
+export function toApiMessage(message: ModelMessage): Anthropic.MessageParam {
   if (typeof message.content === 'string') return { role: message.role, content: message.content };
   return {
     role: message.role,

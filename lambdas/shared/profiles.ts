@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import customProfile from '../../profiles/custom.json';
 import marketingProfile from '../../profiles/marketing.json';
 import projectProfile from '../../profiles/project.json';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { BatchRepository } from '../shared/batch-repository';
 import { type BatchItemLists, type BatchItemRef, batchItemsKey } from '../shared/batch-item-lists';
 import { batchJobId, BatchExecutionInputSchema } from '../shared/batch-schemas';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DependencyFailed, JobNotFound, unusableAnswer } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway } from '../shared/model-gateway';

@@ -65,6 +65,10 @@ export interface RequestLogEntry {
   variant?: MalformedPlanVariant;
   /** The request's whole text, when the model was started with `recordPrompts`. */
   prompt?: string;
+  /** When the request was read (epoch ms). */
+  receivedAtMs: number;
+  /** When the answer was sent (epoch ms), or null while unanswered. */
+  answeredAtMs: number | null;
 }
 
 /** Request and fault counts since the server started. */
@@ -313,6 +317,8 @@ class SimulatedModelServer implements SimulatedModel {
       api,
       status: null,
       fault: fault?.kind ?? null,
+      receivedAtMs: Date.now(),
+      answeredAtMs: null,
     };
     if (fault?.variant) entry.variant = fault.variant;
     this.requests.push(entry);
@@ -327,7 +333,10 @@ class SimulatedModelServer implements SimulatedModel {
     headers: Record<string, string> = {},
   ): void {
     if (response.destroyed || response.headersSent) return;
-    if (entry) entry.status = status;
+    if (entry) {
+      entry.status = status;
+      entry.answeredAtMs = Date.now();
+    }
     const json = JSON.stringify(body);
     response.writeHead(status, {
       'content-type': 'application/json',

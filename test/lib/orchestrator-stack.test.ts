@@ -361,8 +361,16 @@ describe('bundling for deployment', () => {
         // One copy of the SDK's error classes (the message is unique to APIConnectionTimeoutError): with
         // two (its CJS and ESM builds), errors thrown by the Bedrock client would fail `instanceof` in
         // classifyModelError and escape unnamed.
-        const copies = readFileSync(bundle, 'utf8').match(/["']Request timed out\.["']/g)?.length ?? 0;
+        const code = readFileSync(bundle, 'utf8');
+        const copies = code.match(/["']Request timed out\.["']/g)?.length ?? 0;
         errorModuleCopies.push(copies);
+        // The runtime's AWS SDK is required, not bundled: every function talks to DynamoDB.
+        expect(code).toContain('require("@aws-sdk/client-dynamodb")');
+        expect(code).toContain('require("@aws-sdk/lib-dynamodb")');
+        expect(code).not.toContain('DynamoDB_20120810');
+        // `import * as z`: zod's locales (e.g. the Indonesian error messages) stay out of the bundle.
+        expect(code).not.toContain('Input tidak valid');
+        expect(statSync(bundle).size).toBeLessThan(1_000_000);
       }
       expect(Math.max(...errorModuleCopies)).toBe(1);
     } finally {

@@ -446,6 +446,21 @@ describe('simulated model', () => {
       expect(elapsed).toBeGreaterThanOrEqual(150 - TIMER_SLACK_MS);
     });
 
+    it('logs when each request arrived and was answered', async () => {
+      const running = await start({ latencyMs: { plan: 150 } });
+
+      const before = Date.now();
+      await client.messages.create(planParams(PRODUCT_TASK));
+      const after = Date.now();
+
+      const [entry] = running.requests;
+      expect(entry?.receivedAtMs).toBeGreaterThanOrEqual(before);
+      expect(entry?.answeredAtMs).toBeLessThanOrEqual(after);
+      expect((entry?.answeredAtMs ?? 0) - (entry?.receivedAtMs ?? 0)).toBeGreaterThanOrEqual(
+        150 - TIMER_SLACK_MS,
+      );
+    });
+
     it('changes the latency at run time with setLatency', async () => {
       const running = await start();
 

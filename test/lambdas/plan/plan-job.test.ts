@@ -84,6 +84,22 @@ describe('planning a job', () => {
     });
   });
 
+  it('asks for exactly the benchmark subtask count, outside the profile range but within maxSubtasks', async () => {
+    const jobId = await queuedJob();
+    const sevenIds = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const model = new ScriptedModel([
+      JSON.stringify(planWith(['a', 'b', 'c'])),
+      JSON.stringify(planWith(sevenIds)),
+    ]);
+    const benchSettings = { ...settings, maxSubtasks: 64, exactSubtaskCount: 7 };
+
+    const result = await planJob({ jobId }, { ...deps(model), settings: benchSettings });
+
+    expect(model.requests[0]?.messages[0]?.content).toContain('<subtask_bounds min="7" max="7"/>');
+    expect(model.requests[1]?.messages.at(-1)?.content).toContain('it must have between 7 and 7');
+    expect(result.subtaskIds).toEqual(sevenIds);
+  });
+
   it('groups dependent subtasks into waves, higher priority first within a wave', async () => {
     const jobId = await queuedJob();
     const plan = planWith(['context', 'market', 'costs', 'verdict']);

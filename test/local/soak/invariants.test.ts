@@ -234,6 +234,8 @@ describe('soak invariants of a level', () => {
       api: 'anthropic' as const,
       status: 200,
       fault: null,
+      receivedAtMs: 0,
+      answeredAtMs: 1,
     };
 
     const accounted = summarizeLevel({

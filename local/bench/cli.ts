@@ -1,0 +1,220 @@
+/** `npm run bench`: the orchestrator's latency, speedup, throughput, cloud cost and bundles, measured locally. */
+import '../polyfills';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batch-catalog';
+import { parseConfig } from '../../lib/config';
+import { LocalOrchestrator } from '../local-orchestrator';
+import { runMain } from '../run-main';
+import { synthesizeLocalStack } from '../template';
+import { AWS_PRICES } from './aws-prices';
+import { BENCH_USAGE, type BenchOptions, BenchUsageError, parseBenchArgs } from './bench-args';
+import { type BundleMeasurement, measureBundle } from './bundles';
+import {
+  benchStackOptions,
+  BENCH_REQUEST,
+  measureJob,
+  measureThroughput,
+  type SimulatedLatency,
+  type ThroughputMeasurement,
+} from './local-jobs';
+import { median } from './measurements';
+import {
+  type BenchTargets,
+  bundleTable,
+  costTable,
+  latencyTable,
+  type ScenarioResult,
+  targetLines,
+  throughputTable,
+} from './report';
+import { runSequentialBaseline } from './sequential-baseline';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const LATENCY_MS = { plan: 400, worker: 800, synthesis: 400 };
+const DEFAULT_MAX_CONCURRENCY = parseConfig({}).maxConcurrency;
+const TARGETS = { ratioAtN16: 1.1, speedupPerSubtask: 0.8, workerBundleBytes: 1_000_000, workerInitMs: 300 };
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function runScenario(
+  subtasks: number,
+  maxConcurrency: number,
+  options: BenchOptions,
+  latency: SimulatedLatency,
+): Promise<ScenarioResult> {
+  const orchestrator = await LocalOrchestrator.start(benchStackOptions(subtasks, maxConcurrency, latency));
+  try {
+    log(`N = ${subtasks}, MaxConcurrency ${maxConcurrency}: warm-up job, then ${options.repeat} measured`);
+    // The first job pays for loading the handler modules and opening connections; Lambda would
+    // pay that once per container, not per job.
+    await measureJob(orchestrator);
+    const runs = [];
+    for (let run = 0; run < options.repeat; run++) runs.push(await measureJob(orchestrator));
+    const byRatio = [...runs].sort(
+      (a, b) => a.endToEndMs / a.criticalPathMs - b.endToEndMs / b.criticalPathMs,
+    );
+    const middle = byRatio[Math.floor((byRatio.length - 1) / 2)];
+    if (!middle) throw new Error('no measured runs');
+
+    const baseUrl = orchestrator.simulatedModel?.url ?? '';
+    const sequentialMs = [];
+    const sequentialWorkersMs = [];
+    for (let run = 0; run < options.repeat; run++) {
+      const sequential = await runSequentialBaseline({
+        baseUrl,
+        request: { ...BENCH_REQUEST, context: { ...BENCH_REQUEST.context } },
+        subtasks,
+        config: orchestrator.config,
+      });
+      sequentialMs.push(sequential.elapsedMs);
+      sequentialWorkersMs.push(sequential.workersMs);
+    }
+    const sequentialMedianMs = median(sequentialMs);
+    return {
+      subtasks,
+      maxConcurrency,
+      runs,
+      median: middle,
+      ratio: middle.endToEndMs / middle.criticalPathMs,
+      sequentialMs,
+      sequentialMedianMs,
+      speedup: sequentialMedianMs / middle.endToEndMs,
+      fanOutSpeedup: median(sequentialWorkersMs) / middle.fanOutMs,
+    };
+  } finally {
+    await orchestrator.close();
+  }
+}
+
+async function runThroughput(
+  options: BenchOptions,
+  latency: SimulatedLatency,
+): Promise<ThroughputMeasurement> {
+  const subtasks = options.throughputSubtasks;
+  const orchestrator = await LocalOrchestrator.start(
+    benchStackOptions(subtasks, Math.max(subtasks, DEFAULT_MAX_CONCURRENCY), latency),
+  );
+  try {
+    log(`Throughput: ${options.jobs} jobs of N = ${subtasks} at once`);
+    await measureJob(orchestrator);
+    return await measureThroughput(orchestrator, options.jobs, subtasks);
+  } finally {
+    await orchestrator.close();
+  }
+}
+
+async function measureBundles(options: BenchOptions): Promise<BundleMeasurement[]> {
+  const stack = synthesizeLocalStack(parseConfig({}));
+  const outDir = path.join(path.dirname(path.resolve(options.out)), 'bundles');
+  const measured: BundleMeasurement[] = [];
+  for (const fn of stack.functions) {
+    const name = path.basename(path.dirname(fn.entry));
+    log(`Bundle: ${name}`);
+    const environment = {
+      ...fn.environment,
+      AWS_REGION: 'us-east-1',
+      ...(fn.environment.BATCHES_DIR ? { BATCHES_DIR: DEFAULT_BATCHES_DIR } : {}),
+    };
+    measured.push(await measureBundle({ name, entry: fn.entry, environment }, outDir, options.initSamples));
+  }
+  return measured;
+}
+
+function targetsOf(scenarios: ScenarioResult[], bundles: BundleMeasurement[]): BenchTargets {
+  const n16 = scenarios.find((scenario) => scenario.subtasks === 16 && scenario.maxConcurrency >= 16);
+  const withinConcurrency = scenarios.filter((scenario) => scenario.subtasks <= scenario.maxConcurrency);
+  const worker = bundles.find((bundle) => bundle.name === 'worker');
+  return {
+    ratioAtN16: {
+      target: TARGETS.ratioAtN16,
+      measured: n16?.ratio ?? null,
+      met: n16 ? n16.ratio <= TARGETS.ratioAtN16 : null,
+    },
+    speedup: {
+      target: `of the fan-out ≥ ${TARGETS.speedupPerSubtask} × N while N ≤ MaxConcurrency`,
+      met:
+        withinConcurrency.length === 0
+          ? null
+          : withinConcurrency.every(
+              (scenario) => scenario.speedup >= TARGETS.speedupPerSubtask * scenario.subtasks,
+            ),
+    },
+    workerBundleBytes: {
+      target: TARGETS.workerBundleBytes,
+      measured: worker?.bytes ?? null,
+      met: worker ? worker.bytes <= TARGETS.workerBundleBytes : null,
+    },
+    workerInitMs: {
+      target: TARGETS.workerInitMs,
+      measured: worker?.initMs ?? null,
+      met: worker ? worker.initMs <= TARGETS.workerInitMs : null,
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let options: BenchOptions | null;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n\n${BENCH_USAGE}\n`);
+    return 2;
+  }
+  if (!options) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return 0;
+  }
+  const startedAt = Date.now();
+  const latency: SimulatedLatency = { latencyMs: LATENCY_MS, jitterMs: options.jitterMs, seed: options.seed };
+
+  const bundles = options.bundles ? await measureBundles(options) : [];
+  const scenarios: ScenarioResult[] = [];
+  for (const subtasks of options.subtaskCounts) {
+    scenarios.push(
+      await runScenario(subtasks, Math.max(subtasks, DEFAULT_MAX_CONCURRENCY), options, latency),
+    );
+    if (subtasks > DEFAULT_MAX_CONCURRENCY && subtasks === 16) {
+      scenarios.push(await runScenario(subtasks, DEFAULT_MAX_CONCURRENCY, options, latency));
+    }
+  }
+  const throughput = await runThroughput(options, latency);
+  const targets = targetsOf(scenarios, bundles);
+  const wallSeconds = (Date.now() - startedAt) / 1000;
+
+  const results = {
+    measuredAt: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, node: process.version, platform: `${os.platform()} ${os.arch()}` },
+    wallSeconds,
+    simulatedModel: latency,
+    prices: AWS_PRICES,
+    scenarios,
+    throughput,
+    bundles,
+    targets,
+  };
+  mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+  writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
+
+  const sections = [
+    `Latency (simulated model: plan ${LATENCY_MS.plan} ms, worker ${LATENCY_MS.worker} ms, synthesis ${LATENCY_MS.synthesis} ms, + 0–${options.jitterMs} ms; median of ${options.repeat})`,
+    latencyTable(scenarios),
+    'Throughput',
+    throughputTable(throughput),
+    `Cloud cost per job (${AWS_PRICES.region} prices of ${AWS_PRICES.checkedOn}; model tokens not included)`,
+    costTable(scenarios),
+    ...(bundles.length > 0
+      ? [`Bundles (init: median of ${options.initSamples} fresh processes)`, bundleTable(bundles)]
+      : []),
+    'Targets',
+    targetLines(targets),
+    `${wallSeconds.toFixed(0)} s on ${os.cpus().length} CPUs, Node ${process.version}; JSON in ${options.out}`,
+  ];
+  process.stdout.write(`${sections.join('\n\n')}\n`);
+  return 0;
+}
+
+runMain(main);

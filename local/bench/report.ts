@@ -1,0 +1,161 @@
+/** The benchmark's printed tables. */
+import type { BundleMeasurement } from './bundles';
+import type { JobMeasurement, ThroughputMeasurement } from './local-jobs';
+
+/** One latency scenario: N subtasks at a MaxConcurrency, the orchestrated runs and the sequential loop. */
+export interface ScenarioResult {
+  subtasks: number;
+  maxConcurrency: number;
+  runs: JobMeasurement[];
+  /** The run with the median end-to-end/critical-path ratio. */
+  median: JobMeasurement;
+  ratio: number;
+  sequentialMs: number[];
+  sequentialMedianMs: number;
+  speedup: number;
+  /** Sequential worker calls against the orchestrated fan-out (RunWaves): the parallel part alone. */
+  fanOutSpeedup: number;
+}
+
+export interface BenchTargets {
+  ratioAtN16: { target: number; measured: number | null; met: boolean | null };
+  speedup: { target: string; met: boolean | null };
+  workerBundleBytes: { target: number; measured: number | null; met: boolean | null };
+  workerInitMs: { target: number; measured: number | null; met: boolean | null };
+}
+
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join(' | ')} |`;
+  return [
+    line(headers),
+    `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+const ms = (value: number) => `${Math.round(value)} ms`;
+const usd = (value: number) => `$${value.toPrecision(3)}`;
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+
+export function latencyTable(scenarios: readonly ScenarioResult[]): string {
+  return formatTable(
+    [
+      'N',
+      'MaxConcurrency',
+      'waves',
+      'end-to-end',
+      'critical path',
+      'ratio',
+      'sequential',
+      'speedup',
+      'fan-out speedup / N',
+      'in Lambdas',
+      'engine',
+      'transitions',
+      'overhead / transition',
+      'engine / transition',
+    ],
+    scenarios.map((scenario) => {
+      const job = scenario.median;
+      return [
+        String(scenario.subtasks),
+        String(scenario.maxConcurrency),
+        String(job.waves),
+        ms(job.endToEndMs),
+        ms(job.criticalPathMs),
+        scenario.ratio.toFixed(3),
+        ms(scenario.sequentialMedianMs),
+        `${scenario.speedup.toFixed(1)}×`,
+        (scenario.fanOutSpeedup / scenario.subtasks).toFixed(2),
+        ms(job.endToEndMs - job.criticalPathMs - job.engineMs),
+        ms(job.engineMs),
+        String(job.stateTransitions),
+        `${((job.endToEndMs - job.criticalPathMs) / job.stateTransitions).toFixed(1)} ms`,
+        `${(job.engineMs / job.stateTransitions).toFixed(1)} ms`,
+      ];
+    }),
+  );
+}
+
+export function throughputTable(throughput: ThroughputMeasurement): string {
+  return formatTable(
+    [
+      'jobs at once',
+      'N',
+      'MaxConcurrency',
+      'wall',
+      'jobs/min',
+      'mean end-to-end',
+      'max end-to-end',
+      'engine / transition',
+    ],
+    [
+      [
+        String(throughput.jobs),
+        String(throughput.subtasksPerJob),
+        String(throughput.maxConcurrency),
+        ms(throughput.wallMs),
+        throughput.jobsPerMinute.toFixed(0),
+        ms(throughput.meanEndToEndMs),
+        ms(throughput.maxEndToEndMs),
+        `${throughput.engineMsPerTransition.toFixed(1)} ms`,
+      ],
+    ],
+  );
+}
+
+export function costTable(scenarios: readonly ScenarioResult[]): string {
+  const seen = new Set<number>();
+  const perN = scenarios.filter((scenario) => !seen.has(scenario.subtasks) && seen.add(scenario.subtasks));
+  return formatTable(
+    [
+      'N',
+      'state transitions',
+      'Lambda invocations',
+      'Lambda GB-s',
+      'Step Functions',
+      'Lambda',
+      'per job',
+      'per 1,000 jobs',
+    ],
+    perN.map(({ subtasks, median: { cost } }) => [
+      String(subtasks),
+      String(cost.stateTransitions),
+      String(cost.lambdaInvocations),
+      cost.lambdaGbSeconds.toFixed(2),
+      usd(cost.stepFunctionsUsd),
+      usd(cost.lambdaUsd),
+      usd(cost.totalUsd),
+      `$${(cost.totalUsd * 1000).toFixed(2)}`,
+    ]),
+  );
+}
+
+export function bundleTable(bundles: readonly BundleMeasurement[]): string {
+  return formatTable(
+    ['function', 'bundle', 'init (median)', 'largest parts'],
+    bundles.map((bundle) => [
+      bundle.name,
+      `${kb(bundle.bytes)} (${bundle.bytes} B)`,
+      `${bundle.initMs.toFixed(0)} ms`,
+      bundle.largestPackages
+        .slice(0, 3)
+        .map((part) => `${part.name} ${kb(part.bytes)}`)
+        .join(', '),
+    ]),
+  );
+}
+
+export function targetLines(targets: BenchTargets): string {
+  const verdict = (met: boolean | null) => (met === null ? 'not measured' : met ? 'met' : 'MISSED');
+  return [
+    `ratio at N = 16 (MaxConcurrency ≥ N) ≤ ${targets.ratioAtN16.target}: ${targets.ratioAtN16.measured?.toFixed(3) ?? '-'} → ${verdict(targets.ratioAtN16.met)}`,
+    `speedup ${targets.speedup.target}: ${verdict(targets.speedup.met)}`,
+    `worker bundle ≤ ${targets.workerBundleBytes.target} B: ${targets.workerBundleBytes.measured ?? '-'} → ${verdict(targets.workerBundleBytes.met)}`,
+    `worker init ≤ ${targets.workerInitMs.target} ms: ${targets.workerInitMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.workerInitMs.met)}`,
+  ].join('\n');
+}
