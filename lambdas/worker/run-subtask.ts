@@ -5,7 +5,7 @@ import type { ModelGateway } from '../shared/model-gateway';
 import { priced } from '../shared/pricing';
 import { profileNamed } from '../shared/profiles';
 import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/prompts';
-import { JobIdSchema, type SubtaskRecord, SubtaskIdSchema } from '../shared/schemas';
+import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/schemas';
 
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });
 export type RunSubtaskEvent = z.infer<typeof RunSubtaskEventSchema>;
@@ -38,16 +38,15 @@ export interface SubtaskResult {
  * returns that success without calling the model, and output and usage are written once.
  */
 export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencies): Promise<SubtaskResult> {
-  const stored = await deps.repository.getJobWithSubtasks(event.jobId);
-  const plan = stored?.job.plan;
-  const subtask = stored?.subtasks.find((candidate) => candidate.id === event.subtaskId);
-  if (!stored || !plan || !subtask) {
+  // Only the job item and the items this subtask needs: reading the whole partition would make each
+  // worker's reads grow with the plan's size.
+  const job = await deps.repository.getJob(event.jobId);
+  const plan = job?.plan;
+  const subtask = plan?.subtasks.find((candidate) => candidate.id === event.subtaskId);
+  if (!job || !plan || !subtask) {
     throw new JobNotFound(`Subtask ${event.subtaskId} of job ${event.jobId} does not exist`);
   }
-  if (subtask.status === 'SUCCEEDED') {
-    return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: subtask.attempts };
-  }
-  const dependencies = dependencyResults(subtask, stored.subtasks);
+  const dependencies = await dependencyResults(event.jobId, subtask, deps.repository);
 
   const attempt = await deps.repository.beginSubtaskAttempt(event.jobId, event.subtaskId);
   if (!attempt) throw new JobNotFound(`Subtask ${event.subtaskId} of job ${event.jobId} does not exist`);
@@ -56,7 +55,6 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   }
   deps.onAttemptStarted?.(attempt.subtask.attempts);
 
-  const { job } = stored;
   const profile = profileNamed(job.profile);
   const response = await deps.model.complete({
     model: profile.models?.worker ?? deps.settings.model,
@@ -88,9 +86,14 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
 }
 
 /** The outputs this subtask builds on; throws DependencyFailed when any of them did not succeed. */
-function dependencyResults(subtask: SubtaskRecord, all: readonly SubtaskRecord[]): DependencyResult[] {
-  return subtask.dependsOn.map((id) => {
-    const dependency = all.find((candidate) => candidate.id === id);
+async function dependencyResults(
+  jobId: string,
+  subtask: PlannedSubtask,
+  repository: JobRepository,
+): Promise<DependencyResult[]> {
+  const stored = await Promise.all(subtask.dependsOn.map((id) => repository.getSubtask(jobId, id)));
+  return subtask.dependsOn.map((id, index) => {
+    const dependency = stored[index];
     if (dependency?.status !== 'SUCCEEDED' || dependency.output === undefined) {
       const why = dependency?.error
         ? `${dependency.error.name}: ${dependency.error.message}`
