@@ -22,6 +22,16 @@ export interface SubtaskProgress {
   usage: SubtaskUsage | null;
 }
 
+/** A subtask's progress before its first attempt. */
+const NOT_STARTED = {
+  status: 'queued',
+  attempts: 0,
+  startedAt: null,
+  finishedAt: null,
+  error: null,
+  usage: null,
+} as const satisfies Partial<SubtaskProgress>;
+
 export type JobPhase = 'starting' | 'planning' | 'running' | 'synthesizing' | 'failing';
 
 export interface ProgressState {
@@ -115,12 +125,7 @@ export class ProgressModel {
     this.state.waveCount = waves.length;
     const known = new Map(this.state.subtasks.map((subtask) => [subtask.id, subtask]));
     this.state.subtasks = (plan?.subtasks ?? []).map((planned) => ({
-      status: 'queued',
-      attempts: 0,
-      startedAt: null,
-      finishedAt: null,
-      error: null,
-      usage: null,
+      ...NOT_STARTED,
       ...known.get(planned.id),
       id: planned.id,
       type: planned.type,
@@ -198,12 +203,7 @@ export class ProgressModel {
       title: id,
       dependsOn: [],
       wave: null,
-      status: 'queued',
-      attempts: 0,
-      startedAt: null,
-      finishedAt: null,
-      error: null,
-      usage: null,
+      ...NOT_STARTED,
     };
     this.state.subtasks.push(added);
     return added;
