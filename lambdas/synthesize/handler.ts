@@ -4,7 +4,6 @@ import { repositoryFromEnv } from '../shared/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
 import { createModelGateway } from '../shared/model-gateway';
 import { METRIC, MetricUnit } from '../shared/observability';
-import { sumUsage } from '../shared/pricing';
 import { synthesizeJob, SynthesizeEventSchema } from './synthesize-job';
 
 export const { createHandler, handler } = lambdaEntry(SynthesizeEventSchema, (rawEnv, observability) => {
@@ -19,18 +18,10 @@ export const { createHandler, handler } = lambdaEntry(SynthesizeEventSchema, (ra
       settings,
       remainingMs: remainingMsOf(context),
     });
-    if (result.status !== 'SUCCEEDED' && result.status !== 'PARTIAL') return result;
-    // The job is finished: its cost is every recorded call's (planning, workers, synthesis).
-    const stored = await repository.getJobWithSubtasks(event.jobId);
-    if (stored) {
-      const { job, subtasks } = stored;
-      const usage = sumUsage([
-        job.planUsage,
-        ...subtasks.map((subtask) => subtask.usage),
-        job.synthesisUsage,
-      ]);
-      observability.metrics.addMetric(METRIC.jobCostUsd, MetricUnit.NoUnit, usage.costUsd);
-      observability.logger.info('Job finished', { status: result.status, ...usage });
+    // Only the invocation that finished the job reports its cost, so a retried Synthesize counts it once.
+    if (result.costUsd !== undefined) {
+      observability.metrics.addMetric(METRIC.jobCostUsd, MetricUnit.NoUnit, result.costUsd);
+      observability.logger.info('Job finished', { status: result.status, costUsd: result.costUsd });
     }
     return result;
   };

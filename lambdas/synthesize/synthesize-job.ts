@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { AllSubtasksFailed, JobNotFound, unusableAnswer } from '../shared/errors';
 import type { JobRepository } from '../shared/job-repository';
 import type { ModelGateway } from '../shared/model-gateway';
-import { priced } from '../shared/pricing';
+import { priced, sumUsage } from '../shared/pricing';
 import { profileNamed } from '../shared/profiles';
 import { labelledOutputs, synthesisPrompt, synthesisSystemPrompt } from '../shared/prompts';
 import { JobIdSchema, type SubtaskRecord } from '../shared/schemas';
@@ -27,6 +27,8 @@ export interface SynthesisResult {
   status: 'SUCCEEDED' | 'PARTIAL' | 'FAILED' | 'CANCELLED';
   succeeded: number;
   failed: number;
+  /** The whole job's estimated cost, set only by the invocation that finished the job (for the metric). */
+  costUsd?: number;
 }
 
 const describeFailure = (subtask: SubtaskRecord) =>
@@ -83,7 +85,7 @@ export async function synthesizeJob(
     ? `${labelledOutputs(subtasks)}\n\n## Comparison and recommendation\n\n${response.text.trim()}`
     : response.text;
   const status = failed.length > 0 ? 'PARTIAL' : 'SUCCEEDED';
-  await deps.repository.completeJob(job.jobId, {
+  const completed = await deps.repository.completeJob(job.jobId, {
     status,
     synthesis,
     usage,
@@ -97,5 +99,7 @@ export async function synthesizeJob(
         }
       : {}),
   });
-  return { jobId: job.jobId, status, ...counts };
+  if (!completed) return { jobId: job.jobId, status, ...counts };
+  const costUsd = sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), usage]).costUsd;
+  return { jobId: job.jobId, status, ...counts, costUsd };
 }

@@ -161,6 +161,9 @@ describe('synthesizing under Powertools', () => {
       costUsd: expected,
       function_name: 'SynthesizeFunction',
     });
+    // A retried Synthesize finds the job finished and does not count its cost again.
+    await synthesize({ jobId }, lambdaContext('SynthesizeFunction'));
+    expect(output.metrics().filter((record) => 'JobCostUsd' in record)).toHaveLength(1);
   });
 });
 

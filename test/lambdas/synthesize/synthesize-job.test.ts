@@ -64,7 +64,24 @@ describe('synthesis', () => {
 
     const result = await synthesizeJob({ jobId }, deps(model));
 
-    expect(result).toEqual({ jobId, status: 'SUCCEEDED', succeeded: 2, failed: 0 });
+    expect(result).toEqual({
+      jobId,
+      status: 'SUCCEEDED',
+      succeeded: 2,
+      failed: 0,
+      costUsd: expect.any(Number),
+    });
+    // The whole job: the plan's usage, both workers' and the synthesis call's (all priced alike here).
+    expect(result.costUsd).toBeCloseTo(
+      3 * usage.costUsd +
+        priced('claude-sonnet-5-5', {
+          inputTokens: 100,
+          outputTokens: 50,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 0,
+        }).costUsd,
+      8,
+    );
     const prompt = model.requests[0]?.messages[0]?.content ?? '';
     expect(prompt).toContain(
       '<result id="costs" title="Title of costs" status="SUCCEEDED">\nFindings of costs\n</result>',
@@ -110,6 +127,7 @@ describe('synthesis', () => {
     const result = await synthesizeJob({ jobId }, deps(retry));
 
     expect(result.status).toBe('SUCCEEDED');
+    expect(result.costUsd).toBeUndefined(); // reported once, by the invocation that finished the job
     expect(retry.requests).toHaveLength(0);
     expect((await table.repository.getJob(jobId))?.synthesis).toBe('first');
   });
