@@ -43,6 +43,8 @@ beforeAll(async () => {
   orchestrator = await LocalOrchestrator.start({
     model: { kind: 'anthropic', apiKey: API_KEY, baseUrl: model.url },
     retryIntervalOverrides: { Plan: 5, RunSubtask: 5, Synthesize: 5, RecordSubtaskFailure: 5, MarkFailed: 5 },
+    // The functions' structured logs as deployed (quiet locally by default), down to debug, are searched too.
+    functionEnvironment: { LOG_LEVEL: 'DEBUG' },
   });
 });
 afterAll(async () => {
@@ -79,6 +81,7 @@ describe('the model API key', () => {
     expect(model.stats().total).toBeGreaterThan(5);
     const everything = [...captured, JSON.stringify(views), JSON.stringify(tables.Items)].join('\n');
     expect(everything).toContain('ModelRequestRejected');
+    expect(captured.some((line) => line.includes('"function_name"') && line.includes('"jobId"'))).toBe(true);
     expect(everything).not.toContain(API_KEY);
     expect(everything).not.toContain(API_KEY.slice(-16));
   });
