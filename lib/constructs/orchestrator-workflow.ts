@@ -103,6 +103,7 @@ export class OrchestratorWorkflow extends Construct {
     };
 
     this.planFunction = new WorkflowFunction(this, 'PlanFunction', {
+      modelProvider: config.provider,
       entry: path.join(LAMBDAS_DIR, 'plan', 'handler.ts'),
       description: 'Plans a job: asks the orchestrator model for subtasks and validates them',
       timeout: TIMEOUTS.plan,
@@ -116,6 +117,7 @@ export class OrchestratorWorkflow extends Construct {
       },
     });
     this.workerFunction = new WorkflowFunction(this, 'WorkerFunction', {
+      modelProvider: config.provider,
       entry: path.join(LAMBDAS_DIR, 'worker', 'handler.ts'),
       description: 'Runs one subtask with the worker model',
       timeout: TIMEOUTS.worker,
@@ -127,6 +129,7 @@ export class OrchestratorWorkflow extends Construct {
       },
     });
     this.synthesizeFunction = new WorkflowFunction(this, 'SynthesizeFunction', {
+      modelProvider: config.provider,
       entry: path.join(LAMBDAS_DIR, 'synthesize', 'handler.ts'),
       description: 'Combines the subtask results into the deliverable',
       timeout: TIMEOUTS.synthesize,

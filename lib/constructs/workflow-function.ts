@@ -3,7 +3,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as path from 'node:path';
 import { Construct } from 'constructs';
+import type { ModelProvider } from '../config';
 
 /** The newest Node.js runtime this CDK version offers. */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -46,6 +48,25 @@ export const FUNCTION_BUNDLING = {
   externalModules: [...RUNTIME_PROVIDED_MODULES],
 } as const;
 
+/** The Bedrock SDK's stand-in for `anthropic` deployments (an esbuild alias). */
+export const BEDROCK_SDK_STUB = path.join(
+  __dirname,
+  '..',
+  '..',
+  'lambdas',
+  'shared',
+  'bedrock-sdk-not-bundled.ts',
+);
+
+/**
+ * esbuild aliases for a deployment's model provider: with `anthropic`, the Bedrock SDK and its AWS
+ * dependencies (about 240 KB of each model function's bundle) are replaced by a stub that fails
+ * clearly if ever constructed.
+ */
+export function providerAliases(provider: ModelProvider | undefined): Record<string, string> {
+  return provider === 'anthropic' ? { '@anthropic-ai/bedrock-sdk': BEDROCK_SDK_STUB } : {};
+}
+
 export interface WorkflowFunctionProps {
   /** Path to the handler module (`lambdas/<fn>/handler.ts`); the local runtime binds to the same file. */
   readonly entry: string;
@@ -63,6 +84,11 @@ export interface WorkflowFunctionProps {
    * @default nothing is copied
    */
   readonly bundledFolder?: { readonly from: string; readonly into: string };
+  /**
+   * The deployment's model provider; with `anthropic` the bundle leaves the Bedrock SDK out.
+   * @default both providers' SDKs are bundled
+   */
+  readonly modelProvider?: ModelProvider;
 }
 
 /**
@@ -106,6 +132,9 @@ export class WorkflowFunction extends nodejs.NodejsFunction {
         ...FUNCTION_BUNDLING,
         externalModules: [...FUNCTION_BUNDLING.externalModules],
         forceDockerBundling: false,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(providerAliases(props.modelProvider)).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         ...(props.bundledFolder ? { commandHooks: copyFolderHooks(props.bundledFolder) } : {}),
       },
     });

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { FUNCTION_BUNDLING } from '../../lib/constructs/workflow-function';
+import { FUNCTION_BUNDLING, providerAliases } from '../../lib/constructs/workflow-function';
 import { median } from './measurements';
 
 const run = promisify(execFile);
@@ -66,6 +66,8 @@ export async function measureBundle(
     minify: FUNCTION_BUNDLING.minify,
     sourcemap: FUNCTION_BUNDLING.sourceMap,
     external: [...FUNCTION_BUNDLING.externalModules],
+    // As the construct does: a model function's bundle is for the deployment's provider only.
+    alias: providerAliases(fn.environment.MODEL_PROVIDER === 'anthropic' ? 'anthropic' : undefined),
     outfile,
     metafile: true,
     logLevel: 'error',

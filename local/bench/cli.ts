@@ -35,7 +35,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const LATENCY_MS = { plan: 400, worker: 800, synthesis: 400 };
 const DEFAULT_MAX_CONCURRENCY = parseConfig({}).maxConcurrency;
-const TARGETS = { ratioAtN16: 1.1, speedupPerSubtask: 0.8, workerBundleBytes: 1_048_576, workerInitMs: 300 };
+const TARGETS = { ratioAtN16: 1.1, speedupPerSubtask: 0.8, workerBundleBytes: 1_000_000, workerInitMs: 300 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
