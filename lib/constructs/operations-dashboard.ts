@@ -67,22 +67,16 @@ export class OperationsDashboard extends Construct {
     const { stateMachine } = props;
 
     const alarms: Record<string, cloudwatch.Alarm> = {
-      ExecutionsFailed: new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
-        alarmDescription: 'A job execution failed: the job record (GET /jobs/{jobId}) says why.',
-        metric: stateMachine.metricFailed({ period: PERIOD, statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      ExecutionsTimedOut: new cloudwatch.Alarm(this, 'ExecutionsTimedOutAlarm', {
-        alarmDescription: 'A job execution hit the state machine timeout.',
-        metric: stateMachine.metricTimedOut({ period: PERIOD, statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+      ExecutionsFailed: this.anyInPeriod(
+        'ExecutionsFailedAlarm',
+        'A job execution failed: the job record (GET /jobs/{jobId}) says why.',
+        stateMachine.metricFailed({ period: PERIOD, statistic: 'Sum' }),
+      ),
+      ExecutionsTimedOut: this.anyInPeriod(
+        'ExecutionsTimedOutAlarm',
+        'A job execution hit the state machine timeout.',
+        stateMachine.metricTimedOut({ period: PERIOD, statistic: 'Sum' }),
+      ),
       ModelThrottled: new cloudwatch.Alarm(this, 'ModelThrottledAlarm', {
         alarmDescription:
           'Many model calls were throttled (429/529). Step Functions retries them, but jobs slow down: ' +
@@ -113,14 +107,11 @@ export class OperationsDashboard extends Construct {
             comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
           })
-        : new cloudwatch.Alarm(this, `${name}ErrorsAlarm`, {
-            alarmDescription: `${name} failed: its log group has the error line with the job id.`,
-            metric: fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
-            threshold: 1,
-            evaluationPeriods: 1,
-            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          });
+        : this.anyInPeriod(
+            `${name}ErrorsAlarm`,
+            `${name} failed: its log group has the error line with the job id.`,
+            fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
+          );
     }
     if (props.alarmAction) {
       for (const alarm of Object.values(alarms)) alarm.addAlarmAction(props.alarmAction);
@@ -277,6 +268,18 @@ export class OperationsDashboard extends Construct {
   }
 
   /** The sum of a model metric over every model the roles may call (one series, usable in an alarm). */
+  /** An alarm on any occurrence (sum ≥ 1) in one period. */
+  private anyInPeriod(id: string, alarmDescription: string, metric: cloudwatch.IMetric): cloudwatch.Alarm {
+    return new cloudwatch.Alarm(this, id, {
+      alarmDescription,
+      metric,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+
   private sumOver(roles: readonly ModelRole[], metricName: string, label: string): cloudwatch.IMetric {
     const usingMetrics: Record<string, cloudwatch.IMetric> = {};
     for (const role of roles) {
