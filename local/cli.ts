@@ -131,13 +131,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     );
     const execution = await orchestrator.startJob(command.request);
     log(`Job ${execution.jobId} started (execution ${execution.executionArn})`);
-    const subtaskOf = async (id: string) =>
-      (await orchestrator.getJobView(execution.jobId))?.subtasks.find((subtask) => subtask.id === id);
     await reportProgress(
       execution.events,
       {
         loadPlan: async () => (await orchestrator.getJobView(execution.jobId))?.plan ?? null,
-        loadSubtaskUsage: async (id) => (await subtaskOf(id))?.usage ?? null,
+        // One item per finished subtask, not the whole job again.
+        loadSubtaskUsage: async (id) =>
+          (await orchestrator.repository.getSubtask(execution.jobId, id))?.usage ?? null,
       },
       process.stderr.isTTY ? new TtyProgressRenderer(process.stderr) : new PlainProgressRenderer(log),
     );
