@@ -3,8 +3,8 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { JobsTable } from '../../lib/constructs/jobs-table';
 import { createDocumentClient, JobRepository } from '../../lambdas/shared/job-repository';
-import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from '../../local/local-dynamodb';
-import { type CfnTemplate, createTableInput } from '../../local/template';
+import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from '../../local/runtime/dynamodb';
+import { type CfnTemplate, createTableInput } from '../../local/runtime/synthesized-stack';
 
 export interface TestTable {
   dynamodb: LocalDynamoDB;

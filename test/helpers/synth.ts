@@ -1,7 +1,7 @@
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../lib/app';
 import { parseConfig, type OrchestratorConfigInput } from '../../lib/config';
-import { type CfnTemplate, resolveIntrinsics } from '../../local/template';
+import { type CfnTemplate, resolveIntrinsics } from '../../local/runtime/synthesized-stack';
 
 export interface SynthesizedForTest {
   template: Template;

@@ -3,7 +3,7 @@ import aslValidator from 'asl-validator';
 import { buildApp } from '../../lib/app';
 import { parseConfig } from '../../lib/config';
 import { BatchDefinitionSchema } from '../../lambdas/shared/batch-schemas';
-import { type CfnTemplate, resolveIntrinsics } from '../../local/template';
+import { type CfnTemplate, resolveIntrinsics } from '../../local/runtime/synthesized-stack';
 import type { AslDefinition, AslState } from '../helpers/synth';
 
 const NIGHTLY = BatchDefinitionSchema.parse({

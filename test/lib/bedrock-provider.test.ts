@@ -5,7 +5,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DEFAULT_BEDROCK_MODELS, parseBedrockModelId } from '../../lib/bedrock-models';
 import { DEFAULT_MODELS, loadConfig, parseConfig } from '../../lib/config';
 import { OrchestratorWorkflow } from '../../lib/constructs/orchestrator-workflow';
-import { type CfnTemplate, resolveIntrinsics } from '../../local/template';
+import { type CfnTemplate, resolveIntrinsics } from '../../local/runtime/synthesized-stack';
 import { synthesize } from '../helpers/synth';
 
 interface Statement {

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { main } from '../../local/batch-cli';
-import { batchSummaryTable, followBatchProgress, renderProgressBar } from '../../local/batch-progress';
-import type { ExecutionEvent } from '../../local/local-orchestrator';
+import { main } from '../../local/cli/batch';
+import { batchSummaryTable, followBatchProgress, renderProgressBar } from '../../local/cli/batch-progress';
+import type { ExecutionEvent } from '../../local/runtime/local-stack';
 import type { BatchRunView } from '../../lambdas/shared/batch-view';
 
 let dir: string;

@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/local-orchestrator';
+import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
 
 /** A batch through the local runtime: the batch state machine starting orchestrator executions with `.sync:2`. */

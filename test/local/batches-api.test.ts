@@ -1,4 +1,4 @@
-import { startLocalServer, type LocalServer } from '../../local/local-server';
+import { startLocalServer, type LocalServer } from '../../local/server/server';
 
 /** The batch routes over real HTTP, against `npm run serve`'s server started in-process. */
 let server: LocalServer;

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseCliArgs, UsageError } from '../../local/cli-args';
-import { formatProfiles, modelModeFromEnv, providerFromEnv } from '../../local/cli';
+import { parseCliArgs, UsageError } from '../../local/cli/args';
+import { formatProfiles, modelModeFromEnv, providerFromEnv } from '../../local/cli/start';
 import { profileSummaries } from '../../lambdas/shared/profiles';
 
 describe('command-line arguments', () => {
@@ -123,7 +123,7 @@ function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', path.join(root, 'local', 'cli.ts'), ...args],
+      ['--import', 'tsx', path.join(root, 'local', 'cli', 'start.ts'), ...args],
       {
         cwd: root,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },

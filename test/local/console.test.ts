@@ -5,7 +5,7 @@ import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { JobView } from '../../lambdas/shared/job-view';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
-import { startLocalServer, type LocalServer } from '../../local/local-server';
+import { startLocalServer, type LocalServer } from '../../local/server/server';
 
 /**
  * The local execution console in a real browser (Debian's headless Chromium driven by

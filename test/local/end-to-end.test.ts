@@ -1,4 +1,4 @@
-import { LocalOrchestrator, type LocalExecution, type ExecutionEvent } from '../../local/local-orchestrator';
+import { LocalOrchestrator, type LocalExecution, type ExecutionEvent } from '../../local/runtime/local-stack';
 import type { FaultRule } from '../../local/simulated-model';
 import type { JobView } from '../../lambdas/shared/job-view';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';

@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/local-orchestrator';
+import { LocalOrchestrator } from '../../local/runtime/local-stack';
 
 /**
  * Jobs running side by side share functions, containers and the table; the model must still see

@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { buildOpenApiDocument } from '../../lambdas/api/openapi';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
-import { startLocalServer, type LocalServer } from '../../local/local-server';
+import { startLocalServer, type LocalServer } from '../../local/server/server';
 
 /** The jobs API over real HTTP, against `npm run serve`'s server started in-process. */
 let server: LocalServer;

@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/local-orchestrator';
+import { LocalOrchestrator } from '../../local/runtime/local-stack';
 
 describe('local runtime configuration', () => {
   it('refuses batchMap "distributed", naming the setting, before starting anything', async () => {

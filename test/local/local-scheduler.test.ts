@@ -4,7 +4,7 @@ import {
   LocalScheduler,
   rateMillis,
   UnsupportedScheduleExpression,
-} from '../../local/local-scheduler';
+} from '../../local/runtime/scheduler';
 
 const definition = (name: string, expression: string, timeZone = 'UTC', enabled = true): BatchDefinition =>
   BatchDefinitionSchema.parse({

@@ -1,4 +1,4 @@
-import { LocalOrchestrator, type ExecutionEvent } from '../../local/local-orchestrator';
+import { LocalOrchestrator, type ExecutionEvent } from '../../local/runtime/local-stack';
 
 /**
  * Step Functions caps a state's input and output at 256 KB. States carry ids, never model text, so

@@ -1,13 +1,13 @@
 import type { JobView } from '../../lambdas/shared/job-view';
-import type { ExecutionEvent } from '../../local/local-orchestrator';
+import type { ExecutionEvent } from '../../local/runtime/local-stack';
 import {
   PlainProgressRenderer,
   reportProgress,
   summaryLine,
   TtyProgressRenderer,
   usageTable,
-} from '../../local/progress';
-import { ProgressModel, type SubtaskUsage } from '../../local/progress-model';
+} from '../../local/cli/progress';
+import { ProgressModel, type SubtaskUsage } from '../../local/cli/progress-model';
 import { planWith } from '../helpers/plans';
 
 type EventType = 'StateEntered' | 'StateExited' | 'StateFailed' | 'StateRetried' | 'StateCaught';

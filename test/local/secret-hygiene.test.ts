@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { LocalOrchestrator } from '../../local/local-orchestrator';
+import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { type SimulatedModel, startSimulatedModel } from '../../local/simulated-model';
 
 /**

@@ -1,4 +1,4 @@
-import { runSoak, type SoakReport } from '../../local/soak/run-soak';
+import { runSoak, type SoakReport } from '../../tools/soak/run-soak';
 
 /**
  * A short fault soak through the whole local stack: a few jobs at one mixed fault level, with

@@ -1,5 +1,5 @@
-import { AWS_PRICES } from '../../../local/bench/aws-prices';
-import { parseBenchArgs } from '../../../local/bench/bench-args';
+import { AWS_PRICES } from '../../../tools/bench/aws-prices';
+import { parseBenchArgs } from '../../../tools/bench/bench-args';
 import {
   cloudCost,
   criticalPathMs,
@@ -11,7 +11,7 @@ import {
   taskTime,
   timeOutsideTasksMs,
   waveMakespanMs,
-} from '../../../local/bench/measurements';
+} from '../../../tools/bench/measurements';
 
 const task = (type: string, name: string, timestamp: number): StateEvent => ({
   type,

@@ -1,8 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CompletingWriteFaults } from '../../../local/soak/completing-write-faults';
-import { FaultProxy } from '../../../local/soak/fault-proxy';
-import { SoakLedger } from '../../../local/soak/soak-ledger';
+import { CompletingWriteFaults } from '../../../tools/soak/completing-write-faults';
+import { FaultProxy } from '../../../tools/soak/fault-proxy';
+import { SoakLedger } from '../../../tools/soak/soak-ledger';
 
 /** An UpdateItem as JobRepository.completeSubtask sends it (the fields the soak reads). */
 const COMPLETING_WRITE = JSON.stringify({

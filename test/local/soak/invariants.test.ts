@@ -6,8 +6,8 @@ import {
   type RetryRules,
   type SoakEvent,
   summarizeLevel,
-} from '../../../local/soak/invariants';
-import type { LedgerEntry } from '../../../local/soak/soak-ledger';
+} from '../../../tools/soak/invariants';
+import type { LedgerEntry } from '../../../tools/soak/soak-ledger';
 import { planWith } from '../../helpers/plans';
 
 const JOB_ID = 'soak-job-1-abc123';

@@ -1,4 +1,4 @@
-import type { FaultRule, MalformedPlanVariant } from '../simulated-model';
+import type { FaultRule, MalformedPlanVariant } from '../../local/simulated-model';
 
 /** Everything injected at one fault level. */
 export interface FaultMix {

@@ -1,5 +1,5 @@
-import type { BatchRunView } from '../lambdas/shared/batch-view';
-import type { ExecutionEvent } from './local-orchestrator';
+import type { BatchRunView } from '../../lambdas/shared/batch-view';
+import type { ExecutionEvent } from '../runtime/local-stack';
 
 export interface BatchProgress {
   total: number;

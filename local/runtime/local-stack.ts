@@ -1,36 +1,36 @@
 import './polyfills';
 import * as path from 'node:path';
 import type { z } from 'zod';
-import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../lib/config';
-import { createDocumentClient, JobRepository } from '../lambdas/shared/job-repository';
-import { newJobId } from '../lambdas/shared/job-id';
-import { BatchRepository } from '../lambdas/shared/batch-repository';
-import { DEFAULT_BATCHES_DIR } from '../lambdas/shared/batch-catalog';
+import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../../lib/config';
+import { createDocumentClient, JobRepository } from '../../lambdas/shared/job-repository';
+import { newJobId } from '../../lambdas/shared/job-id';
+import { BatchRepository } from '../../lambdas/shared/batch-repository';
+import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batch-catalog';
 import {
   type BatchExecutionInput,
   BatchExecutionInputSchema,
   newBatchRunId,
-} from '../lambdas/shared/batch-schemas';
-import { type BatchRunView, toBatchRunView } from '../lambdas/shared/batch-view';
-import { finishBatchRun } from '../lambdas/finish-batch-run/finish-batch-run';
-import { type JobView, toJobView } from '../lambdas/shared/job-view';
-import { type JobRequest, JobRequestSchema, type JobStatus } from '../lambdas/shared/schemas';
-import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './local-dynamodb';
-import { lambdaInvokeIntegration, LocalLambdaFunction } from './local-lambda';
+} from '../../lambdas/shared/batch-schemas';
+import { type BatchRunView, toBatchRunView } from '../../lambdas/shared/batch-view';
+import { finishBatchRun } from '../../lambdas/finish-batch-run/finish-batch-run';
+import { type JobView, toJobView } from '../../lambdas/shared/job-view';
+import { type JobRequest, JobRequestSchema, type JobStatus } from '../../lambdas/shared/schemas';
+import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './dynamodb';
+import { lambdaInvokeIntegration, LocalLambdaFunction } from './lambda';
 import {
   type ExecutionEvent,
   type ExecutionRecord,
   LocalStepFunctions,
   type TaskHandlers,
-} from './local-step-functions';
-import { START_EXECUTION_SYNC_RESOURCE, startExecutionSyncIntegration } from './local-start-execution';
+} from './step-functions';
+import { START_EXECUTION_SYNC_RESOURCE, startExecutionSyncIntegration } from './start-execution-sync';
 import {
   LOCAL_BEDROCK_CREDENTIALS,
   type SimulatedModel,
   type SimulatedModelOptions,
   startSimulatedModel,
-} from './simulated-model';
-import { type SynthesizedStack, synthesizeLocalStack } from './template';
+} from '../simulated-model';
+import { type SynthesizedStack, synthesizeLocalStack } from './synthesized-stack';
 
 export type { ExecutionEvent, ExecutionRecord };
 

@@ -1,7 +1,7 @@
 import './polyfills';
 import { EventEmitter } from 'node:events';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { LOCAL_ACCOUNT, LOCAL_REGION } from './template';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './synthesized-stack';
 
 type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
 type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;

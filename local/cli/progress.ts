@@ -1,6 +1,6 @@
-import type { JobView } from '../lambdas/shared/job-view';
-import type { UsageTotals } from '../lambdas/shared/pricing';
-import type { ExecutionEvent } from './local-orchestrator';
+import type { JobView } from '../../lambdas/shared/job-view';
+import type { UsageTotals } from '../../lambdas/shared/pricing';
+import type { ExecutionEvent } from '../runtime/local-stack';
 import {
   ProgressModel,
   type ProgressChange,

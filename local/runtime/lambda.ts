@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import type { LambdaHandler } from '../lambdas/shared/lambda-handler';
-import type { LocalFunctionSpec } from './template';
+import type { LambdaHandler } from '../../lambdas/shared/lambda-handler';
+import type { LocalFunctionSpec } from './synthesized-stack';
 
 type Env = Record<string, string | undefined>;
 type HandlerModule = { createHandler: (env: Env) => LambdaHandler<unknown> };

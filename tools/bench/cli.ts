@@ -1,13 +1,13 @@
 /** `npm run bench`: the orchestrator's latency, speedup, throughput, cloud cost and bundles, measured locally. */
-import '../polyfills';
+import '../../local/runtime/polyfills';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batch-catalog';
 import { parseConfig } from '../../lib/config';
-import { LocalOrchestrator } from '../local-orchestrator';
-import { runMain } from '../run-main';
-import { synthesizeLocalStack } from '../template';
+import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { runMain } from '../../local/cli/run-main';
+import { synthesizeLocalStack } from '../../local/runtime/synthesized-stack';
 import { AWS_PRICES } from './aws-prices';
 import { BENCH_USAGE, type BenchOptions, BenchUsageError, parseBenchArgs } from './bench-args';
 import { type BundleMeasurement, measureBundle } from './bundles';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { LambdaFunctionError, type LocalLambdaFunction } from '../local-lambda';
+import { LambdaFunctionError, type LocalLambdaFunction } from '../../local/runtime/lambda';
 import { type SoakLedger, subtaskKeyOf } from './soak-ledger';
 
 const WorkerPayloadSchema = z.object({ jobId: z.string(), subtaskId: z.string() });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type ExecutionRecord, type LocalStepFunctions, StepFunctionsError } from './local-step-functions';
+import { type ExecutionRecord, type LocalStepFunctions, StepFunctionsError } from './step-functions';
 
 /** The resource of a Task that starts another state machine and waits for it, with JSON output. */
 export const START_EXECUTION_SYNC_RESOURCE = 'arn:aws:states:::states:startExecution.sync:2';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { closeServer, listen, readBody } from './http-util';
-import { type ExecutionRecord, type LocalStepFunctions, StepFunctionsError } from './local-step-functions';
+import { closeServer, listen, readBody } from './http';
+import { type ExecutionRecord, type LocalStepFunctions, StepFunctionsError } from '../runtime/step-functions';
 
 /**
  * A local Step Functions endpoint speaking the service's JSON 1.0 protocol (`X-Amz-Target:

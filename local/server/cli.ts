@@ -1,9 +1,9 @@
-import './polyfills';
+import '../runtime/polyfills';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { modelModeFromEnv, providerFromEnv } from './cli';
-import { startLocalServer } from './local-server';
+import { modelModeFromEnv, providerFromEnv } from '../cli/start';
+import { startLocalServer } from './server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

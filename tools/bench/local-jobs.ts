@@ -2,8 +2,8 @@
  * Runs benchmark jobs through the local stack (the synthesized state machine in
  * aws-local-stepfunctions, dynalite, the simulated model) and measures them.
  */
-import type { LocalOrchestrator, ExecutionRecord } from '../local-orchestrator';
-import type { LatencyByRole } from '../simulated-model';
+import type { LocalOrchestrator, ExecutionRecord } from '../../local/runtime/local-stack';
+import type { LatencyByRole } from '../../local/simulated-model';
 import {
   type CloudCost,
   cloudCost,

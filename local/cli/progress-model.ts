@@ -1,5 +1,5 @@
-import type { JobView } from '../lambdas/shared/job-view';
-import type { ExecutionEvent } from './local-orchestrator';
+import type { JobView } from '../../lambdas/shared/job-view';
+import type { ExecutionEvent } from '../runtime/local-stack';
 
 export type SubtaskStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
 

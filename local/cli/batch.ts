@@ -1,11 +1,11 @@
-import './polyfills';
+import '../runtime/polyfills';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../lib/batch-definitions';
-import { batchExecutionInput } from '../lambdas/shared/batch-schemas';
+import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
+import { batchExecutionInput } from '../../lambdas/shared/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
-import { modelModeFromEnv } from './cli';
-import { LocalOrchestrator } from './local-orchestrator';
+import { modelModeFromEnv } from './start';
+import { LocalOrchestrator } from '../runtime/local-stack';
 import { runMain } from './run-main';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

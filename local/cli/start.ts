@@ -1,8 +1,8 @@
-import './polyfills';
+import '../runtime/polyfills';
 import * as path from 'node:path';
-import { MODEL_PROVIDERS, type ModelProvider } from '../lib/config';
-import { parseCliArgs, USAGE, UsageError } from './cli-args';
-import { LocalOrchestrator, type ModelMode } from './local-orchestrator';
+import { MODEL_PROVIDERS, type ModelProvider } from '../../lib/config';
+import { parseCliArgs, USAGE, UsageError } from './args';
+import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
 import {
   PlainProgressRenderer,
   reportProgress,
@@ -10,8 +10,8 @@ import {
   TtyProgressRenderer,
   usageTable,
 } from './progress';
-import { optionsFromEnv } from './simulated-model';
-import { type ProfileSummary, profileSummaries } from '../lambdas/shared/profiles';
+import { optionsFromEnv } from '../simulated-model';
+import { type ProfileSummary, profileSummaries } from '../../lambdas/shared/profiles';
 import { runMain } from './run-main';
 
 // These machines run Node 20; the deployed functions run Node 24, so the SDK's Node-version notice is noise here.

@@ -1,7 +1,7 @@
 import type { JobWithSubtasks } from '../../lambdas/shared/job-repository';
 import { toJobView } from '../../lambdas/shared/job-view';
 import type { JobStatus } from '../../lambdas/shared/schemas';
-import { FAULT_KINDS, type FaultKind, type RequestLogEntry } from '../simulated-model';
+import { FAULT_KINDS, type FaultKind, type RequestLogEntry } from '../../local/simulated-model';
 import type { LedgerEntry } from './soak-ledger';
 
 /** The parts of an execution event the checks read (aws-local-stepfunctions' event log entries). */

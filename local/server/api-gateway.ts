@@ -1,9 +1,9 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { matchRoute } from '../lambdas/api/routes';
-import { closeServer, listen, readBody } from './http-util';
-import type { LocalLambdaFunction } from './local-lambda';
+import { matchRoute } from '../../lambdas/api/routes';
+import { closeServer, listen, readBody } from './http';
+import type { LocalLambdaFunction } from '../runtime/lambda';
 
 /** API Gateway's own limit on a request body. */
 const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as path from 'node:path';
-import { closeServer, listen, readBody } from './http-util';
+import { closeServer, listen, readBody } from './http';
 
 /**
  * The local execution console (`npm run serve` → `/console`): static pages that are clients of the

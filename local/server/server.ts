@@ -1,13 +1,13 @@
-import './polyfills';
+import '../runtime/polyfills';
 import { randomBytes } from 'node:crypto';
-import { startLocalApiServer } from './api-server';
+import { startLocalApiServer } from './api-gateway';
 import { type ConsoleServer, startConsoleServer } from './console-server';
-import { LocalOrchestrator, type LocalOrchestratorOptions } from './local-orchestrator';
-import type { LocalStepFunctions } from './local-step-functions';
-import { startSfnEndpoint } from './sfn-endpoint';
-import { loadBatchDefinitions } from '../lambdas/shared/batch-catalog';
-import { type BatchDefinition, batchExecutionInput } from '../lambdas/shared/batch-schemas';
-import { LocalScheduler } from './local-scheduler';
+import { LocalOrchestrator, type LocalOrchestratorOptions } from '../runtime/local-stack';
+import type { LocalStepFunctions } from '../runtime/step-functions';
+import { startSfnEndpoint } from './step-functions-endpoint';
+import { loadBatchDefinitions } from '../../lambdas/shared/batch-catalog';
+import { type BatchDefinition, batchExecutionInput } from '../../lambdas/shared/batch-schemas';
+import { LocalScheduler } from '../runtime/scheduler';
 
 export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'functionEnvironment'> {
   apiKey?: string;

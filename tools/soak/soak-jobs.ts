@@ -1,7 +1,7 @@
 import { profileNamed } from '../../lambdas/shared/profiles';
 import type { JobRequest } from '../../lambdas/shared/schemas';
-import { buildPlan } from '../simulated-model';
-import { createRandom } from '../simulated-model/random';
+import { buildPlan } from '../../local/simulated-model';
+import { createRandom } from '../../local/simulated-model/random';
 
 /** Subtask counts the soak's jobs plan, inclusive. */
 export const SOAK_SUBTASK_RANGE = { min: 4, max: 8 } as const;

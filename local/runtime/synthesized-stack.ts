@@ -1,9 +1,9 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { type CfnElement, Stack } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
-import { buildApp } from '../lib/app';
-import type { OrchestratorConfig } from '../lib/config';
-import { WorkflowFunction } from '../lib/constructs/workflow-function';
+import { buildApp } from '../../lib/app';
+import type { OrchestratorConfig } from '../../lib/config';
+import { WorkflowFunction } from '../../lib/constructs/workflow-function';
 
 /** The account and region local ARNs are made in; nothing here talks to AWS. */
 export const LOCAL_ACCOUNT = '000000000000';

@@ -1,10 +1,10 @@
-import './polyfills';
+import '../../local/runtime/polyfills';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { runMain } from './run-main';
-import { runSoak } from './soak/run-soak';
-import { formatSoakReport, soakPassed } from './soak/soak-report';
+import { runMain } from '../../local/cli/run-main';
+import { runSoak } from './run-soak';
+import { formatSoakReport, soakPassed } from './soak-report';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 

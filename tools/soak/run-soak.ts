@@ -1,6 +1,6 @@
-import { LocalOrchestrator } from '../local-orchestrator';
-import { type SimulatedModel, startSimulatedModel } from '../simulated-model';
-import { createRandom } from '../simulated-model/random';
+import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { type SimulatedModel, startSimulatedModel } from '../../local/simulated-model';
+import { createRandom } from '../../local/simulated-model/random';
 import { CompletingWriteFaults } from './completing-write-faults';
 import { type FaultMix, faultMixFor } from './fault-mix';
 import { FaultProxy, type FaultProxyHooks, type ProxyVerdict } from './fault-proxy';
