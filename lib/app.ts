@@ -1,5 +1,5 @@
 import { App, type AppProps } from 'aws-cdk-lib';
-import type { BatchDefinition } from '../lambdas/shared/batch-schemas';
+import type { BatchDefinition } from '../lambdas/shared/domain/batch-schemas';
 import { loadBatchDefinitions } from './batch-definitions';
 import { type OrchestratorConfig } from './config';
 import { OrchestratorStack } from './orchestrator-stack';

@@ -5,4 +5,4 @@ export {
   loadBatchDefinitionFile,
   loadBatchDefinitions,
   parseBatchDefinition,
-} from '../lambdas/shared/batch-catalog';
+} from '../lambdas/shared/batches/catalog';

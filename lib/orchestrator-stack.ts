@@ -2,7 +2,7 @@ import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { BatchDefinition } from '../lambdas/shared/batch-schemas';
+import type { BatchDefinition } from '../lambdas/shared/domain/batch-schemas';
 import { DEFAULT_BATCHES_DIR } from './batch-definitions';
 import type { OrchestratorConfig } from './config';
 import { BatchItemsBucket } from './constructs/batch-items-bucket';

@@ -5,8 +5,8 @@ import {
   BatchNameSchema,
   BatchRunIdSchema,
   BatchRunStatusSchema,
-} from '../shared/batch-schemas';
-import { JobIdSchema, JobRequestSchema, JobStatusSchema } from '../shared/schemas';
+} from '../shared/domain/batch-schemas';
+import { JobIdSchema, JobRequestSchema, JobStatusSchema } from '../shared/domain/schemas';
 
 /** `POST /jobs` body. */
 export const CreateJobBodySchema = JobRequestSchema;

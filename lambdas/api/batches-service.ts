@@ -1,14 +1,14 @@
 import * as z from 'zod';
-import type { BatchRepository } from '../shared/batch-repository';
-import type { ListCursor } from '../shared/job-repository';
-import type { BatchDefinition } from '../shared/batch-schemas';
+import type { BatchRepository } from '../shared/storage/batch-repository';
+import type { ListCursor } from '../shared/storage/job-repository';
+import type { BatchDefinition } from '../shared/domain/batch-schemas';
 import {
   batchJobId,
   type BatchExecutionInput,
   newBatchRunId,
   resolveBatchItems,
-} from '../shared/batch-schemas';
-import { type BatchRunView, toBatchRunSummary, toBatchRunView } from '../shared/batch-view';
+} from '../shared/domain/batch-schemas';
+import { type BatchRunView, toBatchRunSummary, toBatchRunView } from '../shared/views/batch-view';
 import type { BatchAccepted, BatchRunList, CreateBatchBody, ListBatchesQuery } from './api-schemas';
 import { HttpError } from './http-error';
 import type { ExecutionStarter } from './jobs-service';

@@ -13,7 +13,7 @@ import {
 import type { BatchesService } from './batches-service';
 import { HttpError, validationError } from './http-error';
 import type { JobsService } from './jobs-service';
-import { profileSummaries } from '../shared/profiles';
+import { profileSummaries } from '../shared/domain/profiles';
 import { buildOpenApiDocument } from './openapi';
 import { matchRoute, type Operation, ROUTES } from './routes';
 

@@ -5,10 +5,10 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import * as z from 'zod';
-import { newJobId } from '../shared/job-id';
-import type { JobRepository, ListCursor } from '../shared/job-repository';
-import { type JobView, toJobView } from '../shared/job-view';
-import { type JobRequest, TERMINAL_JOB_STATUSES } from '../shared/schemas';
+import { newJobId } from '../shared/domain/job-id';
+import type { JobRepository, ListCursor } from '../shared/storage/job-repository';
+import { type JobView, toJobView } from '../shared/views/job-view';
+import { type JobRequest, TERMINAL_JOB_STATUSES } from '../shared/domain/schemas';
 import type { JobAccepted, JobList, ListJobsQuery } from './api-schemas';
 import { HttpError } from './http-error';
 import { type IdempotencyStore, requestFingerprint } from './idempotency';

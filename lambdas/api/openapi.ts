@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { JobRequestSchema, REQUEST_LIMITS } from '../shared/schemas';
+import { JobRequestSchema, REQUEST_LIMITS } from '../shared/domain/schemas';
 import {
   ProfileListSchema,
   BatchAcceptedSchema,

@@ -1,9 +1,9 @@
 import * as z from 'zod';
-import type { BatchCounts, BatchRepository } from '../shared/batch-repository';
-import { BatchRunIdSchema, type BatchRunStatus } from '../shared/batch-schemas';
-import { errorFromCatch } from '../shared/errors';
-import type { JobRepository } from '../shared/job-repository';
-import { CaughtErrorSchema } from '../shared/schemas';
+import type { BatchCounts, BatchRepository } from '../shared/storage/batch-repository';
+import { BatchRunIdSchema, type BatchRunStatus } from '../shared/domain/batch-schemas';
+import { errorFromCatch } from '../shared/domain/errors';
+import type { JobRepository } from '../shared/storage/job-repository';
+import { CaughtErrorSchema } from '../shared/domain/schemas';
 
 export const FinishBatchRunEventSchema = z.object({
   runId: BatchRunIdSchema,

@@ -1,5 +1,5 @@
-import { batchRepositoriesFromEnv } from '../shared/batch-dependencies';
-import { lambdaEntry } from '../shared/lambda-handler';
+import { batchRepositoriesFromEnv } from '../shared/storage/batch-repositories-from-env';
+import { lambdaEntry } from '../shared/runtime/lambda-handler';
 import { finishBatchRun, FinishBatchRunEventSchema } from './finish-batch-run';
 
 export const { createHandler, handler } = lambdaEntry(FinishBatchRunEventSchema, (rawEnv, { tracer }) => {

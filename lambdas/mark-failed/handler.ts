@@ -1,7 +1,7 @@
-import { CommonEnvSchema, parseEnv } from '../shared/env';
-import { repositoryFromEnv } from '../shared/job-repository';
-import { lambdaEntry } from '../shared/lambda-handler';
-import { METRIC, MetricUnit } from '../shared/observability';
+import { CommonEnvSchema, parseEnv } from '../shared/runtime/env';
+import { repositoryFromEnv } from '../shared/storage/job-repository';
+import { lambdaEntry } from '../shared/runtime/lambda-handler';
+import { METRIC, MetricUnit } from '../shared/runtime/observability';
 import { markJobFailed, MarkFailedEventSchema } from './mark-failed';
 
 export const { createHandler, handler } = lambdaEntry(MarkFailedEventSchema, (rawEnv, observability) => {

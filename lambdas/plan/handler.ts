@@ -1,9 +1,9 @@
-import { parseEnv, PlanEnvSchema } from '../shared/env';
-import { InstrumentedModelGateway } from '../shared/instrumented-model-gateway';
-import { repositoryFromEnv } from '../shared/job-repository';
-import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
-import { createModelGateway } from '../shared/model-gateway';
-import { ExecutionInputSchema } from '../shared/schemas';
+import { parseEnv, PlanEnvSchema } from '../shared/runtime/env';
+import { InstrumentedModelGateway } from '../shared/model/instrumented-gateway';
+import { repositoryFromEnv } from '../shared/storage/job-repository';
+import { remainingMsOf, lambdaEntry } from '../shared/runtime/lambda-handler';
+import { createModelGateway } from '../shared/model/gateway';
+import { ExecutionInputSchema } from '../shared/domain/schemas';
 import { planJob } from './plan-job';
 
 export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (rawEnv, observability) => {

@@ -1,17 +1,17 @@
 import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
-import { InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/errors';
-import type { JobRepository } from '../shared/job-repository';
-import type { ModelGateway, ModelMessage } from '../shared/model-gateway';
-import { priced, sumUsage } from '../shared/pricing';
-import { profileNamed } from '../shared/profiles';
-import { orchestratorSystemPrompt, planPrompt, planRepairPrompt } from '../shared/prompts';
+import { InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/domain/errors';
+import type { JobRepository } from '../shared/storage/job-repository';
+import type { ModelGateway, ModelMessage } from '../shared/model/gateway';
+import { priced, sumUsage } from '../shared/domain/pricing';
+import { profileNamed } from '../shared/domain/profiles';
+import { orchestratorSystemPrompt, planPrompt, planRepairPrompt } from '../shared/model/prompts';
 import {
   type CallUsage,
   type ExecutionInput,
   type JobRecord,
   PlanSchema,
   TERMINAL_JOB_STATUSES,
-} from '../shared/schemas';
+} from '../shared/domain/schemas';
 import { validatePlan } from './plan-validation';
 import { dependencyWaves } from './plan-waves';
 

@@ -1,4 +1,4 @@
-import { type Plan, PlanSchema } from '../shared/schemas';
+import { type Plan, PlanSchema } from '../shared/domain/schemas';
 
 export interface PlanBounds {
   /** Fewest subtasks a valid plan may have. */

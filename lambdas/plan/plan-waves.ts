@@ -1,4 +1,4 @@
-import type { Plan } from '../shared/schemas';
+import type { Plan } from '../shared/domain/schemas';
 
 /**
  * Groups a validated (acyclic) plan into dependency waves: a subtask's wave is one more than the

@@ -1,9 +1,14 @@
 import * as z from 'zod';
-import type { BatchRepository } from '../shared/batch-repository';
-import { BatchRunIdSchema } from '../shared/batch-schemas';
-import type { ErrorSummary } from '../shared/errors';
-import type { JobRepository } from '../shared/job-repository';
-import { CaughtErrorSchema, JobIdSchema, type JobStatus, TERMINAL_JOB_STATUSES } from '../shared/schemas';
+import type { BatchRepository } from '../shared/storage/batch-repository';
+import { BatchRunIdSchema } from '../shared/domain/batch-schemas';
+import type { ErrorSummary } from '../shared/domain/errors';
+import type { JobRepository } from '../shared/storage/job-repository';
+import {
+  CaughtErrorSchema,
+  JobIdSchema,
+  type JobStatus,
+  TERMINAL_JOB_STATUSES,
+} from '../shared/domain/schemas';
 
 export const RecordBatchItemEventSchema = z.object({
   runId: BatchRunIdSchema,

@@ -1,7 +1,7 @@
 import * as z from 'zod';
-import { errorFromCatch } from '../shared/errors';
-import type { JobRepository } from '../shared/job-repository';
-import { CaughtErrorSchema, JobIdSchema, SubtaskIdSchema } from '../shared/schemas';
+import { errorFromCatch } from '../shared/domain/errors';
+import type { JobRepository } from '../shared/storage/job-repository';
+import { CaughtErrorSchema, JobIdSchema, SubtaskIdSchema } from '../shared/domain/schemas';
 
 export const RecordSubtaskFailureEventSchema = z.object({
   jobId: JobIdSchema,

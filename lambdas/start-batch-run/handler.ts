@@ -1,8 +1,8 @@
 import { S3Client } from '@aws-sdk/client-s3';
-import { batchRepositoriesFromEnv } from '../shared/batch-dependencies';
-import { parseEnv, StartBatchRunEnvSchema } from '../shared/env';
-import { lambdaEntry } from '../shared/lambda-handler';
-import { S3BatchItemLists } from '../shared/s3-batch-item-lists';
+import { batchRepositoriesFromEnv } from '../shared/storage/batch-repositories-from-env';
+import { parseEnv, StartBatchRunEnvSchema } from '../shared/runtime/env';
+import { lambdaEntry } from '../shared/runtime/lambda-handler';
+import { S3BatchItemLists } from '../shared/batches/s3-item-lists';
 import { startBatchRun, StartBatchRunEventSchema } from './start-batch-run';
 
 export const { createHandler, handler } = lambdaEntry(StartBatchRunEventSchema, (rawEnv, { tracer }) => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import type { BatchRepository } from '../shared/batch-repository';
-import { type BatchItemLists, type BatchItemRef, batchItemsKey } from '../shared/batch-item-lists';
-import { batchJobId, BatchExecutionInputSchema } from '../shared/batch-schemas';
-import type { JobRepository } from '../shared/job-repository';
+import type { BatchRepository } from '../shared/storage/batch-repository';
+import { type BatchItemLists, type BatchItemRef, batchItemsKey } from '../shared/batches/item-lists';
+import { batchJobId, BatchExecutionInputSchema } from '../shared/domain/batch-schemas';
+import type { JobRepository } from '../shared/storage/job-repository';
 
 export const StartBatchRunEventSchema = z.object({
   input: BatchExecutionInputSchema,

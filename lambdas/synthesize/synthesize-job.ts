@@ -1,11 +1,11 @@
 import * as z from 'zod';
-import { AllSubtasksFailed, JobNotFound, unusableAnswer } from '../shared/errors';
-import type { JobRepository } from '../shared/job-repository';
-import type { ModelGateway } from '../shared/model-gateway';
-import { priced, sumUsage } from '../shared/pricing';
-import { profileNamed } from '../shared/profiles';
-import { labelledOutputs, synthesisPrompt, synthesisSystemPrompt } from '../shared/prompts';
-import { JobIdSchema, type SubtaskRecord } from '../shared/schemas';
+import { AllSubtasksFailed, JobNotFound, unusableAnswer } from '../shared/domain/errors';
+import type { JobRepository } from '../shared/storage/job-repository';
+import type { ModelGateway } from '../shared/model/gateway';
+import { priced, sumUsage } from '../shared/domain/pricing';
+import { profileNamed } from '../shared/domain/profiles';
+import { labelledOutputs, synthesisPrompt, synthesisSystemPrompt } from '../shared/model/prompts';
+import { JobIdSchema, type SubtaskRecord } from '../shared/domain/schemas';
 
 export const SynthesizeEventSchema = z.object({ jobId: JobIdSchema });
 export type SynthesizeEvent = z.infer<typeof SynthesizeEventSchema>;

@@ -1,9 +1,9 @@
-import { ModelEnvSchema, parseEnv } from '../shared/env';
-import { InstrumentedModelGateway } from '../shared/instrumented-model-gateway';
-import { repositoryFromEnv } from '../shared/job-repository';
-import { remainingMsOf, lambdaEntry } from '../shared/lambda-handler';
-import { createModelGateway } from '../shared/model-gateway';
-import { METRIC, MetricUnit } from '../shared/observability';
+import { ModelEnvSchema, parseEnv } from '../shared/runtime/env';
+import { InstrumentedModelGateway } from '../shared/model/instrumented-gateway';
+import { repositoryFromEnv } from '../shared/storage/job-repository';
+import { remainingMsOf, lambdaEntry } from '../shared/runtime/lambda-handler';
+import { createModelGateway } from '../shared/model/gateway';
+import { METRIC, MetricUnit } from '../shared/runtime/observability';
 import { runSubtask, RunSubtaskEventSchema } from './run-subtask';
 
 export const { createHandler, handler } = lambdaEntry(RunSubtaskEventSchema, (rawEnv, observability) => {

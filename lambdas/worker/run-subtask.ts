@@ -1,11 +1,11 @@
 import * as z from 'zod';
-import { DependencyFailed, JobNotFound, unusableAnswer } from '../shared/errors';
-import type { JobRepository } from '../shared/job-repository';
-import type { ModelGateway } from '../shared/model-gateway';
-import { priced } from '../shared/pricing';
-import { profileNamed } from '../shared/profiles';
-import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/prompts';
-import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/schemas';
+import { DependencyFailed, JobNotFound, unusableAnswer } from '../shared/domain/errors';
+import type { JobRepository } from '../shared/storage/job-repository';
+import type { ModelGateway } from '../shared/model/gateway';
+import { priced } from '../shared/domain/pricing';
+import { profileNamed } from '../shared/domain/profiles';
+import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/model/prompts';
+import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/domain/schemas';
 
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });
 export type RunSubtaskEvent = z.infer<typeof RunSubtaskEventSchema>;

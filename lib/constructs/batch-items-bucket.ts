@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batch-item-lists';
+import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
 
 export interface BatchItemsBucketProps {
   /** Days until an item list expires (the jobs' TTL: the list is no use once they are gone). */

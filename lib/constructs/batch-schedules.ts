@@ -4,7 +4,7 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type BatchDefinition, batchExecutionInput } from '../../lambdas/shared/batch-schemas';
+import { type BatchDefinition, batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';
 
 export interface BatchSchedulesProps {
   /** The batch state machine every schedule starts (the only thing the scheduler role may start). */

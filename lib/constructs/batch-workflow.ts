@@ -7,7 +7,7 @@ import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batch-item-lists';
+import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
 import { BOOKKEEPING_RETRY } from '../retry-policies';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';

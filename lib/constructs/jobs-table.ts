@@ -1,7 +1,11 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { JOB_INDEXES, JOB_SUMMARY_ATTRIBUTES } from '../../lambdas/shared/job-repository';
+import {
+  JOB_INDEXES,
+  JOB_SUMMARY_ATTRIBUTES,
+  TTL_ATTRIBUTE,
+} from '../../lambdas/shared/storage/table-layout';
 
 export interface JobsTableProps {
   /**
@@ -17,7 +21,7 @@ export interface JobsTableProps {
  */
 export class JobsTable extends Construct {
   public readonly table: dynamodb.Table;
-  public static readonly TTL_ATTRIBUTE = 'expiresAt';
+  public static readonly TTL_ATTRIBUTE = TTL_ATTRIBUTE;
 
   constructor(scope: Construct, id: string, props: JobsTableProps = {}) {
     super(scope, id);

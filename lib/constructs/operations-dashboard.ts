@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC, type ModelRole } from '../../lambdas/shared/metric-names';
+import { METRIC, type ModelRole } from '../../lambdas/shared/runtime/metric-names';
 import { METRICS_NAMESPACE } from './workflow-function';
 
 export interface OperationsDashboardProps {

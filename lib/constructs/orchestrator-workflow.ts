@@ -8,7 +8,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { OrchestratorConfig } from '../config';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
-import { type Profile, PROFILES } from '../../lambdas/shared/profiles';
+import { type Profile, PROFILES } from '../../lambdas/shared/domain/profiles';
 import { parseBedrockModelId } from '../bedrock-models';
 import { bedrockInvokeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';

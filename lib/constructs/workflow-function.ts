@@ -55,6 +55,7 @@ export const BEDROCK_SDK_STUB = path.join(
   '..',
   'lambdas',
   'shared',
+  'model',
   'bedrock-sdk-not-bundled.ts',
 );
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CUSTOM_PROFILE, DEFAULT_PROFILE, PROFILE_NAMES } from '../../lambdas/shared/profiles';
-import { type JobRequest, JobRequestSchema } from '../../lambdas/shared/schemas';
+import { CUSTOM_PROFILE, DEFAULT_PROFILE, PROFILE_NAMES } from '../../lambdas/shared/domain/profiles';
+import { type JobRequest, JobRequestSchema } from '../../lambdas/shared/domain/schemas';
 
 export const USAGE = `Usage: npm start -- "<task>" [--profile NAME] [--context '<json>' | --context-file FILE]
                       [--templates-file FILE] [--json]

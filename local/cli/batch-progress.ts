@@ -1,4 +1,4 @@
-import type { BatchRunView } from '../../lambdas/shared/batch-view';
+import type { BatchRunView } from '../../lambdas/shared/views/batch-view';
 import type { ExecutionEvent } from '../runtime/local-stack';
 
 export interface BatchProgress {

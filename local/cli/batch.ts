@@ -2,7 +2,7 @@ import '../runtime/polyfills';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
-import { batchExecutionInput } from '../../lambdas/shared/batch-schemas';
+import { batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
 import { modelModeFromEnv } from './start';
 import { LocalOrchestrator } from '../runtime/local-stack';

@@ -1,4 +1,4 @@
-import type { JobView } from '../../lambdas/shared/job-view';
+import type { JobView } from '../../lambdas/shared/views/job-view';
 import type { ExecutionEvent } from '../runtime/local-stack';
 
 export type SubtaskStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';

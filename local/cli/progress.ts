@@ -1,5 +1,5 @@
-import type { JobView } from '../../lambdas/shared/job-view';
-import type { UsageTotals } from '../../lambdas/shared/pricing';
+import type { JobView } from '../../lambdas/shared/views/job-view';
+import type { UsageTotals } from '../../lambdas/shared/domain/pricing';
 import type { ExecutionEvent } from '../runtime/local-stack';
 import {
   ProgressModel,

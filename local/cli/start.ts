@@ -11,7 +11,7 @@ import {
   usageTable,
 } from './progress';
 import { optionsFromEnv } from '../simulated-model';
-import { type ProfileSummary, profileSummaries } from '../../lambdas/shared/profiles';
+import { type ProfileSummary, profileSummaries } from '../../lambdas/shared/domain/profiles';
 import { runMain } from './run-main';
 
 // These machines run Node 20; the deployed functions run Node 24, so the SDK's Node-version notice is noise here.

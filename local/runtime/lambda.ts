@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
-import type { LambdaHandler } from '../../lambdas/shared/lambda-handler';
+import type { LambdaHandler } from '../../lambdas/shared/runtime/lambda-handler';
 import type { LocalFunctionSpec } from './synthesized-stack';
 
 type Env = Record<string, string | undefined>;

@@ -2,19 +2,19 @@ import './polyfills';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import { parseConfig, type OrchestratorConfig, type OrchestratorConfigInput } from '../../lib/config';
-import { createDocumentClient, JobRepository } from '../../lambdas/shared/job-repository';
-import { newJobId } from '../../lambdas/shared/job-id';
-import { BatchRepository } from '../../lambdas/shared/batch-repository';
-import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batch-catalog';
+import { createDocumentClient, JobRepository } from '../../lambdas/shared/storage/job-repository';
+import { newJobId } from '../../lambdas/shared/domain/job-id';
+import { BatchRepository } from '../../lambdas/shared/storage/batch-repository';
+import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batches/catalog';
 import {
   type BatchExecutionInput,
   BatchExecutionInputSchema,
   newBatchRunId,
-} from '../../lambdas/shared/batch-schemas';
-import { type BatchRunView, toBatchRunView } from '../../lambdas/shared/batch-view';
+} from '../../lambdas/shared/domain/batch-schemas';
+import { type BatchRunView, toBatchRunView } from '../../lambdas/shared/views/batch-view';
 import { finishBatchRun } from '../../lambdas/finish-batch-run/finish-batch-run';
-import { type JobView, toJobView } from '../../lambdas/shared/job-view';
-import { type JobRequest, JobRequestSchema, type JobStatus } from '../../lambdas/shared/schemas';
+import { type JobView, toJobView } from '../../lambdas/shared/views/job-view';
+import { type JobRequest, JobRequestSchema, type JobStatus } from '../../lambdas/shared/domain/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './dynamodb';
 import { lambdaInvokeIntegration, LocalLambdaFunction } from './lambda';
 import {

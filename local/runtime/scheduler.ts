@@ -1,4 +1,4 @@
-import type { BatchDefinition } from '../../lambdas/shared/batch-schemas';
+import type { BatchDefinition } from '../../lambdas/shared/domain/batch-schemas';
 
 const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
 /** EventBridge Scheduler numbers days of the week 1–7 from Sunday. */

@@ -5,8 +5,8 @@ import { type ConsoleServer, startConsoleServer } from './console-server';
 import { LocalOrchestrator, type LocalOrchestratorOptions } from '../runtime/local-stack';
 import type { LocalStepFunctions } from '../runtime/step-functions';
 import { startSfnEndpoint } from './step-functions-endpoint';
-import { loadBatchDefinitions } from '../../lambdas/shared/batch-catalog';
-import { type BatchDefinition, batchExecutionInput } from '../../lambdas/shared/batch-schemas';
+import { loadBatchDefinitions } from '../../lambdas/shared/batches/catalog';
+import { type BatchDefinition, batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';
 import { LocalScheduler } from '../runtime/scheduler';
 
 export interface LocalServerOptions extends Omit<LocalOrchestratorOptions, 'functionEnvironment'> {

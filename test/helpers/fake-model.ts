@@ -1,4 +1,4 @@
-import type { ModelGateway, ModelRequest, ModelResponse } from '../../lambdas/shared/model-gateway';
+import type { ModelGateway, ModelRequest, ModelResponse } from '../../lambdas/shared/model/gateway';
 
 /** A scripted answer with its own stop reason (refusal, max_tokens, …). */
 export interface ScriptedReply {

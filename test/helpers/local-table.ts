@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { JobsTable } from '../../lib/constructs/jobs-table';
-import { createDocumentClient, JobRepository } from '../../lambdas/shared/job-repository';
+import { createDocumentClient, JobRepository } from '../../lambdas/shared/storage/job-repository';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from '../../local/runtime/dynamodb';
 import { type CfnTemplate, createTableInput } from '../../local/runtime/synthesized-stack';
 

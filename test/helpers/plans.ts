@@ -1,4 +1,4 @@
-import type { Plan } from '../../lambdas/shared/schemas';
+import type { Plan } from '../../lambdas/shared/domain/schemas';
 
 export function planWith(ids: string[], overrides: Partial<Plan> = {}): Plan {
   return {

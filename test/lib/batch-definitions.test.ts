@@ -4,8 +4,8 @@ import * as path from 'node:path';
 import { buildApp } from '../../lib/app';
 import { loadBatchDefinitions, InvalidBatchDefinition } from '../../lib/batch-definitions';
 import { parseConfig } from '../../lib/config';
-import { batchJobId, resolveBatchItems } from '../../lambdas/shared/batch-schemas';
-import { JobIdSchema } from '../../lambdas/shared/schemas';
+import { batchJobId, resolveBatchItems } from '../../lambdas/shared/domain/batch-schemas';
+import { JobIdSchema } from '../../lambdas/shared/domain/schemas';
 
 const valid = {
   name: 'weekly-briefs',

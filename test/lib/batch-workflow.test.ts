@@ -2,7 +2,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator from 'asl-validator';
 import { buildApp } from '../../lib/app';
 import { parseConfig } from '../../lib/config';
-import { BatchDefinitionSchema } from '../../lambdas/shared/batch-schemas';
+import { BatchDefinitionSchema } from '../../lambdas/shared/domain/batch-schemas';
 import { type CfnTemplate, resolveIntrinsics } from '../../local/runtime/synthesized-stack';
 import type { AslDefinition, AslState } from '../helpers/synth';
 

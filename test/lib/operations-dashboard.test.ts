@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { parseConfig } from '../../lib/config';
 import { modelsForRole } from '../../lib/constructs/orchestrator-workflow';
 import { METRICS_NAMESPACE } from '../../lib/constructs/workflow-function';
-import { METRIC } from '../../lambdas/shared/metric-names';
+import { METRIC } from '../../lambdas/shared/runtime/metric-names';
 import { synthesize } from '../helpers/synth';
 
 const { template, json } = synthesize();

@@ -8,7 +8,7 @@ import { buildApp } from '../../lib/app';
 import { DEFAULT_MODELS, parseConfig } from '../../lib/config';
 import { FUNCTION_RUNTIME } from '../../lib/constructs/workflow-function';
 import { modelsForRole } from '../../lib/constructs/orchestrator-workflow';
-import { PROFILES } from '../../lambdas/shared/profiles';
+import { PROFILES } from '../../lambdas/shared/domain/profiles';
 import { LAMBDA_SERVICE_ERRORS } from '../../lib/retry-policies';
 import { type AslDefinition, type AslState, synthesize } from '../helpers/synth';
 

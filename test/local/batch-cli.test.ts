@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { main } from '../../local/cli/batch';
 import { batchSummaryTable, followBatchProgress, renderProgressBar } from '../../local/cli/batch-progress';
 import type { ExecutionEvent } from '../../local/runtime/local-stack';
-import type { BatchRunView } from '../../lambdas/shared/batch-view';
+import type { BatchRunView } from '../../lambdas/shared/views/batch-view';
 
 let dir: string;
 let stderr: string;

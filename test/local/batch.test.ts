@@ -1,5 +1,5 @@
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
-import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
+import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 
 /** A batch through the local runtime: the batch state machine starting orchestrator executions with `.sync:2`. */
 let orchestrator: LocalOrchestrator;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseCliArgs, UsageError } from '../../local/cli/args';
 import { formatProfiles, modelModeFromEnv, providerFromEnv } from '../../local/cli/start';
-import { profileSummaries } from '../../lambdas/shared/profiles';
+import { profileSummaries } from '../../lambdas/shared/domain/profiles';
 
 describe('command-line arguments', () => {
   it('builds a job request from the task, context and profile', () => {

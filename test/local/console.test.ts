@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import type { JobView } from '../../lambdas/shared/job-view';
-import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
+import type { JobView } from '../../lambdas/shared/views/job-view';
+import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { startLocalServer, type LocalServer } from '../../local/server/server';
 
 /**

@@ -1,7 +1,7 @@
 import { LocalOrchestrator, type LocalExecution, type ExecutionEvent } from '../../local/runtime/local-stack';
 import type { FaultRule } from '../../local/simulated-model';
-import type { JobView } from '../../lambdas/shared/job-view';
-import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
+import type { JobView } from '../../lambdas/shared/views/job-view';
+import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 
 /**
  * The whole system through the local runtime: the synthesized state machine in

@@ -12,7 +12,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { buildOpenApiDocument } from '../../lambdas/api/openapi';
-import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/schemas';
+import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { startLocalServer, type LocalServer } from '../../local/server/server';
 
 /** The jobs API over real HTTP, against `npm run serve`'s server started in-process. */

@@ -1,4 +1,4 @@
-import { BatchDefinitionSchema, type BatchDefinition } from '../../lambdas/shared/batch-schemas';
+import { BatchDefinitionSchema, type BatchDefinition } from '../../lambdas/shared/domain/batch-schemas';
 import {
   cronMatches,
   LocalScheduler,

@@ -1,4 +1,4 @@
-import type { JobView } from '../../lambdas/shared/job-view';
+import type { JobView } from '../../lambdas/shared/views/job-view';
 import { type ExecutionEvent, LocalOrchestrator } from '../../local/runtime/local-stack';
 import type { FaultRule } from '../../local/simulated-model';
 

@@ -1,5 +1,5 @@
-import { ModelEnvSchema, parseEnv } from '../../lambdas/shared/env';
-import { createModelGateway, type ModelRequest } from '../../lambdas/shared/model-gateway';
+import { ModelEnvSchema, parseEnv } from '../../lambdas/shared/runtime/env';
+import { createModelGateway, type ModelRequest } from '../../lambdas/shared/model/gateway';
 import {
   LOCAL_BEDROCK_CREDENTIALS,
   startSimulatedModel,

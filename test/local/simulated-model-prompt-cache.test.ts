@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { messageText, type ModelMessage } from '../../lambdas/shared/model-gateway';
-import { workerPrompt } from '../../lambdas/shared/prompts';
+import { messageText, type ModelMessage } from '../../lambdas/shared/model/gateway';
+import { workerPrompt } from '../../lambdas/shared/model/prompts';
 import { parseWorkerPrompt, startSimulatedModel, type SimulatedModel } from '../../local/simulated-model';
 import { PROMPT_CACHE_TTL_MS, PromptCache } from '../../local/simulated-model/prompt-cache';
 import type { MessagesRequest } from '../../local/simulated-model/protocol';

@@ -3,7 +3,7 @@ import '../../local/runtime/polyfills';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batch-catalog';
+import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batches/catalog';
 import { parseConfig } from '../../lib/config';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { runMain } from '../../local/cli/run-main';

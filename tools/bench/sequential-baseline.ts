@@ -6,8 +6,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { dependencyWaves } from '../../lambdas/plan/plan-waves';
 import { PLAN_JSON_SCHEMA } from '../../lambdas/plan/plan-job';
-import { profileNamed } from '../../lambdas/shared/profiles';
-import { toApiMessage } from '../../lambdas/shared/model-gateway';
+import { profileNamed } from '../../lambdas/shared/domain/profiles';
+import { toApiMessage } from '../../lambdas/shared/model/gateway';
 import {
   orchestratorSystemPrompt,
   planPrompt,
@@ -16,8 +16,8 @@ import {
   type SubtaskOutcome,
   workerPrompt,
   workerSystemPrompt,
-} from '../../lambdas/shared/prompts';
-import { type Plan, PlanSchema } from '../../lambdas/shared/schemas';
+} from '../../lambdas/shared/model/prompts';
+import { type Plan, PlanSchema } from '../../lambdas/shared/domain/schemas';
 import type { OrchestratorConfig } from '../../lib/config';
 
 const CALL_TIMEOUT_MS = 5 * 60_000;

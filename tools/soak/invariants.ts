@@ -1,6 +1,6 @@
-import type { JobWithSubtasks } from '../../lambdas/shared/job-repository';
-import { toJobView } from '../../lambdas/shared/job-view';
-import type { JobStatus } from '../../lambdas/shared/schemas';
+import type { JobWithSubtasks } from '../../lambdas/shared/storage/job-repository';
+import { toJobView } from '../../lambdas/shared/views/job-view';
+import type { JobStatus } from '../../lambdas/shared/domain/schemas';
 import { FAULT_KINDS, type FaultKind, type RequestLogEntry } from '../../local/simulated-model';
 import type { LedgerEntry } from './soak-ledger';
 

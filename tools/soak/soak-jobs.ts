@@ -1,5 +1,5 @@
-import { profileNamed } from '../../lambdas/shared/profiles';
-import type { JobRequest } from '../../lambdas/shared/schemas';
+import { profileNamed } from '../../lambdas/shared/domain/profiles';
+import type { JobRequest } from '../../lambdas/shared/domain/schemas';
 import { buildPlan } from '../../local/simulated-model';
 import { createRandom } from '../../local/simulated-model/random';
 

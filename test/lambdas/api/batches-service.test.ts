@@ -1,8 +1,8 @@
 import { BatchesService } from '../../../lambdas/api/batches-service';
 import { HttpError } from '../../../lambdas/api/http-error';
-import { BatchRepository } from '../../../lambdas/shared/batch-repository';
-import { BatchDefinitionSchema } from '../../../lambdas/shared/batch-schemas';
-import { createDocumentClient } from '../../../lambdas/shared/job-repository';
+import { BatchRepository } from '../../../lambdas/shared/storage/batch-repository';
+import { BatchDefinitionSchema } from '../../../lambdas/shared/domain/batch-schemas';
+import { createDocumentClient } from '../../../lambdas/shared/storage/job-repository';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 
 let table: TestTable;

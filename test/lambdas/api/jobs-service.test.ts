@@ -1,7 +1,7 @@
 import { IdempotencyStore } from '../../../lambdas/api/idempotency';
 import { HttpError } from '../../../lambdas/api/http-error';
 import { type ExecutionStarter, JobsService } from '../../../lambdas/api/jobs-service';
-import { createDocumentClient } from '../../../lambdas/shared/job-repository';
+import { createDocumentClient } from '../../../lambdas/shared/storage/job-repository';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 
 let table: TestTable;

@@ -1,5 +1,10 @@
 import { planJob, type PlanSettings } from '../../../lambdas/plan/plan-job';
-import { InvalidPlan, JobNotFound, ModelRateLimited, ModelRefused } from '../../../lambdas/shared/errors';
+import {
+  InvalidPlan,
+  JobNotFound,
+  ModelRateLimited,
+  ModelRefused,
+} from '../../../lambdas/shared/domain/errors';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 import { planWith } from '../../helpers/plans';

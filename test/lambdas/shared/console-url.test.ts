@@ -1,4 +1,4 @@
-import { executionConsoleUrl } from '../../../lambdas/shared/console-url';
+import { executionConsoleUrl } from '../../../lambdas/shared/views/console-url';
 
 describe('executionConsoleUrl', () => {
   it('links a deployed execution to the Step Functions console in the region of its ARN', () => {

@@ -8,7 +8,7 @@ import {
   ModelRequestRejected,
   ModelTimeout,
   ModelUnavailable,
-} from '../../../lambdas/shared/errors';
+} from '../../../lambdas/shared/domain/errors';
 
 const apiError = (status: number, type: string) =>
   Anthropic.APIError.generate(

@@ -1,7 +1,11 @@
-import { ModelOverloaded, ModelRateLimited, ModelRequestRejected } from '../../../lambdas/shared/errors';
-import { InstrumentedModelGateway } from '../../../lambdas/shared/instrumented-model-gateway';
-import type { ModelRequest } from '../../../lambdas/shared/model-gateway';
-import { createObservability } from '../../../lambdas/shared/observability';
+import {
+  ModelOverloaded,
+  ModelRateLimited,
+  ModelRequestRejected,
+} from '../../../lambdas/shared/domain/errors';
+import { InstrumentedModelGateway } from '../../../lambdas/shared/model/instrumented-gateway';
+import type { ModelRequest } from '../../../lambdas/shared/model/gateway';
+import { createObservability } from '../../../lambdas/shared/runtime/observability';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { captureOutput, type CapturedOutput } from '../../helpers/captured-output';
 

@@ -1,5 +1,5 @@
-import { newJobId } from '../../../lambdas/shared/job-id';
-import { JobIdSchema } from '../../../lambdas/shared/schemas';
+import { newJobId } from '../../../lambdas/shared/domain/job-id';
+import { JobIdSchema } from '../../../lambdas/shared/domain/schemas';
 
 describe('job ids', () => {
   it('reads as the task in a few words plus a random suffix', () => {

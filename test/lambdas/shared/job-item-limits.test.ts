@@ -1,8 +1,8 @@
 import { PLAN_MAX_BYTES, validatePlan } from '../../../lambdas/plan/plan-validation';
-import { ERROR_MESSAGE_MAX_CHARS } from '../../../lambdas/shared/job-repository';
-import { priced } from '../../../lambdas/shared/pricing';
-import { TEMPLATE_MAX_CHARS } from '../../../lambdas/shared/profiles';
-import { REQUEST_LIMITS } from '../../../lambdas/shared/schemas';
+import { ERROR_MESSAGE_MAX_CHARS } from '../../../lambdas/shared/storage/job-repository';
+import { priced } from '../../../lambdas/shared/domain/pricing';
+import { TEMPLATE_MAX_CHARS } from '../../../lambdas/shared/domain/profiles';
+import { REQUEST_LIMITS } from '../../../lambdas/shared/domain/schemas';
 import { DYNAMODB_ITEM_LIMIT_BYTES, largestItem } from '../../helpers/item-size';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 import { planWith } from '../../helpers/plans';

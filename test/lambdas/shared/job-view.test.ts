@@ -1,6 +1,6 @@
-import { toJobView } from '../../../lambdas/shared/job-view';
-import { priced } from '../../../lambdas/shared/pricing';
-import type { JobRecord, SubtaskRecord } from '../../../lambdas/shared/schemas';
+import { toJobView } from '../../../lambdas/shared/views/job-view';
+import { priced } from '../../../lambdas/shared/domain/pricing';
+import type { JobRecord, SubtaskRecord } from '../../../lambdas/shared/domain/schemas';
 import { planWith } from '../../helpers/plans';
 
 const plan = planWith(['a', 'b']);

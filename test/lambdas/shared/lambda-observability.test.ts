@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { createHandler as createRecordFailureHandler } from '../../../lambdas/record-subtask-failure/handler';
-import { correlationKeys, ObservabilityEnvSchema } from '../../../lambdas/shared/observability';
-import { priced, sumUsage } from '../../../lambdas/shared/pricing';
+import { correlationKeys, ObservabilityEnvSchema } from '../../../lambdas/shared/runtime/observability';
+import { priced, sumUsage } from '../../../lambdas/shared/domain/pricing';
 import { createHandler as createSynthesizeHandler } from '../../../lambdas/synthesize/handler';
 import { createHandler as createWorkerHandler } from '../../../lambdas/worker/handler';
 import { type SimulatedModel, startSimulatedModel } from '../../../local/simulated-model';

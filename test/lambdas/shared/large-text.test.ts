@@ -4,7 +4,7 @@ import {
   placeText,
   splitUtf8,
   TEXT_CHUNK_BYTES,
-} from '../../../lambdas/shared/large-text';
+} from '../../../lambdas/shared/storage/large-text';
 
 describe('splitting text by UTF-8 bytes', () => {
   it('never splits a multi-byte character and never exceeds the byte budget', () => {

@@ -1,5 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { AnthropicModelGateway, type MessagesClient } from '../../../lambdas/shared/model-gateway';
+import { AnthropicModelGateway, type MessagesClient } from '../../../lambdas/shared/model/gateway';
 
 type CreateParams = Parameters<MessagesClient['messages']['create']>[0];
 

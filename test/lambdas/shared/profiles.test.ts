@@ -1,6 +1,11 @@
 import researchProfile from '../../../profiles/research.json';
-import { loadProfiles, PROFILES, renderTemplate, templateProblems } from '../../../lambdas/shared/profiles';
-import { JobRequestSchema } from '../../../lambdas/shared/schemas';
+import {
+  loadProfiles,
+  PROFILES,
+  renderTemplate,
+  templateProblems,
+} from '../../../lambdas/shared/domain/profiles';
+import { JobRequestSchema } from '../../../lambdas/shared/domain/schemas';
 
 describe('profile files', () => {
   it('load the four profiles with research as the default', () => {

@@ -1,12 +1,12 @@
-import { profileNamed } from '../../../lambdas/shared/profiles';
-import { messageText, type PromptBlock } from '../../../lambdas/shared/model-gateway';
+import { profileNamed } from '../../../lambdas/shared/domain/profiles';
+import { messageText, type PromptBlock } from '../../../lambdas/shared/model/gateway';
 import {
   planPrompt,
   planRepairPrompt,
   synthesisPrompt,
   workerPrompt,
   workerSystemPrompt,
-} from '../../../lambdas/shared/prompts';
+} from '../../../lambdas/shared/model/prompts';
 import { planWith } from '../../helpers/plans';
 
 const input = { task: 'Write launch copy', context: { audience: 'runners' } };

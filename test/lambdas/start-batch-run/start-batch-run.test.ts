@@ -1,4 +1,4 @@
-import type { BatchItemLists, BatchItemRef } from '../../../lambdas/shared/batch-item-lists';
+import type { BatchItemLists, BatchItemRef } from '../../../lambdas/shared/batches/item-lists';
 import {
   startBatchRun,
   type StartBatchRunDeps,

@@ -1,7 +1,7 @@
 import { synthesizeJob } from '../../../lambdas/synthesize/synthesize-job';
-import { AllSubtasksFailed, EmptyModelOutput, ModelRefused } from '../../../lambdas/shared/errors';
-import { toJobView } from '../../../lambdas/shared/job-view';
-import { priced } from '../../../lambdas/shared/pricing';
+import { AllSubtasksFailed, EmptyModelOutput, ModelRefused } from '../../../lambdas/shared/domain/errors';
+import { toJobView } from '../../../lambdas/shared/views/job-view';
+import { priced } from '../../../lambdas/shared/domain/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 import { planWith } from '../../helpers/plans';

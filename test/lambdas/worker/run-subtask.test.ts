@@ -4,10 +4,10 @@ import {
   EmptyModelOutput,
   ModelOverloaded,
   ModelRefused,
-} from '../../../lambdas/shared/errors';
-import { toJobView } from '../../../lambdas/shared/job-view';
-import { messageText } from '../../../lambdas/shared/model-gateway';
-import { priced } from '../../../lambdas/shared/pricing';
+} from '../../../lambdas/shared/domain/errors';
+import { toJobView } from '../../../lambdas/shared/views/job-view';
+import { messageText } from '../../../lambdas/shared/model/gateway';
+import { priced } from '../../../lambdas/shared/domain/pricing';
 import { ScriptedModel } from '../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../helpers/local-table';
 import { planWith } from '../../helpers/plans';

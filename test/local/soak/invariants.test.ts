@@ -1,5 +1,5 @@
-import type { JobWithSubtasks } from '../../../lambdas/shared/job-repository';
-import type { CallUsage, SubtaskRecord } from '../../../lambdas/shared/schemas';
+import type { JobWithSubtasks } from '../../../lambdas/shared/storage/job-repository';
+import type { CallUsage, SubtaskRecord } from '../../../lambdas/shared/domain/schemas';
 import {
   checkJob,
   type JobObservation,

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { type BatchDefinition, BatchDefinitionSchema } from './batch-schemas';
+import { type BatchDefinition, BatchDefinitionSchema } from '../domain/batch-schemas';
 
 /** Where the batch definitions live in the repository. */
-export const DEFAULT_BATCHES_DIR = path.join(__dirname, '..', '..', 'batches');
+export const DEFAULT_BATCHES_DIR = path.join(__dirname, '..', '..', '..', 'batches');
 
 /** A batch definition file that cannot be used; the message names the file and each bad field. */
 export class InvalidBatchDefinition extends Error {

@@ -1,6 +1,6 @@
-import type { BatchCounts, BatchRunRecord, BatchRunWithItems } from './batch-repository';
-import type { BatchItemStatus, BatchRunStatus } from './batch-schemas';
-import type { ErrorSummary } from './errors';
+import type { BatchCounts, BatchRunRecord, BatchRunWithItems } from '../storage/batch-repository';
+import type { BatchItemStatus, BatchRunStatus } from '../domain/batch-schemas';
+import type { ErrorSummary } from '../domain/errors';
 
 /** A batch run as the API returns it and `npm run batch -- --json` prints it. */
 export interface BatchRunView {

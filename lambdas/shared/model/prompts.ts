@@ -1,6 +1,6 @@
-import type { ModelMessage } from './model-gateway';
-import { type Profile, renderTemplate, type Templates, workerPromptFor } from './profiles';
-import type { Plan, PlannedSubtask } from './schemas';
+import type { ModelMessage } from './gateway';
+import { type Profile, renderTemplate, type Templates, workerPromptFor } from '../domain/profiles';
+import type { Plan, PlannedSubtask } from '../domain/schemas';
 
 /**
  * Prompts for the three model roles, shaped by the job's profile. Inputs are wrapped in XML-style

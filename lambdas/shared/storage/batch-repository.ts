@@ -11,21 +11,12 @@ import {
   BatchItemStatusSchema,
   BatchRunStatusSchema,
   type BatchRunStatus,
-} from './batch-schemas';
+} from '../domain/batch-schemas';
 import { isConditionFailure, queryPartition } from './dynamo';
-import type { ErrorSummary } from './errors';
-import { JOB_INDEXES, type ListCursor } from './job-repository';
-import { ErrorSummarySchema } from './schemas';
-
-/** A batch run and its items share a partition, so one Query reads a whole run. */
-export const batchRunKey = (runId: string) => ({ pk: `BATCH#${runId}`, sk: 'RUN' });
-export const batchItemKey = (runId: string, index: number) => ({
-  pk: `BATCH#${runId}`,
-  sk: `ITEM#${String(index).padStart(5, '0')}`,
-});
-
-/** The `entity` value of run items in the by-creation-time index (jobs use `job`). */
-export const BATCH_RUN_ENTITY = 'batch';
+import type { ErrorSummary } from '../domain/errors';
+import type { ListCursor } from './job-repository';
+import { batchItemKey, batchRunKey, ENTITY, JOB_INDEXES } from './table-layout';
+import { ErrorSummarySchema } from '../domain/schemas';
 
 export const BatchCountsSchema = z.record(z.string(), z.number().int().nonnegative());
 export type BatchCounts = z.infer<typeof BatchCountsSchema>;
@@ -99,7 +90,7 @@ export class BatchRepository {
     };
     await putIfAbsent({
       ...batchRunKey(run.runId),
-      entity: BATCH_RUN_ENTITY,
+      entity: ENTITY.batchRun,
       runId: run.runId,
       batchName: run.batchName,
       status: 'RUNNING',
@@ -205,7 +196,7 @@ export class BatchRepository {
         TableName: this.tableName,
         IndexName: JOB_INDEXES.byCreatedAt,
         KeyConditionExpression: 'entity = :entity',
-        ExpressionAttributeValues: { ':entity': BATCH_RUN_ENTITY },
+        ExpressionAttributeValues: { ':entity': ENTITY.batchRun },
         ScanIndexForward: false,
         Limit: options.limit,
         ExclusiveStartKey: options.cursor,

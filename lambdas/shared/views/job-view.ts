@@ -1,7 +1,7 @@
-import type { JobWithSubtasks } from './job-repository';
+import type { JobWithSubtasks } from '../storage/job-repository';
 import { executionConsoleUrl } from './console-url';
-import { sumUsage, type UsageTotals } from './pricing';
-import type { JobStatus, SubtaskStatus } from './schemas';
+import { sumUsage, type UsageTotals } from '../domain/pricing';
+import type { JobStatus, SubtaskStatus } from '../domain/schemas';
 
 /** The job view of ARCHITECTURE.md: returned by `GET /jobs/{id}` and printed by the CLI with `--json`. */
 export interface JobView {

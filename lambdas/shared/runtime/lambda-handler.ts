@@ -2,7 +2,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import type { Env } from './env';
-import { InvalidEvent } from './errors';
+import { InvalidEvent } from '../domain/errors';
 import {
   appendCorrelationKeys,
   createObservability,

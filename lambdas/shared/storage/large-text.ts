@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TextRef } from './schemas';
+import type { TextRef } from '../domain/schemas';
 
 /**
  * Texts up to this many UTF-8 bytes stay inline in their item. With the other attributes of a job

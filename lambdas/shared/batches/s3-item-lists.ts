@@ -1,5 +1,5 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { BatchItemLists, BatchItemRef } from './batch-item-lists';
+import type { BatchItemLists, BatchItemRef } from './item-lists';
 
 /** Item lists as JSON objects in the batch items bucket. */
 export class S3BatchItemLists implements BatchItemLists {

@@ -1,4 +1,4 @@
-import { CommonEnvSchema, type Env, parseEnv } from './env';
+import { CommonEnvSchema, type Env, parseEnv } from '../runtime/env';
 import { BatchRepository } from './batch-repository';
 import { type ClientTracer, createDocumentClient, JobRepository } from './job-repository';
 

@@ -1,9 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { classifyModelError, ModelTimeout } from './errors';
-import type { ModelEnv } from './env';
-import type { Usage } from './schemas';
+import { classifyModelError, ModelTimeout } from '../domain/errors';
+import type { ModelEnv } from '../runtime/env';
+import type { Usage } from '../domain/schemas';
 
 /**
  * A piece of a message. `cacheBreakpoint` marks the end of a prefix worth caching (prompt caching):

@@ -1,8 +1,8 @@
 import * as z from 'zod';
-import customProfile from '../../profiles/custom.json';
-import marketingProfile from '../../profiles/marketing.json';
-import projectProfile from '../../profiles/project.json';
-import researchProfile from '../../profiles/research.json';
+import customProfile from '../../../profiles/custom.json';
+import marketingProfile from '../../../profiles/marketing.json';
+import projectProfile from '../../../profiles/project.json';
+import researchProfile from '../../../profiles/research.json';
 
 const prompt = z.string().min(20).max(8_000);
 

@@ -1,7 +1,7 @@
-import { METRIC, type ModelRole } from './metric-names';
-import type { ModelGateway, ModelRequest, ModelResponse } from './model-gateway';
-import { MetricUnit, type Observability } from './observability';
-import { estimateCostUsd } from './pricing';
+import { METRIC, type ModelRole } from '../runtime/metric-names';
+import type { ModelGateway, ModelRequest, ModelResponse } from './gateway';
+import { MetricUnit, type Observability } from '../runtime/observability';
+import { estimateCostUsd } from '../domain/pricing';
 
 /** The errors that mean "slow down" (HTTP 429 and 529); Step Functions waits them out. */
 const THROTTLE_ERRORS: ReadonlySet<string> = new Set(['ModelRateLimited', 'ModelOverloaded']);

@@ -9,7 +9,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, queryPartition } from './dynamo';
-import type { ErrorSummary } from './errors';
+import { ENTITY, JOB_INDEXES, jobKey, subtaskKey } from './table-layout';
+import type { ErrorSummary } from '../domain/errors';
 import {
   assembleText,
   CHUNK_SORT_KEY_PREFIX,
@@ -29,24 +30,7 @@ import {
   type SubtaskRecord,
   SubtaskRecordSchema,
   TERMINAL_JOB_STATUSES,
-} from './schemas';
-
-/** Single-table layout: a job and its subtasks share a partition, so one Query reads a whole job. */
-export const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
-export const subtaskKey = (jobId: string, subtaskId: string) => ({
-  pk: `JOB#${jobId}`,
-  sk: `SUBTASK#${subtaskId}`,
-});
-
-/** The table's indexes for listing jobs newest first (job items only: subtasks lack `createdAt`/`jobStatus`). */
-export const JOB_INDEXES = {
-  /** Partition `entity` (= "job"), sort `createdAt`. */
-  byCreatedAt: 'byCreatedAt',
-  /** Partition `jobStatus`, sort `createdAt`. */
-  byStatus: 'byStatus',
-} as const;
-/** Attributes the listing indexes project, besides the keys. */
-export const JOB_SUMMARY_ATTRIBUTES = ['jobId', 'status', 'task', 'profile', 'updatedAt', 'error'] as const;
+} from '../domain/schemas';
 
 export const JobSummarySchema = z.object({
   jobId: z.string(),
@@ -114,7 +98,7 @@ export class JobRepository {
           TableName: this.tableName,
           Item: {
             ...jobKey(job.jobId),
-            entity: 'job',
+            entity: ENTITY.job,
             ...job,
             jobStatus: job.status,
             createdAt: iso,
@@ -397,7 +381,7 @@ export class JobRepository {
         TableName: this.tableName,
         IndexName: byStatus ? JOB_INDEXES.byStatus : JOB_INDEXES.byCreatedAt,
         KeyConditionExpression: byStatus ? 'jobStatus = :key' : 'entity = :key',
-        ExpressionAttributeValues: { ':key': byStatus ? options.status : 'job' },
+        ExpressionAttributeValues: { ':key': byStatus ? options.status : ENTITY.job },
         ScanIndexForward: false,
         Limit: options.limit,
         ExclusiveStartKey: options.cursor,

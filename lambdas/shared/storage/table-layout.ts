@@ -1,0 +1,34 @@
+/**
+ * The single table's layout: keys, entity names, indexes and the TTL attribute. It imports nothing,
+ * so the CDK construct that creates the table shares it without pulling in the AWS SDK.
+ *
+ * A job and its subtasks share a partition (`JOB#<id>`), as do a batch run and its items
+ * (`BATCH#<runId>`), so one Query reads a whole job or run.
+ */
+export const jobKey = (jobId: string) => ({ pk: `JOB#${jobId}`, sk: 'JOB' });
+export const subtaskKey = (jobId: string, subtaskId: string) => ({
+  pk: `JOB#${jobId}`,
+  sk: `SUBTASK#${subtaskId}`,
+});
+export const batchRunKey = (runId: string) => ({ pk: `BATCH#${runId}`, sk: 'RUN' });
+export const batchItemKey = (runId: string, index: number) => ({
+  pk: `BATCH#${runId}`,
+  sk: `ITEM#${String(index).padStart(5, '0')}`,
+});
+
+/** The `entity` attribute, the partition of the by-creation-time index: jobs and batch runs are listed. */
+export const ENTITY = { job: 'job', batchRun: 'batch' } as const;
+
+/** The table's indexes for listing jobs and runs newest first (subtasks and items lack `createdAt`). */
+export const JOB_INDEXES = {
+  /** Partition `entity`, sort `createdAt`. */
+  byCreatedAt: 'byCreatedAt',
+  /** Partition `jobStatus`, sort `createdAt`. */
+  byStatus: 'byStatus',
+} as const;
+
+/** Attributes the listing indexes project, besides the keys. */
+export const JOB_SUMMARY_ATTRIBUTES = ['jobId', 'status', 'task', 'profile', 'updatedAt', 'error'] as const;
+
+/** Epoch seconds after which DynamoDB deletes an item. */
+export const TTL_ATTRIBUTE = 'expiresAt';
