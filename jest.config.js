@@ -1,13 +1,23 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/**
+ * Three projects, split by speed: `unit` (no browser, no whole stack; `npm run test:unit`),
+ * `system` (the whole local stack) and `browser` (the console in headless Chromium). `npm test` runs all.
+ */
+const shared = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   // @middy/core ships ESM only; let swc turn it into CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!@middy/)'],
   setupFiles: ['<rootDir>/test/setup.ts'],
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
   testTimeout: 60_000,
+  projects: ['unit', 'system', 'browser'].map((name) => ({
+    ...shared,
+    displayName: name,
+    testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
+  })),
 };

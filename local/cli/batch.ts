@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
 import { batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
-import { modelModeFromEnv } from './start';
+import { modelModeFromEnv } from './model-mode';
 import { LocalOrchestrator } from '../runtime/local-stack';
 import { runMain } from './run-main';
 

@@ -2,7 +2,7 @@ import '../runtime/polyfills';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { modelModeFromEnv, providerFromEnv } from '../cli/start';
+import { modelModeFromEnv, providerFromEnv } from '../cli/model-mode';
 import { startLocalServer } from './server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const root = path.join(__dirname, '..', '..');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(root, 'local', 'cli', 'start.ts'), ...args],
+      {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+        timeout: 120_000,
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('npm start', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'cli-test-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs a job, prints progress on stderr and the result on stdout, and exits by outcome', async () => {
+    const contextFile = path.join(dataDir, 'context.json');
+    writeFileSync(contextFile, JSON.stringify({ targetAudience: 'hikers' }));
+    const [succeeded, asJson, failed, badUsage] = await Promise.all([
+      runCli(['Write a product description for a new eco-friendly water bottle'], {
+        LOCAL_DATA_DIR: path.join(dataDir, 'a'),
+      }),
+      runCli(['Research the history of tea', '--json', '--context-file', contextFile], {
+        LOCAL_DATA_DIR: path.join(dataDir, 'b'),
+      }),
+      runCli(['Research the history of tea'], {
+        LOCAL_DATA_DIR: path.join(dataDir, 'c'),
+        SIM_MODEL_FAULTS: 'malformed_plan=1',
+      }),
+      runCli(['--profile'], { LOCAL_DATA_DIR: path.join(dataDir, 'd') }),
+    ]);
+
+    expect(succeeded.code).toBe(0);
+    expect(succeeded.stderr).toContain('Model: SIMULATED (a local test double, not real generation)');
+    expect(succeeded.stderr).toMatch(/Plan: \d subtasks/);
+    expect(succeeded.stderr).toMatch(/✓ [a-z-]+ done/);
+    expect(succeeded.stderr).toMatch(/SUCCEEDED in [\d.]+s · \d\/\d subtasks succeeded/);
+    expect(succeeded.stdout).toContain('eco-friendly water bottle');
+    expect(succeeded.stdout).not.toContain('Planning');
+
+    expect(asJson.code).toBe(0);
+    const view = JSON.parse(asJson.stdout) as {
+      status: string;
+      context: unknown;
+      subtasks: unknown[];
+      synthesis: string;
+    };
+    expect(view).toMatchObject({ status: 'SUCCEEDED', context: { targetAudience: 'hikers' } });
+    expect(view.subtasks.length).toBeGreaterThanOrEqual(3);
+
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('Job failed: InvalidPlan');
+    expect(failed.stdout).toBe('');
+
+    expect(badUsage.code).toBe(2);
+    expect(badUsage.stderr).toMatch(/error: .*--profile/);
+    expect(badUsage.stderr).toContain('Usage: npm start');
+  }, 180_000); // four CLI processes, each synthesizing the whole app, on a busy 2-core machine
+});

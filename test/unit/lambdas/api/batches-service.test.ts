@@ -1,0 +1,96 @@
+import { BatchesService } from '../../../../lambdas/api/batches-service';
+import { HttpError } from '../../../../lambdas/api/http-error';
+import { BatchRepository } from '../../../../lambdas/shared/storage/batch-repository';
+import { BatchDefinitionSchema } from '../../../../lambdas/shared/domain/batch-schemas';
+import { createDocumentClient } from '../../../../lambdas/shared/storage/job-repository';
+import { startTestTable, type TestTable } from '../../../helpers/local-table';
+
+let table: TestTable;
+let batches: BatchRepository;
+beforeAll(async () => {
+  table = await startTestTable();
+  batches = new BatchRepository(
+    createDocumentClient({ region: 'us-east-1', endpoint: table.dynamodb.endpoint }),
+    table.tableName,
+    30,
+  );
+});
+afterAll(() => table.close());
+
+const definition = BatchDefinitionSchema.parse({
+  name: 'nightly-mugs',
+  schedule: { expression: 'rate(1 day)', timeZone: 'UTC' },
+  defaults: { context: { market: 'UK' } },
+  maxConcurrency: 2,
+  items: [{ task: 'Describe a blue mug' }, { task: 'Describe a red mug' }],
+});
+
+function serviceWith(start: (name: string, input: string) => Promise<string>): BatchesService {
+  return new BatchesService({ batches, executions: { start }, definitions: () => [definition] });
+}
+
+describe('running a batch through the API', () => {
+  it('records the run and its items, then starts the batch execution named after the run', async () => {
+    const started: { name: string; input: unknown }[] = [];
+    const service = serviceWith(async (name, input) => {
+      started.push({ name, input: JSON.parse(input) });
+      return `arn:aws:states:us-east-1:1:execution:batch:${name}`;
+    });
+
+    const accepted = await service.createBatch({ batchName: 'nightly-mugs' });
+
+    expect(started).toEqual([
+      {
+        name: accepted.runId,
+        input: {
+          batchName: 'nightly-mugs',
+          runId: accepted.runId,
+          items: [
+            { task: 'Describe a blue mug', context: { market: 'UK' }, profile: 'research' },
+            { task: 'Describe a red mug', context: { market: 'UK' }, profile: 'research' },
+          ],
+          maxConcurrency: 2,
+          trigger: 'api',
+        },
+      },
+    ]);
+    expect(await service.getBatch(accepted.runId)).toMatchObject({
+      status: 'RUNNING',
+      itemCount: 2,
+      counts: { PENDING: 2 },
+      items: [{ jobId: `${accepted.runId}-001` }, { jobId: `${accepted.runId}-002` }],
+    });
+  });
+
+  it('records the run FAILED (never left RUNNING) and answers 503 when the execution cannot start', async () => {
+    const service = serviceWith(async () => {
+      throw new Error('StateMachineDoesNotExist');
+    });
+
+    const attempt = service.createBatch({
+      batchName: 'adhoc-run',
+      items: [{ task: 'x', context: {}, profile: 'research' }],
+    });
+
+    await expect(attempt).rejects.toMatchObject({ statusCode: 503, code: 'EXECUTION_NOT_STARTED' });
+    const [run] = (await batches.listRuns({ limit: 10 })).items.filter(
+      (item) => item.batchName === 'adhoc-run',
+    );
+    expect(run).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'StartExecutionFailed', message: expect.stringContaining('StateMachineDoesNotExist') },
+    });
+  });
+
+  it('answers 400 naming batchName for a definition that does not exist', async () => {
+    const service = serviceWith(async () => 'unused');
+
+    const attempt = service.createBatch({ batchName: 'nightly-cups' });
+
+    await expect(attempt).rejects.toBeInstanceOf(HttpError);
+    await expect(attempt).rejects.toMatchObject({
+      statusCode: 400,
+      details: [{ field: 'batchName', message: expect.stringContaining('known: nightly-mugs') }],
+    });
+  });
+});

@@ -1,0 +1,234 @@
+import { planJob, type PlanSettings } from '../../../../lambdas/plan/plan-job';
+import {
+  InvalidPlan,
+  JobNotFound,
+  ModelRateLimited,
+  ModelRefused,
+} from '../../../../lambdas/shared/domain/errors';
+import { ScriptedModel } from '../../../helpers/fake-model';
+import { startTestTable, type TestTable } from '../../../helpers/local-table';
+import { planWith } from '../../../helpers/plans';
+
+const settings: PlanSettings = {
+  model: 'claude-sonnet-5-5',
+  maxTokens: 1000,
+  maxSubtasks: 4,
+  repairAttempts: 2,
+};
+let table: TestTable;
+let jobCounter = 0;
+
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(() => table.close());
+
+async function queuedJob(): Promise<string> {
+  const jobId = `plan-test-${++jobCounter}`;
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Compare heat pumps',
+    context: { region: 'EU' },
+    profile: 'research',
+  });
+  return jobId;
+}
+
+const deps = (model: ScriptedModel) => ({
+  repository: table.repository,
+  model,
+  settings,
+  remainingMs: () => 60_000,
+});
+
+describe('planning a job', () => {
+  it('stores a valid plan with one PENDING item per subtask and returns only the ids', async () => {
+    // Arrange
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([JSON.stringify(planWith(['costs', 'efficiency', 'installation']))]);
+
+    // Act
+    const result = await planJob({ jobId }, deps(model));
+
+    // Assert
+    expect(result).toEqual({
+      jobId,
+      subtaskIds: ['costs', 'efficiency', 'installation'],
+      waves: [['costs', 'efficiency', 'installation']],
+      planAttempts: 1,
+    });
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.job.status).toBe('RUNNING');
+    expect(stored?.job.plan?.subtasks).toHaveLength(3);
+    expect(stored?.subtasks.map((subtask) => [subtask.id, subtask.status, subtask.index])).toEqual([
+      ['costs', 'PENDING', 0],
+      ['efficiency', 'PENDING', 1],
+      ['installation', 'PENDING', 2],
+    ]);
+    expect(stored?.job.planUsage).toMatchObject({
+      inputTokens: 100,
+      outputTokens: 50,
+      model: 'claude-sonnet-5-5',
+    });
+  });
+
+  it('sends the task, context and bounds to the orchestrator model with a JSON schema', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([JSON.stringify(planWith(['a', 'b', 'c']))]);
+
+    await planJob({ jobId }, deps(model));
+
+    const request = model.requests[0];
+    expect(request?.messages[0]?.content).toContain('<task>\nCompare heat pumps\n</task>');
+    expect(request?.messages[0]?.content).toContain('"region": "EU"');
+    expect(request?.messages[0]?.content).toContain('<subtask_bounds min="3" max="4"/>');
+    expect(request?.jsonSchema).toMatchObject({
+      type: 'object',
+      required: expect.arrayContaining(['analysis', 'subtasks']),
+    });
+  });
+
+  it('asks for exactly the benchmark subtask count, outside the profile range but within maxSubtasks', async () => {
+    const jobId = await queuedJob();
+    const sevenIds = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+    const model = new ScriptedModel([
+      JSON.stringify(planWith(['a', 'b', 'c'])),
+      JSON.stringify(planWith(sevenIds)),
+    ]);
+    const benchSettings = { ...settings, maxSubtasks: 64, exactSubtaskCount: 7 };
+
+    const result = await planJob({ jobId }, { ...deps(model), settings: benchSettings });
+
+    expect(model.requests[0]?.messages[0]?.content).toContain('<subtask_bounds min="7" max="7"/>');
+    expect(model.requests[1]?.messages.at(-1)?.content).toContain('it must have between 7 and 7');
+    expect(result.subtaskIds).toEqual(sevenIds);
+  });
+
+  it('groups dependent subtasks into waves, higher priority first within a wave', async () => {
+    const jobId = await queuedJob();
+    const plan = planWith(['context', 'market', 'costs', 'verdict']);
+    plan.subtasks[1]!.priority = 5;
+    plan.subtasks[2]!.dependsOn = ['context'];
+    plan.subtasks[3]!.dependsOn = ['costs', 'market'];
+
+    const result = await planJob({ jobId }, deps(new ScriptedModel([JSON.stringify(plan)])));
+
+    expect(result.waves).toEqual([['market', 'context'], ['costs'], ['verdict']]);
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.subtasks.map((subtask) => [subtask.id, subtask.wave])).toEqual([
+      ['context', 0],
+      ['market', 0],
+      ['costs', 1],
+      ['verdict', 2],
+    ]);
+  });
+
+  it('asks for a repair when a subtask type is not one of the profile types', async () => {
+    const jobId = await queuedJob();
+    const wrongType = planWith(['a', 'b', 'c']);
+    wrongType.subtasks[1]!.type = 'poetry';
+    const model = new ScriptedModel([JSON.stringify(wrongType), JSON.stringify(planWith(['a', 'b', 'c']))]);
+
+    await planJob({ jobId }, deps(model));
+
+    expect(model.requests[1]?.messages[2]?.content).toContain(
+      'Subtask "b" has type "poetry"; the type must be one of: research, analysis, comparison.',
+    );
+  });
+
+  it('repairs an invalid plan by sending the validation errors back', async () => {
+    // Arrange: first a cycle, then a valid plan
+    const jobId = await queuedJob();
+    const cyclic = planWith(['a', 'b', 'c']);
+    cyclic.subtasks[0]!.dependsOn = ['b'];
+    cyclic.subtasks[1]!.dependsOn = ['a'];
+    const model = new ScriptedModel([JSON.stringify(cyclic), JSON.stringify(planWith(['a', 'b', 'c']))]);
+
+    // Act
+    const result = await planJob({ jobId }, deps(model));
+
+    // Assert
+    expect(result.planAttempts).toBe(2);
+    const repairTurn = model.requests[1]?.messages;
+    expect(repairTurn?.map((message) => message.role)).toEqual(['user', 'assistant', 'user']);
+    expect(repairTurn?.[1]?.content).toBe(JSON.stringify(cyclic));
+    expect(repairTurn?.[2]?.content).toMatch(/<validation_errors>[\s\S]*cycle: a -> b -> a/);
+    const stored = await table.repository.getJob(jobId);
+    expect(stored?.planAttempts).toBe(2);
+    expect(stored?.planUsage?.inputTokens).toBe(200);
+  });
+
+  it('gives up with InvalidPlan after the bounded repair attempts', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel(['not json at all']);
+
+    const attempt = planJob({ jobId }, deps(model));
+
+    await expect(attempt).rejects.toThrow(InvalidPlan);
+    await expect(attempt).rejects.toThrow(/still invalid after 3 attempts: The answer is not valid JSON/);
+    expect(model.requests).toHaveLength(3);
+    const job = await table.repository.getJob(jobId);
+    expect(job?.plan).toBeUndefined();
+    // The three calls were billed even though none produced a plan.
+    expect(job).toMatchObject({ planAttempts: 3, planUsage: { inputTokens: 300, outputTokens: 150 } });
+  });
+
+  it('treats an answer cut off at max_tokens as invalid and says why', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel(['{"analysis": "cut'], 'max_tokens');
+
+    await expect(planJob({ jobId }, deps(model))).rejects.toThrow(/cut off at the token limit/);
+  });
+
+  it('stops at a refusal with ModelRefused instead of asking for repairs, recording the call', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([{ text: 'I will not plan this.', stopReason: 'refusal' }]);
+
+    const planning = planJob({ jobId }, deps(model));
+
+    await expect(planning).rejects.toThrow(ModelRefused);
+    await expect(planning).rejects.toThrow(/declined to plan this task: "I will not plan this\."/);
+    expect(model.requests).toHaveLength(1);
+    expect(await table.repository.getJob(jobId)).toMatchObject({
+      planAttempts: 1,
+      planUsage: { inputTokens: 100, outputTokens: 50 },
+    });
+  });
+
+  it('does not call the model again when retried after the plan was stored', async () => {
+    const jobId = await queuedJob();
+    await planJob({ jobId }, deps(new ScriptedModel([JSON.stringify(planWith(['a', 'b', 'c']))])));
+    const second = new ScriptedModel([new Error('must not be called')]);
+
+    const result = await planJob({ jobId }, deps(second));
+
+    expect(result.subtaskIds).toEqual(['a', 'b', 'c']);
+    expect(second.requests).toHaveLength(0);
+  });
+
+  it('lets model errors through unchanged so the state machine can retry them', async () => {
+    const jobId = await queuedJob();
+    const model = new ScriptedModel([new ModelRateLimited('Rate limited (429)')]);
+
+    await expect(planJob({ jobId }, deps(model))).rejects.toThrow(ModelRateLimited);
+    expect((await table.repository.getJob(jobId))?.status).toBe('PLANNING');
+  });
+
+  it('creates the job from the execution input when started without a job record', async () => {
+    const model = new ScriptedModel([JSON.stringify(planWith(['a', 'b', 'c']))]);
+
+    await planJob(
+      { jobId: 'direct-start-1', request: { task: 'Direct task', context: {}, profile: 'research' } },
+      deps(model),
+    );
+
+    expect((await table.repository.getJob('direct-start-1'))?.task).toBe('Direct task');
+  });
+
+  it('fails with JobNotFound for an unknown job without a request', async () => {
+    await expect(planJob({ jobId: 'no-such-job' }, deps(new ScriptedModel(['{}'])))).rejects.toThrow(
+      JobNotFound,
+    );
+  });
+});

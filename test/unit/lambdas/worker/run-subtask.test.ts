@@ -1,0 +1,243 @@
+import { runSubtask } from '../../../../lambdas/worker/run-subtask';
+import {
+  DependencyFailed,
+  EmptyModelOutput,
+  ModelOverloaded,
+  ModelRefused,
+} from '../../../../lambdas/shared/domain/errors';
+import { toJobView } from '../../../../lambdas/shared/views/job-view';
+import { messageText } from '../../../../lambdas/shared/model/gateway';
+import { priced } from '../../../../lambdas/shared/domain/pricing';
+import { ScriptedModel } from '../../../helpers/fake-model';
+import { startTestTable, type TestTable } from '../../../helpers/local-table';
+import { planWith } from '../../../helpers/plans';
+
+let table: TestTable;
+let jobCounter = 0;
+beforeAll(async () => {
+  table = await startTestTable();
+});
+afterAll(() => table.close());
+
+async function plannedJob(): Promise<string> {
+  const jobId = `worker-test-${++jobCounter}`;
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Launch copy for a bike lock',
+    context: { audience: 'commuters' },
+    profile: 'research',
+  });
+  const plan = planWith(['technical', 'lifestyle', 'summary']);
+  plan.subtasks[2]!.dependsOn = ['technical', 'lifestyle'];
+  await table.repository.savePlan(
+    jobId,
+    plan,
+    [['technical', 'lifestyle'], ['summary']],
+    priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
+    1,
+  );
+  return jobId;
+}
+
+const deps = (model: ScriptedModel) => ({
+  repository: table.repository,
+  model,
+  settings: { model: 'claude-haiku-5-5', maxTokens: 500 },
+  remainingMs: () => 60_000,
+});
+
+describe('running a subtask', () => {
+  it('prompts the worker with the whole task, the plan overview and its own subtask', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel(['Lifestyle copy']);
+
+    await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(model));
+
+    const prompt = messageText(model.requests[0]?.messages[0]);
+    expect(prompt).toContain('Launch copy for a bike lock');
+    expect(prompt).toContain('"audience": "commuters"');
+    expect(prompt).toContain(
+      '- technical: Title of technical\n- lifestyle: Title of lifestyle\n- summary: Title of summary',
+    );
+    expect(prompt).not.toContain('<dependency_results>');
+    expect(prompt).toMatch(
+      /<assigned_subtask id="lifestyle" type="research" title="Title of lifestyle">\nDo the lifestyle part/,
+    );
+  });
+
+  it('stores the output, usage and attempt count', async () => {
+    const jobId = await plannedJob();
+
+    const result = await runSubtask(
+      { jobId, subtaskId: 'technical' },
+      deps(new ScriptedModel(['Specs and materials'])),
+    );
+
+    expect(result).toEqual({ subtaskId: 'technical', status: 'SUCCEEDED', attempts: 1 });
+    const stored = await table.repository.getSubtask(jobId, 'technical');
+    expect(stored).toMatchObject({
+      status: 'SUCCEEDED',
+      output: 'Specs and materials',
+      attempts: 1,
+      usage: { inputTokens: 100, outputTokens: 50 },
+    });
+  });
+
+  it('counts every attempt, failed ones included', async () => {
+    const jobId = await plannedJob();
+    const flaky = new ScriptedModel([new ModelOverloaded('529'), new ModelOverloaded('529'), 'Finally']);
+
+    await expect(runSubtask({ jobId, subtaskId: 'technical' }, deps(flaky))).rejects.toThrow(ModelOverloaded);
+    await expect(runSubtask({ jobId, subtaskId: 'technical' }, deps(flaky))).rejects.toThrow(ModelOverloaded);
+    const result = await runSubtask({ jobId, subtaskId: 'technical' }, deps(flaky));
+
+    expect(result.attempts).toBe(3);
+    expect((await table.repository.getSubtask(jobId, 'technical'))?.status).toBe('SUCCEEDED');
+  });
+
+  it('neither calls the model nor double-counts when retried after a success', async () => {
+    const jobId = await plannedJob();
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['First output'])));
+    const retry = new ScriptedModel(['Second output']);
+
+    const result = await runSubtask({ jobId, subtaskId: 'technical' }, deps(retry));
+
+    expect(retry.requests).toHaveLength(0);
+    expect(result.attempts).toBe(1);
+    const stored = await table.repository.getSubtask(jobId, 'technical');
+    expect(stored).toMatchObject({ output: 'First output', attempts: 1, usage: { inputTokens: 100 } });
+  });
+
+  it('keeps the first output when two invocations race to complete the same subtask', async () => {
+    const jobId = await plannedJob();
+    const usage = priced('m', { inputTokens: 7, outputTokens: 7, cacheReadTokens: 0, cacheWriteTokens: 0 });
+
+    const first = await table.repository.completeSubtask(jobId, 'lifestyle', {
+      output: 'one',
+      usage,
+      stopReason: 'end_turn',
+    });
+    const second = await table.repository.completeSubtask(jobId, 'lifestyle', {
+      output: 'two',
+      usage,
+      stopReason: 'end_turn',
+    });
+
+    expect([first, second]).toEqual([true, false]);
+    expect((await table.repository.getSubtask(jobId, 'lifestyle'))?.output).toBe('one');
+  });
+
+  it('gives a dependent subtask the outputs of the subtasks it depends on', async () => {
+    const jobId = await plannedJob();
+    await runSubtask(
+      { jobId, subtaskId: 'technical' },
+      deps(new ScriptedModel(['Specs: 12 mm hardened steel'])),
+    );
+    await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(new ScriptedModel(['Locks up in two seconds'])));
+    const model = new ScriptedModel(['Summary']);
+
+    await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
+
+    const prompt = messageText(model.requests[0]?.messages[0]);
+    expect(prompt).toContain(
+      '<result id="technical" title="Title of technical">\nSpecs: 12 mm hardened steel\n</result>',
+    );
+    expect(prompt).toContain(
+      '<result id="lifestyle" title="Title of lifestyle">\nLocks up in two seconds\n</result>',
+    );
+    expect(prompt.indexOf('<dependency_results>')).toBeLessThan(prompt.indexOf('<assigned_subtask'));
+  });
+
+  it('fails a subtask at once, without a model call or an attempt, when a dependency failed', async () => {
+    const jobId = await plannedJob();
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['Specs'])));
+    await table.repository.failSubtask(jobId, 'lifestyle', {
+      name: 'ModelRateLimited',
+      message: 'Rate limited (429)',
+    });
+    const model = new ScriptedModel(['never']);
+
+    const attempt = runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
+
+    await expect(attempt).rejects.toThrow(DependencyFailed);
+    await expect(attempt).rejects.toThrow(
+      'depends on "lifestyle", which did not succeed (ModelRateLimited: Rate limited (429))',
+    );
+    expect(model.requests).toHaveLength(0);
+    expect((await table.repository.getSubtask(jobId, 'summary'))?.attempts).toBe(0);
+  });
+
+  it('uses the worker prompt of the subtask type from the job profile', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel(['ok']);
+
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    expect(model.requests[0]?.system).toMatch(/^You are a researcher\./);
+  });
+
+  it('fails with EmptyModelOutput when the model returns no text, recording the billed call', async () => {
+    const jobId = await plannedJob();
+
+    const running = runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel(['  '])));
+
+    await expect(running).rejects.toThrow(EmptyModelOutput);
+    await expect(running).rejects.toThrow(/returned no text \(stop reason: end_turn\)/);
+    const stored = await table.repository.getSubtask(jobId, 'technical');
+    expect(stored).toMatchObject({ status: 'FAILED', error: { name: 'EmptyModelOutput' } });
+    expect(stored?.usage).toMatchObject({ inputTokens: 100, outputTokens: 50 });
+    expect(stored?.output).toBeUndefined();
+  });
+
+  it('fails with ModelRefused on a refusal, quoting it and recording the billed call', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel([{ text: 'I can not help with that.', stopReason: 'refusal' }]);
+
+    const running = runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    await expect(running).rejects.toThrow(ModelRefused);
+    await expect(running).rejects.toThrow(/declined this subtask: "I can not help with that\."/);
+    const stored = await table.repository.getSubtask(jobId, 'technical');
+    expect(stored).toMatchObject({ status: 'FAILED', error: { name: 'ModelRefused' } });
+    expect(stored?.usage?.outputTokens).toBe(50);
+    expect(stored?.output).toBeUndefined();
+  });
+
+  it('keeps an output cut off at max_tokens and marks it truncated', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel([{ text: 'The first half of an ans', stopReason: 'max_tokens' }]);
+
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    const view = toJobView(stored!);
+    expect(view.subtasks.find((subtask) => subtask.id === 'technical')).toMatchObject({
+      status: 'SUCCEEDED',
+      output: 'The first half of an ans',
+      truncated: true,
+    });
+    expect(view.subtasks.find((subtask) => subtask.id === 'lifestyle')?.truncated).toBe(false);
+    expect(view.warnings).toEqual([
+      'The output of subtask "technical" was cut off at the worker\'s token limit.',
+    ]);
+  });
+
+  it('stores an output larger than a DynamoDB item in chunks and reads it back whole', async () => {
+    const jobId = await plannedJob();
+    // ~1.2 MB of multi-byte text: three times DynamoDB's 400 KB item limit (dynalite enforces it).
+    const huge = 'Große Ausgabe – 大きな出力 🚲\n'.repeat(30_000);
+    const model = new ScriptedModel([huge, 'Uses it']);
+
+    await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+    await runSubtask({ jobId, subtaskId: 'lifestyle' }, deps(new ScriptedModel(['short'])));
+    await runSubtask({ jobId, subtaskId: 'summary' }, deps(model));
+
+    expect(Buffer.byteLength(huge)).toBeGreaterThan(1_000_000);
+    expect((await table.repository.getSubtask(jobId, 'technical'))?.output).toBe(huge);
+    const stored = await table.repository.getJobWithSubtasks(jobId);
+    expect(stored?.subtasks.find((subtask) => subtask.id === 'technical')?.output).toBe(huge);
+    // The dependent worker got the whole output as its input.
+    expect(messageText(model.requests[1]?.messages[0])).toContain(huge);
+  });
+});

@@ -1,0 +1,219 @@
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import aslValidator from 'asl-validator';
+import { buildApp } from '../../../../lib/app';
+import { parseConfig } from '../../../../lib/config';
+import { BatchDefinitionSchema } from '../../../../lambdas/shared/domain/batch-schemas';
+import { type CfnTemplate, resolveIntrinsics } from '../../../../local/runtime/synthesized-stack';
+import type { AslDefinition, AslState } from '../../../helpers/synth';
+
+const NIGHTLY = BatchDefinitionSchema.parse({
+  name: 'nightly-test',
+  schedule: { expression: 'cron(0 2 * * ? *)', timeZone: 'Europe/London', flexibleWindowMinutes: 20 },
+  defaults: { context: { market: 'UK' } },
+  maxConcurrency: 3,
+  items: [{ task: 'Write a product description for a kettle' }, { task: 'Write one for a toaster' }],
+});
+const HOURLY = BatchDefinitionSchema.parse({
+  name: 'hourly-test',
+  schedule: { expression: 'rate(1 hour)', timeZone: 'UTC', enabled: false },
+  items: [{ task: 'Summarise the latest support tickets' }],
+});
+
+const { stack } = buildApp({ config: parseConfig({}), skipBundling: true, batches: [NIGHTLY, HOURLY] });
+const template = Template.fromStack(stack);
+const json = template.toJSON() as CfnTemplate;
+const logicalIdOf = (type: string, pattern: RegExp) => {
+  const id = Object.keys(template.findResources(type)).find((candidate) => pattern.test(candidate));
+  if (!id) throw new Error(`No ${type} matching ${pattern}`);
+  return id;
+};
+const batchMachineId = logicalIdOf('AWS::StepFunctions::StateMachine', /^Batches/);
+const orchestratorId = logicalIdOf('AWS::StepFunctions::StateMachine', /^Workflow/);
+const definition = JSON.parse(
+  String(resolveIntrinsics(json.Resources[batchMachineId]?.Properties?.DefinitionString ?? null, json)),
+) as AslDefinition;
+const state = (machine: AslDefinition, name: string): AslState => {
+  const found = machine.States[name];
+  if (!found) throw new Error(`No state ${name}`);
+  return found;
+};
+const itemProcessor = state(definition, 'RunItems').ItemProcessor as AslDefinition;
+
+/** Every statement of the policies attached to a role. */
+function statementsOf(roleId: string): { Action: string | string[]; Resource: unknown }[] {
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((policy) => (policy.Properties.Roles as { Ref: string }[]).some((role) => role.Ref === roleId))
+    .flatMap(
+      (policy) =>
+        policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+    );
+}
+const allows = (statement: { Action: string | string[] }, action: string) =>
+  ([] as string[]).concat(statement.Action).includes(action);
+
+describe('batch schedules', () => {
+  it('creates one schedule per definition, in its time zone, with a flexible window', () => {
+    template.resourceCountIs('AWS::Scheduler::Schedule', 2);
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 2 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/London',
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 20 },
+      State: 'ENABLED',
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 hour)',
+      ScheduleExpressionTimezone: 'UTC',
+      FlexibleTimeWindow: { Mode: 'FLEXIBLE', MaximumWindowInMinutes: 15 },
+      State: 'DISABLED',
+    });
+  });
+
+  it('targets the batch state machine with the resolved items, a retry policy and a dead-letter queue', () => {
+    const queueId = logicalIdOf('AWS::SQS::Queue', /^BatchSchedulesDeadLetterQueue/);
+    const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule')).find(
+      (resource) => resource.Properties.ScheduleExpression === 'cron(0 2 * * ? *)',
+    );
+    const target = schedule?.Properties.Target as Record<string, unknown>;
+
+    expect(target.Arn).toEqual({ Ref: batchMachineId });
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 });
+    expect(target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } });
+    expect(JSON.parse(String(target.Input))).toEqual({
+      batchName: 'nightly-test',
+      items: [
+        { task: 'Write a product description for a kettle', context: { market: 'UK' }, profile: 'research' },
+        { task: 'Write one for a toaster', context: { market: 'UK' }, profile: 'research' },
+      ],
+      maxConcurrency: 3,
+      trigger: 'schedule',
+    });
+  });
+
+  it('lets the scheduler role start only the batch state machine (and send to its dead-letter queue)', () => {
+    const schedules = Object.values(template.findResources('AWS::Scheduler::Schedule'));
+    const roleIds = new Set(
+      schedules.map(
+        (schedule) =>
+          (schedule.Properties.Target as { RoleArn: { 'Fn::GetAtt': string[] } }).RoleArn['Fn::GetAtt'][0],
+      ),
+    );
+    expect(roleIds.size).toBe(1);
+    const [roleId] = [...roleIds];
+    const statements = statementsOf(String(roleId));
+
+    const actions = statements.flatMap((statement) => ([] as string[]).concat(statement.Action)).sort();
+    expect(actions).toEqual(['sqs:SendMessage', 'states:StartExecution']);
+    expect(statements.find((statement) => allows(statement, 'states:StartExecution'))?.Resource).toEqual({
+      Ref: batchMachineId,
+    });
+  });
+
+  it('keeps the dead-letter queue encrypted and TLS-only', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('batch state machine', () => {
+  it('passes the definition through asl-validator', () => {
+    const result = aslValidator(definition as never);
+    expect(result.errors).toEqual([]);
+  });
+
+  it('records the run, maps over the items, then finishes with a summary', () => {
+    expect(definition.StartAt).toBe('StartBatchRun');
+    expect(state(definition, 'StartBatchRun').Next).toBe('RunItems');
+    expect(state(definition, 'RunItems').Next).toBe('FinishBatchRun');
+    expect(state(definition, 'FinishBatchRun').Next).toBe('Done');
+  });
+
+  it('runs items at the concurrency the definition asks for, keeping only ids in the state', () => {
+    expect(state(definition, 'RunItems')).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.items',
+      MaxConcurrencyPath: '$.maxConcurrency',
+      ItemSelector: { 'runId.$': '$.runId', 'item.$': '$$.Map.Item.Value' },
+      ResultPath: null,
+    });
+  });
+
+  it('starts the orchestrator per item with .sync:2, named after the job, linked to the batch execution', () => {
+    const runJob = state(itemProcessor, 'RunJob');
+    expect(runJob.Resource).toBe('arn:aws:states:::states:startExecution.sync:2');
+    expect(runJob.Parameters).toEqual({
+      StateMachineArn: `arn:aws:states:us-east-1:000000000000:stateMachine:${orchestratorId}`,
+      'Name.$': '$.item.jobId',
+      Input: { 'jobId.$': '$.item.jobId', 'AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$': '$$.Execution.Id' },
+    });
+    expect(runJob.Next).toBe('RecordItemResult');
+  });
+
+  it('catches any failure of one item into RecordItemFailure, so one item never fails the batch', () => {
+    const runJob = state(itemProcessor, 'RunJob');
+    expect(runJob.Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], Next: 'RecordItemFailure', ResultPath: '$.error' },
+    ]);
+    expect(runJob.Retry?.[0]?.ErrorEquals).toContain('StepFunctions.ExecutionLimitExceededException');
+    expect(runJob.Retry?.flatMap((retry) => retry.ErrorEquals)).not.toContain('States.TaskFailed');
+    expect(state(itemProcessor, 'RecordItemFailure').End).toBe(true);
+    expect(state(itemProcessor, 'RecordItemResult').End).toBe(true);
+  });
+
+  it('ends the run FAILED when the map itself fails', () => {
+    expect(state(definition, 'RunItems').Catch).toEqual([
+      { ErrorEquals: ['States.ALL'], Next: 'RecordBatchFailure', ResultPath: '$.error' },
+    ]);
+    expect(state(definition, 'RecordBatchFailure').Next).toBe('BatchFailed');
+  });
+
+  it('may start only the orchestrator state machine', () => {
+    const roleId = (json.Resources[batchMachineId]?.Properties?.RoleArn as { 'Fn::GetAtt': string[] })[
+      'Fn::GetAtt'
+    ][0];
+    const starts = statementsOf(String(roleId)).filter((statement) =>
+      allows(statement, 'states:StartExecution'),
+    );
+    expect(starts.map((statement) => statement.Resource)).toEqual([{ Ref: orchestratorId }]);
+    const executionScoped = statementsOf(String(roleId)).find((statement) =>
+      allows(statement, 'states:DescribeExecution'),
+    );
+    expect(JSON.stringify(executionScoped?.Resource)).toContain(`"Ref":"${orchestratorId}"`);
+  });
+
+  it('gives each batch function only the table operations its code performs', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    const actionsOf = (description: string) => {
+      const fn = Object.values(functions).find((candidate) =>
+        String(candidate.Properties.Description).startsWith(description),
+      );
+      const roleId = (fn?.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+      return statementsOf(String(roleId))
+        .flatMap((statement) => ([] as string[]).concat(statement.Action))
+        .filter((action) => !action.startsWith('xray:') && !action.startsWith('logs:'))
+        .sort();
+    };
+    expect(actionsOf('Records a batch run')).toEqual(['dynamodb:PutItem']);
+    expect(actionsOf("Records a batch item's outcome")).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOf('Ends a batch run')).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
+  });
+
+  it('may be started by the api function, which may start nothing but the two state machines', () => {
+    const api = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
+      String(fn.Properties.Description).startsWith('Jobs API'),
+    );
+    const roleId = (api?.Properties.Role as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0];
+    const starts = statementsOf(String(roleId)).filter((statement) =>
+      allows(statement, 'states:StartExecution'),
+    );
+    expect(starts.map((statement) => statement.Resource)).toEqual(
+      expect.arrayContaining([{ Ref: orchestratorId }, { Ref: batchMachineId }]),
+    );
+    expect(starts).toHaveLength(2);
+  });
+});

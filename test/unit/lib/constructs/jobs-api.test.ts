@@ -1,0 +1,92 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { ROUTES } from '../../../../lambdas/api/routes';
+import { synthesize } from '../../../helpers/synth';
+
+const { template, json } = synthesize({
+  api: { throttleRateLimit: 7, throttleBurstLimit: 14, quotaPerDay: 500, maxBodyBytes: 32_768 },
+});
+
+/** `/jobs/{jobId}` for each method resource in the template. */
+function methodPaths(): string[] {
+  const resources = json.Resources;
+  const pathOf = (resourceId: unknown): string => {
+    if (typeof resourceId === 'object' && resourceId && 'Fn::GetAtt' in resourceId) return '';
+    const id = (resourceId as { Ref: string }).Ref;
+    const resource = resources[id]?.Properties as { ParentId: unknown; PathPart: string };
+    return `${pathOf(resource.ParentId)}/${resource.PathPart}`;
+  };
+  return Object.values(resources)
+    .filter((resource) => resource.Type === 'AWS::ApiGateway::Method')
+    .map((method) => `${method.Properties?.HttpMethod} ${pathOf(method.Properties?.ResourceId)}`)
+    .sort();
+}
+
+describe('jobs API', () => {
+  it('has exactly the routes of the shared route table', () => {
+    expect(methodPaths()).toEqual(ROUTES.map((route) => `${route.method} ${route.resource}`).sort());
+  });
+
+  it('requires an API key on every method and sends every route to the api function', () => {
+    const methods = template.findResources('AWS::ApiGateway::Method');
+    expect(Object.keys(methods)).toHaveLength(ROUTES.length);
+    for (const method of Object.values(methods)) {
+      expect(method.Properties).toMatchObject({ ApiKeyRequired: true, Integration: { Type: 'AWS_PROXY' } });
+    }
+  });
+
+  it('has a usage plan with the configured throttling and quota, bound to the key and the stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+      Throttle: { RateLimit: 7, BurstLimit: 14 },
+      Quota: { Limit: 500, Period: 'DAY' },
+      ApiStages: [Match.objectLike({ Stage: Match.anyValue() })],
+    });
+    template.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    template.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 1);
+  });
+
+  it('logs access and traces requests', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'v1',
+      TracingEnabled: true,
+      AccessLogSetting: Match.objectLike({
+        DestinationArn: Match.anyValue(),
+        Format: Match.stringLikeRegexp('requestId'),
+      }),
+    });
+  });
+
+  it('answers a missing or wrong key in the documented error shape', () => {
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'INVALID_API_KEY',
+      StatusCode: '403',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"code":"INVALID_API_KEY"') },
+    });
+  });
+
+  it('gives the api function the body limit and the state machine to start', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Jobs API'),
+      Environment: {
+        Variables: Match.objectLike({
+          MAX_BODY_BYTES: '32768',
+          STATE_MACHINE_ARN: { Ref: Match.stringLikeRegexp('StateMachine') },
+        }),
+      },
+    });
+  });
+
+  it('lets the api function stop only executions of the orchestrator state machine', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy'))
+      .filter(([logicalId]) => logicalId.startsWith('JobsApi'))
+      .map(([, policy]) => policy);
+    const stop = policies
+      .flatMap(
+        (policy) =>
+          policy.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[],
+      )
+      .filter((statement) => [statement.Action].flat().includes('states:StopExecution'));
+    expect(stop).toHaveLength(1);
+    expect(JSON.stringify(stop[0]?.Resource)).toMatch(/:execution:/);
+    expect(JSON.stringify(stop[0]?.Resource)).toMatch(/StateMachine/);
+  });
+});

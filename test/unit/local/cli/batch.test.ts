@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { main } from '../../../../local/cli/batch';
+import {
+  batchSummaryTable,
+  followBatchProgress,
+  renderProgressBar,
+} from '../../../../local/cli/batch-progress';
+import type { ExecutionEvent } from '../../../../local/runtime/local-stack';
+import type { BatchRunView } from '../../../../lambdas/shared/views/batch-view';
+
+let dir: string;
+let stderr: string;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'batch-cli-'));
+  stderr = '';
+  jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+});
+afterEach(() => {
+  jest.restoreAllMocks();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('npm run batch', () => {
+  it('exits 2 naming the file and the field when the definition is invalid', async () => {
+    const file = path.join(dir, 'broken.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        name: 'broken-batch',
+        schedule: { expression: 'rate(1 day)', timeZone: 'UTC' },
+        items: [{ task: 'fine' }, { task: 'also fine', profile: 'turbo' }],
+      }),
+    );
+
+    const code = await main([file]);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain(`Invalid batch definition ${file}: items.1.profile: unknown profile`);
+  });
+
+  it('exits 2 when the file does not exist or is missing', async () => {
+    expect(await main([path.join(dir, 'nope.json')])).toBe(2);
+    expect(stderr).toMatch(/nope\.json: cannot be read \(ENOENT\)/);
+    expect(await main([])).toBe(2);
+    expect(stderr).toContain('missing the definition file');
+  });
+});
+
+describe('batch progress', () => {
+  it('draws a bar over finished items with done, failed and running counts', () => {
+    expect(renderProgressBar({ total: 10, done: 4, failed: 1, running: 3 }, 10)).toBe(
+      '[█████░░░░░] 5/10 · 4 done · 1 failed · 3 running',
+    );
+  });
+
+  it('counts an item running from its iteration start until its outcome is recorded', async () => {
+    const parentState = { name: 'RunItems', type: 'Map' };
+    const events = [
+      { type: 'MapIterationStarted', index: 0, parentState },
+      { type: 'MapIterationStarted', index: 1, parentState },
+      { type: 'StateExited', index: 0, state: { name: 'RecordItemResult', output: { status: 'SUCCEEDED' } } },
+      { type: 'StateExited', index: 1, state: { name: 'RecordItemFailure', output: { status: 'FAILED' } } },
+    ] as unknown as ExecutionEvent[];
+    async function* stream() {
+      yield* events;
+    }
+    const updates: string[] = [];
+
+    const final = await followBatchProgress(stream(), 2, (progress) =>
+      updates.push(renderProgressBar(progress, 4)),
+    );
+
+    expect(final).toEqual({ total: 2, done: 1, failed: 1, running: 0 });
+    expect(updates).toEqual([
+      '[░░░░] 0/2 · 0 done · 0 failed · 1 running',
+      '[░░░░] 0/2 · 0 done · 0 failed · 2 running',
+      '[██░░] 1/2 · 1 done · 0 failed · 1 running',
+      '[████] 2/2 · 1 done · 1 failed · 0 running',
+    ]);
+  });
+
+  it('ends with a table of items and the counts by status', () => {
+    const view: BatchRunView = {
+      runId: 'demo-202611280200-abc123',
+      batchName: 'demo',
+      status: 'COMPLETED',
+      trigger: 'cli',
+      itemCount: 2,
+      counts: { SUCCEEDED: 1, FAILED: 1 },
+      items: [
+        {
+          index: 0,
+          jobId: 'demo-202611280200-abc123-001',
+          task: 'Describe a kettle',
+          status: 'SUCCEEDED',
+          error: null,
+        },
+        {
+          index: 1,
+          jobId: 'demo-202611280200-abc123-002',
+          task: 'Describe a toaster',
+          status: 'FAILED',
+          error: { name: 'ModelRequestRejected', message: 'bad request' },
+        },
+      ],
+      error: null,
+      executionArn: null,
+      createdAt: '2026-11-28T02:00:00.000Z',
+      updatedAt: '2026-11-28T02:01:00.000Z',
+    };
+
+    const table = batchSummaryTable(view, 4_200).split('\n');
+
+    expect(table[2]).toMatch(/^1 +SUCCEEDED +demo-202611280200-abc123-001 +Describe a kettle$/);
+    expect(table[3]).toMatch(/^2 +FAILED +demo-202611280200-abc123-002 +ModelRequestRejected: bad request$/);
+    expect(table.at(-1)).toBe(
+      'Batch demo run demo-202611280200-abc123: COMPLETED in 4.2s · 2 items · 1 FAILED · 1 SUCCEEDED',
+    );
+  });
+});
