@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetExecutionHistoryCommand, SFNClient } from '@aws-sdk/client-sfn';
@@ -6,12 +6,13 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { JobView } from '../../lambdas/shared/views/job-view';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { startLocalServer, type LocalServer } from '../../local/server/server';
+import { chromiumExecutable } from '../helpers/chromium';
 
 /**
- * The local execution console in a real browser (Debian's headless Chromium driven by
- * playwright-core), against `npm run serve`'s server started in-process.
+ * The local execution console in a real browser (the headless Chromium of the `@sparticuz/chromium`
+ * package, or `CHROMIUM_PATH`, driven by playwright-core), against `npm run serve`'s server started
+ * in-process.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = path.join(__dirname, '..', '..', 'screenshots');
 const FAST_RETRIES = { Plan: 5, RunSubtask: 5, Synthesize: 5, RecordSubtaskFailure: 5, MarkFailed: 5 };
 const UI_TIMEOUT_MS = 20_000;
@@ -25,13 +26,7 @@ let browser: BrowserContext;
 let userDataDir: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Headless Chromium is needed for the console tests and was not found at ${CHROMIUM}. ` +
-        'Install it from the Debian packages: `apt-get update && apt-get install -y chromium` ' +
-        '(or set CHROMIUM_PATH to another Chromium binary).',
-    );
-  }
+  const executablePath = chromiumExecutable();
   mkdirSync(SCREENSHOTS, { recursive: true });
   server = await startLocalServer({
     model: { kind: 'simulated' },
@@ -45,7 +40,7 @@ beforeAll(async () => {
   });
   userDataDir = mkdtempSync(path.join(tmpdir(), 'console-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     timeout: 30_000,
     viewport: { width: 1360, height: 900 },
