@@ -123,7 +123,7 @@ export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;
 
 /**
  * Reads the configuration from CDK context (`-c orchestrator='{"maxConcurrency":20}'` or cdk.json)
- * with the per-role model environment variables of ARCHITECTURE.md and `MODEL_PROVIDER` taking precedence.
+ * with the per-role model environment variables of docs/architecture.md and `MODEL_PROVIDER` taking precedence.
  */
 export function loadConfig(context: unknown, env: Record<string, string | undefined>): OrchestratorConfig {
   const fromContext: Record<string, unknown> =

@@ -74,7 +74,7 @@ export const NAG_ACKNOWLEDGEMENTS: ReadonlyArray<{ rule: RegExp; path?: RegExp; 
   {
     rule: /^AwsSolutions-(APIG4|COG4)$/,
     reason:
-      'The API is for services and scheduled jobs: it authenticates with API keys bound to a usage plan (ARCHITECTURE.md), not users.',
+      'The API is for services and scheduled jobs: it authenticates with API keys bound to a usage plan (docs/architecture.md), not users.',
   },
 ];
 

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 
 /**
- * The Retry rules of ARCHITECTURE.md's error table. Waiting happens here, in Step Functions (free),
+ * The Retry rules of the error table (docs/architecture.md). Waiting happens here, in Step Functions (free),
  * not inside a Lambda (billed), so the SDK's own retries stay at zero.
  */
 export const LAMBDA_SERVICE_ERRORS = [

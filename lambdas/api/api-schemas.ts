@@ -59,7 +59,7 @@ const UsageTotals = z.object({
   costUsd: z.number().describe('Estimated cost in USD, from the price table in lambdas/shared/pricing.ts'),
 });
 
-/** The job view of ARCHITECTURE.md, as a schema (for the OpenAPI document). */
+/** The job view of docs/architecture.md, as a schema (for the OpenAPI document). */
 export const JobViewSchema = z.object({
   jobId: z.string(),
   status: JobStatusSchema,

@@ -55,7 +55,7 @@ export interface JobCheck {
 }
 
 /**
- * Errors after which giving up at once is right (ARCHITECTURE.md's error table): the request was
+ * Errors after which giving up at once is right (docs/architecture.md's error table): the request was
  * rejected or refused, the answer was empty, the plan stayed invalid, or there was nothing to run on. Anything else is transient and
  * may only fail a subtask or job once its Retry rule is used up.
  */

@@ -105,7 +105,7 @@ export class JobNotFound extends WorkflowError {
   override readonly name = 'JobNotFound';
 }
 
-/** The names the state machine's Retry rules list, grouped by policy (see ARCHITECTURE.md). */
+/** The names the state machine's Retry rules list, grouped by policy (see docs/architecture.md). */
 export const THROTTLING_ERRORS = ['ModelRateLimited', 'ModelOverloaded'] as const;
 export const TRANSIENT_MODEL_ERRORS = ['ModelUnavailable', 'ModelTimeout'] as const;
 

@@ -3,7 +3,7 @@ import { executionConsoleUrl } from './console-url';
 import { sumUsage, type UsageTotals } from '../domain/pricing';
 import type { JobStatus, SubtaskStatus } from '../domain/schemas';
 
-/** The job view of ARCHITECTURE.md: returned by `GET /jobs/{id}` and printed by the CLI with `--json`. */
+/** The job view of docs/architecture.md: returned by `GET /jobs/{id}` and printed by the CLI with `--json`. */
 export interface JobView {
   jobId: string;
   status: JobStatus;
