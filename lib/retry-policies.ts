@@ -1,68 +1,34 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import {
+  errorsOfClass,
+  RETRIED_CLASSES,
+  RETRY_TIMING,
+  type RetriedClass,
+} from '../lambdas/shared/domain/error-policy';
 
 /**
- * The Retry rules of the error table (docs/architecture.md). Waiting happens here, in Step Functions (free),
- * not inside a Lambda (billed), so the SDK's own retries stay at zero.
+ * The Step Functions Retry rules, derived from the error policy (`lambdas/shared/domain/error-policy.ts`).
+ * Waiting happens here, in Step Functions (free), not inside a Lambda (billed), so the SDK's own
+ * retries stay at zero.
  */
-export const LAMBDA_SERVICE_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  'Lambda.ClientExecutionTimeoutException',
-];
-
-/** 429 and 529: back off exponentially with full jitter, up to about five minutes in all. */
-export const THROTTLING_RETRY: sfn.RetryProps = {
-  errors: ['ModelRateLimited', 'ModelOverloaded'],
-  interval: Duration.seconds(5),
-  backoffRate: 2,
-  maxAttempts: 6,
-  maxDelay: Duration.seconds(60),
-  jitterStrategy: sfn.JitterType.FULL,
-};
+export function retryFor(errorClass: RetriedClass): sfn.RetryProps {
+  const timing = RETRY_TIMING[errorClass];
+  return {
+    errors: errorsOfClass(errorClass),
+    interval: Duration.seconds(timing.intervalSeconds),
+    backoffRate: timing.backoffRate,
+    maxAttempts: timing.maxAttempts,
+    maxDelay: Duration.seconds(timing.maxDelaySeconds),
+    jitterStrategy: sfn.JitterType.FULL,
+  };
+}
 
 /**
- * 5xx, connection failures and timeouts of the model call (or of the function itself).
- * `TimeoutError` is the function running out of time too: middy ends the invocation with it just
- * before Lambda's deadline (its `timeoutEarly`), and the AWS SDK names a DynamoDB connection reset
- * or timeout that outlived its own retries so. The fault soak saw planning under load fail the
- * whole job on it.
+ * Every task that calls a model gets the same rules (plan and synthesis too, not only workers). A
+ * crash is retried because every model-calling function is idempotent: a retry finds a stored result.
  */
-export const TRANSIENT_RETRY: sfn.RetryProps = {
-  errors: ['ModelUnavailable', 'ModelTimeout', 'Sandbox.Timedout', 'States.Timeout', 'TimeoutError'],
-  interval: Duration.seconds(3),
-  backoffRate: 2,
-  maxAttempts: 3,
-  maxDelay: Duration.seconds(30),
-  jitterStrategy: sfn.JitterType.FULL,
-};
-
-export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
-  errors: LAMBDA_SERVICE_ERRORS,
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxAttempts: 4,
-  maxDelay: Duration.seconds(20),
-  jitterStrategy: sfn.JitterType.FULL,
-};
-
-/**
- * The function's process died (crash, out of memory, killed): Lambda reports `Runtime.ExitError` or
- * `Runtime.Unknown`, Step Functions `Lambda.Unknown` when no error type came back. A model-calling
- * function can die after the model answered but before its write; every one of them is idempotent
- * (a retry finds a stored result and returns it), so such a crash is retried, not recorded as a
- * failed subtask.
- */
-export const RUNTIME_CRASH_RETRY: sfn.RetryProps = {
-  errors: ['Runtime.ExitError', 'Runtime.Unknown', 'Lambda.Unknown'],
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxAttempts: 3,
-  maxDelay: Duration.seconds(20),
-  jitterStrategy: sfn.JitterType.FULL,
-};
+export const MODEL_TASK_RETRIES: readonly sfn.RetryProps[] = RETRIED_CLASSES.map(retryFor);
 
 /** For bookkeeping steps that only write to DynamoDB and are idempotent: anything is worth retrying. */
 export const BOOKKEEPING_RETRY: sfn.RetryProps = {
@@ -74,10 +40,16 @@ export const BOOKKEEPING_RETRY: sfn.RetryProps = {
   jitterStrategy: sfn.JitterType.FULL,
 };
 
-/** Every task that calls a model gets the same rules (plan and synthesis too, not only workers). */
-export const MODEL_TASK_RETRIES = [
-  THROTTLING_RETRY,
-  TRANSIENT_RETRY,
-  LAMBDA_SERVICE_RETRY,
-  RUNTIME_CRASH_RETRY,
-];
+/** Errors of the StartExecution call itself (throttling, service trouble), not of the child. */
+export const START_EXECUTION_RETRY: sfn.RetryProps = {
+  errors: [
+    'StepFunctions.ExecutionLimitExceededException',
+    'StepFunctions.AWSStepFunctionsException',
+    'StepFunctions.SdkClientException',
+  ],
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 4,
+  maxDelay: Duration.seconds(30),
+  jitterStrategy: sfn.JitterType.FULL,
+};

@@ -8,7 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
-import { BOOKKEEPING_RETRY } from '../retry-policies';
+import { BOOKKEEPING_RETRY, START_EXECUTION_RETRY } from '../retry-policies';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
 
@@ -29,20 +29,6 @@ export interface BatchWorkflowProps {
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
-
-/** Errors of the StartExecution call itself (throttling, service trouble), not of the child. */
-const START_EXECUTION_RETRY: sfn.RetryProps = {
-  errors: [
-    'StepFunctions.ExecutionLimitExceededException',
-    'StepFunctions.AWSStepFunctionsException',
-    'StepFunctions.SdkClientException',
-  ],
-  interval: Duration.seconds(2),
-  backoffRate: 2,
-  maxAttempts: 4,
-  maxDelay: Duration.seconds(30),
-  jitterStrategy: sfn.JitterType.FULL,
-};
 
 /** Each iteration gets the run id and its whole item. */
 const RUN_ITEMS_SELECTOR = {

@@ -1,4 +1,5 @@
 import type { JobWithSubtasks } from '../../lambdas/shared/storage/job-repository';
+import { errorsOfClass } from '../../lambdas/shared/domain/error-policy';
 import { toJobView } from '../../lambdas/shared/views/job-view';
 import type { JobStatus } from '../../lambdas/shared/domain/schemas';
 import { FAULT_KINDS, type FaultKind, type RequestLogEntry } from '../../local/simulated-model';
@@ -55,18 +56,11 @@ export interface JobCheck {
 }
 
 /**
- * Errors after which giving up at once is right (docs/architecture.md's error table): the request was
- * rejected or refused, the answer was empty, the plan stayed invalid, or there was nothing to run on. Anything else is transient and
- * may only fail a subtask or job once its Retry rule is used up.
+ * Errors after which giving up at once is right: the error policy's final class (the request was
+ * rejected or refused, the answer was empty, the plan stayed invalid, or there was nothing to run on).
+ * Anything else is transient and may only fail a subtask or job once its Retry rule is used up.
  */
-export const FINAL_ERRORS = [
-  'ModelRequestRejected',
-  'ModelRefused',
-  'EmptyModelOutput',
-  'InvalidPlan',
-  'DependencyFailed',
-  'AllSubtasksFailed',
-];
+export const FINAL_ERRORS: readonly string[] = errorsOfClass('final');
 
 const TERMINAL: readonly JobStatus[] = ['SUCCEEDED', 'PARTIAL', 'FAILED'];
 const DEFAULT_MAX_ATTEMPTS = 3;

@@ -1,7 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { classifyModelError, ModelTimeout } from '../domain/errors';
+import { ModelTimeout } from '../domain/errors';
+import { classifyModelError } from './error-mapping';
 import type { ModelEnv } from '../runtime/env';
 import type { Usage } from '../domain/schemas';
 

@@ -2,9 +2,9 @@ import { METRIC, type ModelRole } from '../runtime/metric-names';
 import type { ModelGateway, ModelRequest, ModelResponse } from './gateway';
 import { MetricUnit, type Observability } from '../runtime/observability';
 import { estimateCostUsd } from '../domain/pricing';
+import { isThrottling } from '../domain/error-policy';
 
 /** The errors that mean "slow down" (HTTP 429 and 529); Step Functions waits them out. */
-const THROTTLE_ERRORS: ReadonlySet<string> = new Set(['ModelRateLimited', 'ModelOverloaded']);
 
 /**
  * Wraps a gateway so every model call is measured: latency, tokens and estimated cost on success,
@@ -58,7 +58,7 @@ export class InstrumentedModelGateway implements ModelGateway {
       const errorMetrics = this.observability.metricsWith({ ...dimensions, errorName: name });
       errorMetrics.addMetric(METRIC.modelErrors, MetricUnit.Count, 1);
       errorMetrics.publishStoredMetrics();
-      const throttled = THROTTLE_ERRORS.has(name);
+      const throttled = isThrottling(name);
       if (throttled) {
         const throttleMetrics = this.observability.metricsWith(dimensions);
         throttleMetrics.addMetric(METRIC.modelThrottled, MetricUnit.Count, 1);

@@ -9,7 +9,7 @@ import { DEFAULT_MODELS, parseConfig } from '../../../lib/config';
 import { FUNCTION_RUNTIME } from '../../../lib/constructs/workflow-function';
 import { modelsForRole } from '../../../lib/constructs/orchestrator-workflow';
 import { PROFILES } from '../../../lambdas/shared/domain/profiles';
-import { LAMBDA_SERVICE_ERRORS } from '../../../lib/retry-policies';
+import { ERROR_POLICY, RETRY_TIMING, errorsOfClass } from '../../../lambdas/shared/domain/error-policy';
 import { type AslDefinition, type AslState, synthesize } from '../../helpers/synth';
 
 const { template, json, definition } = synthesize();
@@ -90,11 +90,48 @@ describe('orchestrator state machine', () => {
           }),
         );
       }
-      for (const error of ['ModelUnavailable', 'ModelTimeout', ...LAMBDA_SERVICE_ERRORS]) {
+      for (const error of ['ModelUnavailable', 'ModelTimeout', ...errorsOfClass('lambda-service')]) {
         expect(retryFor(s, error)).toEqual(
           expect.objectContaining({ JitterStrategy: 'FULL', MaxDelaySeconds: expect.any(Number) }),
         );
       }
+    },
+  );
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])(
+    'retries every error the policy retries in %s with the timing of its class',
+    (name) => {
+      const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+      const expected = Object.entries(ERROR_POLICY).map(([error, entry]) => {
+        if (entry.class === 'final') return { error, rule: undefined };
+        const timing = RETRY_TIMING[entry.class];
+        return {
+          error,
+          rule: expect.objectContaining({
+            IntervalSeconds: timing.intervalSeconds,
+            BackoffRate: timing.backoffRate,
+            MaxAttempts: timing.maxAttempts,
+            MaxDelaySeconds: timing.maxDelaySeconds,
+            JitterStrategy: 'FULL',
+          }),
+        };
+      });
+      expect(Object.keys(ERROR_POLICY).map((error) => ({ error, rule: retryFor(s, error) }))).toEqual(
+        expected,
+      );
+    },
+  );
+
+  it.each(['Plan', 'RunSubtask', 'Synthesize'])(
+    'waits out Lambda throttling in %s longer than other Lambda service errors (2 s, ×2, 6 attempts)',
+    (name) => {
+      const s = name === 'RunSubtask' ? state(itemProcessor(definition), name) : state(definition, name);
+      expect(retryFor(s, 'Lambda.TooManyRequestsException')).toEqual(
+        expect.objectContaining({ IntervalSeconds: 2, BackoffRate: 2, MaxAttempts: 6 }),
+      );
+      expect(retryFor(s, 'Lambda.TooManyRequestsException')).not.toEqual(
+        retryFor(s, 'Lambda.ServiceException'),
+      );
     },
   );
 
