@@ -14,7 +14,7 @@ import { HttpError } from './http-error';
 import type { ExecutionStarter } from './jobs-service';
 
 export interface BatchesServiceDependencies {
-  batches: BatchRepository;
+  batches: Pick<BatchRepository, 'createRun' | 'finishRun' | 'getRunWithItems' | 'listRuns'>;
   /** Starts the batch state machine. */
   executions: Pick<ExecutionStarter, 'start'>;
   /** The batch definitions a run may name (read once per container). */

@@ -38,7 +38,10 @@ export function sfnExecutionStarter(client: SFNClient, stateMachineArn: string):
 }
 
 export interface JobsServiceDependencies {
-  repository: JobRepository;
+  repository: Pick<
+    JobRepository,
+    'cancelJob' | 'createJob' | 'failJob' | 'getJob' | 'getJobWithSubtasks' | 'listJobs' | 'setExecutionArn'
+  >;
   idempotency: IdempotencyStore;
   executions: ExecutionStarter;
   /** Local servers only: the execution console that job views link to. */

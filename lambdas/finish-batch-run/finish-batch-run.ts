@@ -25,7 +25,10 @@ export interface FinishBatchRunResult {
  */
 export async function finishBatchRun(
   event: FinishBatchRunEvent,
-  deps: { batches: BatchRepository; jobs: JobRepository },
+  deps: {
+    batches: Pick<BatchRepository, 'finishRun' | 'getRunWithItems' | 'recordItemOutcome'>;
+    jobs: Pick<JobRepository, 'failJob'>;
+  },
 ): Promise<FinishBatchRunResult> {
   const stored = await deps.batches.getRunWithItems(event.runId);
   if (!stored) throw new Error(`No batch run ${event.runId}`);

@@ -17,7 +17,7 @@ export interface MarkFailedResult {
 /** Records FAILED and the cause on the job. Subtasks that succeeded keep their outputs. */
 export async function markJobFailed(
   event: MarkFailedEvent,
-  repository: JobRepository,
+  repository: Pick<JobRepository, 'failJob'>,
 ): Promise<MarkFailedResult> {
   const error = errorFromCatch(event.error);
   await repository.failJob(event.jobId, error);

@@ -15,6 +15,12 @@ import {
 import { validatePlan } from './plan-validation';
 import { dependencyWaves } from './plan-waves';
 
+/** The job operations planning performs. */
+export type PlanStore = Pick<
+  JobRepository,
+  'createJob' | 'getJob' | 'recordFailedPlanningUsage' | 'savePlan' | 'setJobStatus'
+>;
+
 export interface PlanSettings {
   /** Default model and token limit; a profile may override them. */
   model: string;
@@ -28,7 +34,7 @@ export interface PlanSettings {
 }
 
 export interface PlanDependencies {
-  repository: JobRepository;
+  repository: PlanStore;
   model: ModelGateway;
   settings: PlanSettings;
   /** Milliseconds the caller may still spend (the Lambda's remaining time less a margin). */
@@ -153,7 +159,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   );
 }
 
-async function loadOrCreateJob(input: ExecutionInput, repository: JobRepository): Promise<JobRecord> {
+async function loadOrCreateJob(input: ExecutionInput, repository: PlanStore): Promise<JobRecord> {
   const existing = await repository.getJob(input.jobId);
   if (existing) return existing;
   if (!input.request) {

@@ -44,7 +44,10 @@ function childFailure(caught: { Error?: string; Cause?: string }): ErrorSummary 
  */
 export async function recordBatchItem(
   event: RecordBatchItemEvent,
-  deps: { batches: BatchRepository; jobs: JobRepository },
+  deps: {
+    batches: Pick<BatchRepository, 'recordItemOutcome'>;
+    jobs: Pick<JobRepository, 'failJob' | 'getJob'>;
+  },
 ): Promise<RecordBatchItemResult> {
   const { index, jobId } = event.item;
   let job = await deps.jobs.getJob(jobId);

@@ -22,7 +22,7 @@ export interface SubtaskFailureResult {
  */
 export async function recordSubtaskFailure(
   event: RecordSubtaskFailureEvent,
-  repository: JobRepository,
+  repository: Pick<JobRepository, 'failSubtask'>,
 ): Promise<SubtaskFailureResult> {
   const error = errorFromCatch(event.error);
   const recorded = await repository.failSubtask(event.jobId, event.subtaskId, error);

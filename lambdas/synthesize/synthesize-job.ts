@@ -16,7 +16,10 @@ export interface SynthesisSettings {
 }
 
 export interface SynthesisDependencies {
-  repository: JobRepository;
+  repository: Pick<
+    JobRepository,
+    'completeJob' | 'getJobWithSubtasks' | 'recordFailedSynthesisUsage' | 'setJobStatus'
+  >;
   model: ModelGateway;
   settings: SynthesisSettings;
   remainingMs: () => number;

@@ -7,6 +7,12 @@ import { profileNamed } from '../shared/domain/profiles';
 import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/model/prompts';
 import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/domain/schemas';
 
+/** The job operations a worker performs. */
+export type WorkerStore = Pick<
+  JobRepository,
+  'beginSubtaskAttempt' | 'completeSubtask' | 'failSubtask' | 'getJob' | 'getSubtask'
+>;
+
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });
 export type RunSubtaskEvent = z.infer<typeof RunSubtaskEventSchema>;
 
@@ -16,7 +22,7 @@ export interface WorkerSettings {
 }
 
 export interface WorkerDependencies {
-  repository: JobRepository;
+  repository: WorkerStore;
   model: ModelGateway;
   settings: WorkerSettings;
   remainingMs: () => number;
@@ -89,7 +95,7 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
 async function dependencyResults(
   jobId: string,
   subtask: PlannedSubtask,
-  repository: JobRepository,
+  repository: WorkerStore,
 ): Promise<DependencyResult[]> {
   const stored = await Promise.all(subtask.dependsOn.map((id) => repository.getSubtask(jobId, id)));
   return subtask.dependsOn.map((id, index) => {
