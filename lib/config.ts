@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type Profile, PROFILES } from '../lambdas/shared/domain/profiles';
 import { DEFAULT_BEDROCK_MODELS, parseBedrockModelId } from './bedrock-models';
 
 /**
@@ -33,6 +34,19 @@ export type ModelRole = (typeof MODEL_ROLES)[number];
 
 const modelId = z.string().min(1).max(200);
 
+/** The retention periods CloudWatch Logs accepts, in days (`logs.RetentionDays` has the same values). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
+
+const logRetentionDays = z
+  .number()
+  .int()
+  .refine((days): days is LogRetentionDays => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+    message: `must be one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')} (days)`,
+  });
+
 /** Everything a deployment (or a local run) can tune. Validated before any construct is built. */
 export const OrchestratorConfigSchema = z
   .object({
@@ -61,7 +75,7 @@ export const OrchestratorConfigSchema = z
     planRepairAttempts: z.number().int().min(0).max(5).default(2),
     /** Days until DynamoDB's TTL removes a job and its subtasks. */
     jobTtlDays: z.number().int().min(1).max(3_650).default(30),
-    logRetentionDays: z.number().int().min(1).default(30),
+    logRetentionDays: logRetentionDays.default(30),
     /** The batch Map: `inline` (default, runs locally) or `distributed` (item lists in S3, cloud only). */
     batchMap: z.enum(BATCH_MAP_KINDS).default('inline'),
     /** The jobs API: throttling and quota of its usage plan, and the largest request body accepted. */
@@ -82,6 +96,9 @@ export const OrchestratorConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const problem of profileModelProblems(config.provider)) {
+      ctx.addIssue({ code: 'custom', message: problem, path: ['provider'] });
+    }
     if (config.provider === 'bedrock' && config.apiKeySecretArn) {
       ctx.addIssue({
         code: 'custom',
@@ -120,6 +137,46 @@ export const OrchestratorConfigSchema = z
   });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfigSchema>;
 export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;
+
+/** Profiles whose model ids belong to the other provider, each as a problem naming the profile. */
+export function profileModelProblems(
+  provider: ModelProvider,
+  profiles: readonly Profile[] = PROFILES,
+): string[] {
+  return profiles.flatMap((profile) =>
+    MODEL_ROLES.flatMap((role) => {
+      const model = profile.models?.[role];
+      if (model === undefined) return [];
+      const isBedrockId = parseBedrockModelId(model) !== undefined;
+      if (provider === 'bedrock' && !isBedrockId)
+        return [
+          `profile ${profile.name}: models.${role} "${model}" is not a Bedrock model id (provider is "bedrock")`,
+        ];
+      if (provider === 'anthropic' && isBedrockId)
+        return [
+          `profile ${profile.name}: models.${role} "${model}" is a Bedrock model id (provider is "anthropic")`,
+        ];
+      return [];
+    }),
+  );
+}
+
+/** Every model a role may call: the deployment's, plus any a profile sets for that role. */
+export function modelsForRole(
+  config: Pick<OrchestratorConfig, 'models'>,
+  role: ModelRole,
+  profiles: readonly Profile[] = PROFILES,
+): string[] {
+  const fromProfiles = profiles.flatMap((profile) => profile.models?.[role] ?? []);
+  return [...new Set([config.models[role], ...fromProfiles])];
+}
+
+/** `modelsForRole` for every role. */
+export const modelsByRole = (config: Pick<OrchestratorConfig, 'models'>): Record<ModelRole, string[]> => ({
+  orchestrator: modelsForRole(config, 'orchestrator'),
+  worker: modelsForRole(config, 'worker'),
+  synthesis: modelsForRole(config, 'synthesis'),
+});
 
 /**
  * Reads the configuration from CDK context (`-c orchestrator='{"maxConcurrency":20}'` or cdk.json)

@@ -1,10 +1,9 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import type { BatchDefinition } from '../lambdas/shared/domain/batch-schemas';
 import { DEFAULT_BATCHES_DIR } from './batch-definitions';
-import type { OrchestratorConfig } from './config';
+import { modelsByRole, type OrchestratorConfig } from './config';
 import { BatchItemsBucket } from './constructs/batch-items-bucket';
 import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
@@ -12,7 +11,7 @@ import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { LogEncryption } from './constructs/log-encryption';
 import { OperationsDashboard } from './constructs/operations-dashboard';
-import { modelsForRole, OrchestratorWorkflow } from './constructs/orchestrator-workflow';
+import { OrchestratorWorkflow } from './constructs/orchestrator-workflow';
 
 export interface OrchestratorStackProps extends StackProps {
   readonly config: OrchestratorConfig;
@@ -51,7 +50,15 @@ export class OrchestratorStack extends Stack {
     this.workflow = new OrchestratorWorkflow(this, 'Workflow', {
       table: this.jobs.table,
       ...(this.apiKeySecret ? { apiKeySecret: this.apiKeySecret } : {}),
-      config,
+      provider: config.provider,
+      models: config.models,
+      grantedModels: modelsByRole(config),
+      maxTokens: config.maxTokens,
+      maxConcurrency: config.maxConcurrency,
+      maxSubtasks: config.maxSubtasks,
+      planRepairAttempts: config.planRepairAttempts,
+      jobTtlDays: config.jobTtlDays,
+      logRetention: config.logRetentionDays,
     });
 
     this.batchItems =
@@ -63,7 +70,7 @@ export class OrchestratorStack extends Stack {
       orchestrator: this.workflow.stateMachine,
       jobTtlDays: config.jobTtlDays,
       ...(this.batchItems ? { itemsBucket: this.batchItems.bucket } : {}),
-      logRetention: config.logRetentionDays as logs.RetentionDays,
+      logRetention: config.logRetentionDays,
     });
     this.batchSchedules = new BatchSchedules(this, 'BatchSchedules', {
       batchStateMachine: this.batchWorkflow.stateMachine,
@@ -77,7 +84,7 @@ export class OrchestratorStack extends Stack {
       batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
       ...config.api,
       jobTtlDays: config.jobTtlDays,
-      logRetention: config.logRetentionDays as logs.RetentionDays,
+      logRetention: config.logRetentionDays,
     });
 
     this.operations = new OperationsDashboard(this, 'Operations', {
@@ -94,11 +101,7 @@ export class OrchestratorStack extends Stack {
         FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
       },
       modelFunctions: ['Plan', 'Worker', 'Synthesize'],
-      modelsByRole: {
-        orchestrator: modelsForRole(config, 'orchestrator'),
-        worker: modelsForRole(config, 'worker'),
-        synthesis: modelsForRole(config, 'synthesis'),
-      },
+      modelsByRole: modelsByRole(config),
       serviceName: this.stackName,
     });
 

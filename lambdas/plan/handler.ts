@@ -4,19 +4,27 @@ import { repositoryFromEnv } from '../shared/storage/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/runtime/lambda-handler';
 import { createModelGateway } from '../shared/model/gateway';
 import { ExecutionInputSchema } from '../shared/domain/schemas';
-import { planJob } from './plan-job';
+import { type Env } from '../shared/runtime/env';
+import { planJob, type PlanSettings } from './plan-job';
 
-export const { createHandler, handler } = lambdaEntry(ExecutionInputSchema, (rawEnv, observability) => {
-  const env = parseEnv(PlanEnvSchema, rawEnv);
-  const repository = repositoryFromEnv(env, observability.tracer);
-  const model = new InstrumentedModelGateway(createModelGateway(env), 'orchestrator', observability);
-  const settings = {
-    model: env.MODEL,
-    maxTokens: env.MODEL_MAX_TOKENS,
-    maxSubtasks: env.MAX_SUBTASKS,
-    repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
-    ...(env.EXACT_SUBTASK_COUNT ? { exactSubtaskCount: env.EXACT_SUBTASK_COUNT } : {}),
-  };
-  return (event, context) =>
-    planJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
-});
+/**
+ * The plan function's entry. `extraSettings` is a seam for development tools (the benchmark plans an
+ * exact number of subtasks through it); the deployed function uses none.
+ */
+export const planEntry = (extraSettings: (env: Env) => Partial<PlanSettings> = () => ({})) =>
+  lambdaEntry(ExecutionInputSchema, (rawEnv, observability) => {
+    const env = parseEnv(PlanEnvSchema, rawEnv);
+    const repository = repositoryFromEnv(env, observability.tracer);
+    const model = new InstrumentedModelGateway(createModelGateway(env), 'orchestrator', observability);
+    const settings = {
+      model: env.MODEL,
+      maxTokens: env.MODEL_MAX_TOKENS,
+      maxSubtasks: env.MAX_SUBTASKS,
+      repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
+      ...extraSettings(rawEnv),
+    };
+    return (event, context) =>
+      planJob(event, { repository, model, settings, remainingMs: remainingMsOf(context) });
+  });
+
+export const { createHandler, handler } = planEntry();

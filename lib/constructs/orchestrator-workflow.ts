@@ -6,40 +6,11 @@ import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { OrchestratorConfig } from '../config';
+import type { ModelProvider, ModelRole } from '../config';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
-import { type Profile, PROFILES } from '../../lambdas/shared/domain/profiles';
-import { parseBedrockModelId } from '../bedrock-models';
 import { bedrockInvokeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
-
-/**
- * Every model a role may call: the deployment's, plus any a profile sets for that role. With Bedrock a
- * profile's model id must be a Bedrock id too, or `cdk synth` fails naming the profile.
- */
-export function modelsForRole(
-  config: OrchestratorConfig,
-  role: 'orchestrator' | 'worker' | 'synthesis',
-  profiles: readonly Profile[] = PROFILES,
-): string[] {
-  const fromProfiles = profiles.flatMap((profile) => {
-    const model = profile.models?.[role];
-    if (model === undefined) return [];
-    if (config.provider === 'bedrock' && parseBedrockModelId(model) === undefined) {
-      throw new Error(
-        `Profile ${profile.name}: models.${role} "${model}" is not a Bedrock model id (provider is "bedrock")`,
-      );
-    }
-    if (config.provider === 'anthropic' && parseBedrockModelId(model) !== undefined) {
-      throw new Error(
-        `Profile ${profile.name}: models.${role} "${model}" is a Bedrock model id (provider is "anthropic")`,
-      );
-    }
-    return [model];
-  });
-  return [...new Set([config.models[role], ...fromProfiles])];
-}
 
 const LAMBDAS_DIR = path.join(__dirname, '..', '..', 'lambdas');
 
@@ -52,9 +23,34 @@ export interface OrchestratorWorkflowProps {
    * @default none
    */
   readonly apiKeySecret?: ISecret;
-  /** `config.provider` decides how the model-calling functions reach the model and what they may do. */
-  readonly config: OrchestratorConfig;
+  /** How the model-calling functions reach the model, and so what they may do. */
+  readonly provider: ModelProvider;
+  /** The model each role calls unless the job's profile sets another. */
+  readonly models: Readonly<Record<ModelRole, string>>;
+  /**
+   * Every model each role may call (profiles may set their own), for the Bedrock grants.
+   * @default each role's model only
+   */
+  readonly grantedModels?: Readonly<Record<ModelRole, readonly string[]>>;
+  /** @default 4096 for planning and workers, 8192 for synthesis */
+  readonly maxTokens?: Readonly<Record<ModelRole, number>>;
+  /** Workers at once per job (the RunSubtasks Map's MaxConcurrency). @default 10 */
+  readonly maxConcurrency?: number;
+  /** Ceiling on subtasks per job, whatever a profile allows. @default 10 */
+  readonly maxSubtasks?: number;
+  /** Repair calls after an invalid plan, then `InvalidPlan`. @default 2 */
+  readonly planRepairAttempts?: number;
+  /** Days until DynamoDB's TTL removes a job and its subtasks. @default 30 */
+  readonly jobTtlDays?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
 }
+
+const DEFAULT_MAX_TOKENS: Readonly<Record<ModelRole, number>> = {
+  orchestrator: 4_096,
+  worker: 4_096,
+  synthesis: 8_192,
+};
 
 /** Lambda timeouts: long enough for one model call of the role's size (plan may need repair calls). */
 const TIMEOUTS = {
@@ -86,58 +82,64 @@ export class OrchestratorWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorWorkflowProps) {
     super(scope, id);
-    const { config, table, apiKeySecret } = props;
-    if (config.provider === 'anthropic' && !apiKeySecret) {
+    const { table, apiKeySecret, provider, models } = props;
+    const maxTokens = props.maxTokens ?? DEFAULT_MAX_TOKENS;
+    const grantedModels = props.grantedModels ?? {
+      orchestrator: [models.orchestrator],
+      worker: [models.worker],
+      synthesis: [models.synthesis],
+    };
+    if (provider === 'anthropic' && !apiKeySecret) {
       throw new Error('OrchestratorWorkflow: provider "anthropic" needs apiKeySecret');
     }
-    if (config.provider === 'bedrock' && apiKeySecret) {
+    if (provider === 'bedrock' && apiKeySecret) {
       throw new Error('OrchestratorWorkflow: provider "bedrock" takes no apiKeySecret');
     }
-    const logRetention = config.logRetentionDays as logs.RetentionDays;
-    const common = { TABLE_NAME: table.tableName, JOB_TTL_DAYS: String(config.jobTtlDays) };
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const common = { TABLE_NAME: table.tableName, JOB_TTL_DAYS: String(props.jobTtlDays ?? 30) };
     const modelEnv = {
       ...common,
-      MODEL_PROVIDER: config.provider,
+      MODEL_PROVIDER: provider,
       ...(apiKeySecret ? { ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn } : {}),
       MODEL_MAX_RETRIES: '0',
     };
 
     this.planFunction = new WorkflowFunction(this, 'PlanFunction', {
-      modelProvider: config.provider,
+      modelProvider: provider,
       entry: path.join(LAMBDAS_DIR, 'plan', 'handler.ts'),
       description: 'Plans a job: asks the orchestrator model for subtasks and validates them',
       timeout: TIMEOUTS.plan,
       logRetention,
       environment: {
         ...modelEnv,
-        MODEL: config.models.orchestrator,
-        MODEL_MAX_TOKENS: String(config.maxTokens.orchestrator),
-        MAX_SUBTASKS: String(config.maxSubtasks),
-        PLAN_REPAIR_ATTEMPTS: String(config.planRepairAttempts),
+        MODEL: models.orchestrator,
+        MODEL_MAX_TOKENS: String(maxTokens.orchestrator),
+        MAX_SUBTASKS: String(props.maxSubtasks ?? 10),
+        PLAN_REPAIR_ATTEMPTS: String(props.planRepairAttempts ?? 2),
       },
     });
     this.workerFunction = new WorkflowFunction(this, 'WorkerFunction', {
-      modelProvider: config.provider,
+      modelProvider: provider,
       entry: path.join(LAMBDAS_DIR, 'worker', 'handler.ts'),
       description: 'Runs one subtask with the worker model',
       timeout: TIMEOUTS.worker,
       logRetention,
       environment: {
         ...modelEnv,
-        MODEL: config.models.worker,
-        MODEL_MAX_TOKENS: String(config.maxTokens.worker),
+        MODEL: models.worker,
+        MODEL_MAX_TOKENS: String(maxTokens.worker),
       },
     });
     this.synthesizeFunction = new WorkflowFunction(this, 'SynthesizeFunction', {
-      modelProvider: config.provider,
+      modelProvider: provider,
       entry: path.join(LAMBDAS_DIR, 'synthesize', 'handler.ts'),
       description: 'Combines the subtask results into the deliverable',
       timeout: TIMEOUTS.synthesize,
       logRetention,
       environment: {
         ...modelEnv,
-        MODEL: config.models.synthesis,
-        MODEL_MAX_TOKENS: String(config.maxTokens.synthesis),
+        MODEL: models.synthesis,
+        MODEL_MAX_TOKENS: String(maxTokens.synthesis),
       },
     });
     this.recordSubtaskFailureFunction = new WorkflowFunction(this, 'RecordSubtaskFailureFunction', {
@@ -170,9 +172,9 @@ export class OrchestratorWorkflow extends Construct {
     table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');
     table.grant(this.markFailedFunction, 'dynamodb:UpdateItem');
     const modelFunctions = [
-      [this.planFunction, modelsForRole(config, 'orchestrator')],
-      [this.workerFunction, modelsForRole(config, 'worker')],
-      [this.synthesizeFunction, modelsForRole(config, 'synthesis')],
+      [this.planFunction, grantedModels.orchestrator],
+      [this.workerFunction, grantedModels.worker],
+      [this.synthesizeFunction, grantedModels.synthesis],
     ] as const;
     for (const [modelFunction, models] of modelFunctions) {
       // Anthropic: read the key. Bedrock: invoke only the models this role can use. Never both.
@@ -186,14 +188,14 @@ export class OrchestratorWorkflow extends Construct {
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Orchestrator-workers content generation: plan, run subtasks in parallel, synthesize',
-      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(config)),
+      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(props.maxConcurrency ?? 10)),
       timeout: Duration.hours(2),
       tracingEnabled: true,
       logs: executionLogging(this, logRetention),
     });
   }
 
-  private definition(config: OrchestratorConfig): sfn.IChainable {
+  private definition(maxConcurrency: number): sfn.IChainable {
     const plan = new tasks.LambdaInvoke(this, 'Plan', {
       lambdaFunction: this.planFunction,
       comment: 'The orchestrator model decides which subtasks this task needs',
@@ -239,7 +241,7 @@ export class OrchestratorWorkflow extends Construct {
         'jobId.$': '$.jobId',
         'subtaskId.$': '$$.Map.Item.Value',
       },
-      maxConcurrency: config.maxConcurrency,
+      maxConcurrency,
     });
     runSubtasks.itemProcessor(runSubtask);
 

@@ -57,6 +57,11 @@ export interface LocalOrchestratorOptions {
    * Tests use it to reach a deadline quickly.
    */
   functionTimeoutSeconds?: Partial<Record<string, number>>;
+  /**
+   * Handler modules by handler folder (`plan`, …), instead of the template's: development tools bind
+   * a function to their own entry this way (the benchmark's exact-count planner).
+   */
+  entryOverrides?: Partial<Record<string, string>>;
   /** Extra environment for every function, e.g. the local Step Functions endpoint for the api function. */
   functionEnvironment?: Record<string, string>;
 }
@@ -132,7 +137,12 @@ export class LocalOrchestrator {
         stack.functions.map((synthesized) => {
           const folder = path.basename(path.dirname(synthesized.entry));
           const timeoutOverride = options.functionTimeoutSeconds?.[folder];
-          const spec = timeoutOverride ? { ...synthesized, timeoutSeconds: timeoutOverride } : synthesized;
+          const entryOverride = options.entryOverrides?.[folder];
+          const spec = {
+            ...synthesized,
+            ...(timeoutOverride ? { timeoutSeconds: timeoutOverride } : {}),
+            ...(entryOverride ? { entry: entryOverride } : {}),
+          };
           // Local-only settings on top of the function's environment from the template.
           const environment = {
             ...spec.environment,

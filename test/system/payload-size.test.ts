@@ -1,4 +1,5 @@
 import { LocalOrchestrator, type ExecutionEvent } from '../../local/runtime/local-stack';
+import { exactSubtaskPlan } from '../../tools/bench/exact-subtask-plan';
 
 /**
  * Step Functions caps a state's input and output at 256 KB. States carry ids, never model text, so
@@ -18,7 +19,7 @@ beforeAll(async () => {
     },
     // A 100-subtask plan needs more than the default 4,096 output tokens.
     config: { maxSubtasks: SUBTASKS, maxConcurrency: SUBTASKS, maxTokens: { orchestrator: 32_000 } },
-    functionEnvironment: { EXACT_SUBTASK_COUNT: String(SUBTASKS) },
+    ...exactSubtaskPlan(SUBTASKS),
   });
 });
 afterAll(() => orchestrator.close());

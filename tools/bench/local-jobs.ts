@@ -3,6 +3,7 @@
  * aws-local-stepfunctions, dynalite, the simulated model) and measures them.
  */
 import type { LocalOrchestrator, ExecutionRecord } from '../../local/runtime/local-stack';
+import { exactSubtaskPlan } from './exact-subtask-plan';
 import type { LatencyByRole } from '../../local/simulated-model';
 import {
   type CloudCost,
@@ -40,7 +41,7 @@ export function benchStackOptions(subtasks: number, maxConcurrency: number, late
       // A 64-subtask plan and its synthesis are longer than the default token limits allow.
       maxTokens: { orchestrator: 32_000, worker: 4_096, synthesis: 32_000 },
     },
-    functionEnvironment: { EXACT_SUBTASK_COUNT: String(subtasks) },
+    ...exactSubtaskPlan(subtasks),
   };
 }
 

@@ -45,11 +45,6 @@ export type ModelEnv = z.infer<typeof ModelEnvSchema>;
 export const PlanEnvSchema = ModelEnvSchema.extend({
   MAX_SUBTASKS: z.coerce.number().int().min(1).max(100).default(10),
   PLAN_REPAIR_ATTEMPTS: z.coerce.number().int().min(0).max(5).default(2),
-  /**
-   * Benchmarks only (`npm run bench` sets it locally; the stack never does): plan exactly this many
-   * subtasks instead of the profile's range, still capped by MAX_SUBTASKS.
-   */
-  EXACT_SUBTASK_COUNT: z.coerce.number().int().min(1).max(100).optional(),
 });
 export type PlanEnv = z.infer<typeof PlanEnvSchema>;
 

@@ -5,9 +5,8 @@ import { Match } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import aslValidator from 'asl-validator';
 import { buildApp } from '../../../lib/app';
-import { DEFAULT_MODELS, parseConfig } from '../../../lib/config';
+import { DEFAULT_MODELS, modelsForRole, parseConfig, profileModelProblems } from '../../../lib/config';
 import { FUNCTION_RUNTIME } from '../../../lib/constructs/workflow-function';
-import { modelsForRole } from '../../../lib/constructs/orchestrator-workflow';
 import { PROFILES } from '../../../lambdas/shared/domain/profiles';
 import { ERROR_POLICY, RETRY_TIMING, errorsOfClass } from '../../../lambdas/shared/domain/error-policy';
 import { type AslDefinition, type AslState, synthesize } from '../../helpers/synth';
@@ -439,9 +438,13 @@ describe('models a role may call', () => {
   });
 
   it('refuse a profile model id of the other provider, naming the profile', () => {
-    expect(() =>
-      modelsForRole(parseConfig({ provider: 'bedrock' }), 'worker', withWorkerModel('claude-opus-5-5')),
-    ).toThrow('Profile marketing: models.worker "claude-opus-5-5" is not a Bedrock model id');
+    expect(profileModelProblems('bedrock', withWorkerModel('claude-opus-5-5'))).toEqual([
+      'profile marketing: models.worker "claude-opus-5-5" is not a Bedrock model id (provider is "bedrock")',
+    ]);
+    expect(profileModelProblems('anthropic', withWorkerModel('us.anthropic.claude-opus-5-5'))).toEqual([
+      'profile marketing: models.worker "us.anthropic.claude-opus-5-5" is a Bedrock model id (provider is "anthropic")',
+    ]);
+    expect(profileModelProblems('anthropic', withWorkerModel('claude-opus-5-5'))).toEqual([]);
   });
 });
 

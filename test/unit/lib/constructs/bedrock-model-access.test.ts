@@ -180,7 +180,7 @@ describe('provider configuration', () => {
     const stack = new Stack(new App(), 'Test');
     const table = new Table(stack, 'T', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
 
-    expect(() => new OrchestratorWorkflow(stack, 'A', { table, config: parseConfig({}) })).toThrow(
+    expect(() => new OrchestratorWorkflow(stack, 'A', { table, provider: 'anthropic', models: parseConfig({}).models })).toThrow(
       /needs apiKeySecret/,
     );
     const secret = Secret.fromSecretCompleteArn(
@@ -193,7 +193,8 @@ describe('provider configuration', () => {
         new OrchestratorWorkflow(stack, 'B', {
           table,
           apiKeySecret: secret,
-          config: parseConfig({ provider: 'bedrock' }),
+          provider: 'bedrock',
+          models: parseConfig({ provider: 'bedrock' }).models,
         }),
     ).toThrow(/takes no apiKeySecret/);
   });

@@ -1,6 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { parseConfig } from '../../../../lib/config';
-import { modelsForRole } from '../../../../lib/constructs/orchestrator-workflow';
+import { modelsForRole, parseConfig } from '../../../../lib/config';
 import { METRICS_NAMESPACE } from '../../../../lib/constructs/workflow-function';
 import { METRIC } from '../../../../lambdas/shared/runtime/metric-names';
 import { synthesize } from '../../../helpers/synth';
