@@ -1,9 +1,20 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import jest from 'eslint-plugin-jest';
+import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.local/', 'coverage/', '**/*.js', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      'cdk.out/',
+      '.local/',
+      'coverage/',
+      '**/*.js',
+      '**/*.mjs',
+      '!local/server/console/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -25,6 +36,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The console's page script: plain browser JavaScript, type-checked by its own tsconfig (checkJs).
+    files: ['local/server/console/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser, dagre: 'readonly' } },
   },
   {
     files: ['test/**/*.ts'],

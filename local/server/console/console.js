@@ -1,8 +1,8 @@
+// @ts-check
 // The local execution console. It is a plain client of two public protocols, reached through the
 // console server on the same origin: the Step Functions JSON protocol (ListStateMachines,
 // ListExecutions, DescribeExecution, DescribeStateMachine, GetExecutionHistory) and the jobs API
 // (GET /jobs/{jobId}). Live updates are short polling; nothing reads the engine directly.
-/* global dagre */
 
 const POLL_MS = 1000;
 const STATUS_FILTERS = ['', 'RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
@@ -127,6 +127,7 @@ function runLabel(runs, index) {
 }
 
 /** `Error: message`, reading the message out of a Lambda error cause when there is one. */
+/** @param {{ error?: string, cause?: string }} failure */
 function describeFailure({ error, cause }) {
   try {
     const parsed = JSON.parse(cause ?? '');
@@ -143,7 +144,7 @@ function showError(error) {
 
 /** Runs `tick` now and every POLL_MS until it returns false; failures are shown, polling goes on. */
 function poll(tick) {
-  const live = document.getElementById('live');
+  const live = /** @type {HTMLElement} */ (document.getElementById('live'));
   let stopped = false;
   const run = async () => {
     try {
@@ -154,7 +155,7 @@ function poll(tick) {
         live.classList.add('paused');
       }
     } catch (error) {
-      live.textContent = `update failed: ${error.message}`;
+      live.textContent = `update failed: ${error instanceof Error ? error.message : String(error)}`;
     }
     if (!stopped) setTimeout(run, POLL_MS);
   };
@@ -481,6 +482,7 @@ async function executionPage(executionArn) {
   const states = collectStates(definition);
   let selected;
   const openRuns = new Set();
+  /** @type {{ events: any[], analysis: ReturnType<typeof analyseHistory>, job: any }} */
   let latest = { events: [], analysis: analyseHistory([]), job: null };
 
   const statusSlot = h('span', { id: 'execution-status' });

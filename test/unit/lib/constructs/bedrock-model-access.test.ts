@@ -180,9 +180,14 @@ describe('provider configuration', () => {
     const stack = new Stack(new App(), 'Test');
     const table = new Table(stack, 'T', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
 
-    expect(() => new OrchestratorWorkflow(stack, 'A', { table, provider: 'anthropic', models: parseConfig({}).models })).toThrow(
-      /needs apiKeySecret/,
-    );
+    expect(
+      () =>
+        new OrchestratorWorkflow(stack, 'A', {
+          table,
+          provider: 'anthropic',
+          models: parseConfig({}).models,
+        }),
+    ).toThrow(/needs apiKeySecret/);
     const secret = Secret.fromSecretCompleteArn(
       stack,
       'S',
