@@ -1,4 +1,13 @@
-import { LOG_RETENTION_DAYS, loadConfig, parseConfig } from '../../../lib/config';
+import * as path from 'node:path';
+import {
+  DEFAULT_MODELS,
+  LOG_RETENTION_DAYS,
+  loadConfig,
+  modelsForRole,
+  parseConfig,
+  profileModelProblems,
+} from '../../../lib/config';
+import { PROFILES } from '../../../lambdas/shared/domain/profiles';
 
 describe('the deployment configuration', () => {
   it('accepts every retention period CloudWatch Logs offers', () => {
@@ -25,5 +34,48 @@ describe('the deployment configuration', () => {
     expect(() => parseConfig({ maxSubtasks: 0, planRepairAttempts: 9 })).toThrow(
       /maxSubtasks: .*; planRepairAttempts: /,
     );
+  });
+});
+
+describe('configuration', () => {
+  it('defaults to models that are not in the SDK deprecated list', () => {
+    const sdkDir = path.dirname(require.resolve('@anthropic-ai/sdk'));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { DEPRECATED_MODELS } = require(path.join(sdkDir, 'internal', 'data', 'deprecated-models.js')) as {
+      DEPRECATED_MODELS: Record<string, string>;
+    };
+    expect(Object.keys(DEPRECATED_MODELS).length).toBeGreaterThan(0);
+    for (const model of Object.values(DEFAULT_MODELS)) expect(DEPRECATED_MODELS).not.toHaveProperty(model);
+  });
+
+  it('fails with the field named when a value is out of range', () => {
+    expect(() => parseConfig({ maxConcurrency: 0 })).toThrow(/maxConcurrency/);
+    expect(() => parseConfig({ maxSubtasks: 0 })).toThrow(/maxSubtasks/);
+    expect(() => parseConfig({ maxConcurency: 5 })).toThrow(/Unrecognized key/);
+  });
+});
+
+describe('models a role may call', () => {
+  const withWorkerModel = (model: string) => [{ ...PROFILES[1]!, models: { worker: model } }];
+
+  it('are the deployment model plus any a profile sets for that role', () => {
+    const config = parseConfig({ provider: 'bedrock' });
+    expect(modelsForRole(config, 'worker', withWorkerModel('us.anthropic.claude-opus-5-5'))).toEqual([
+      config.models.worker,
+      'us.anthropic.claude-opus-5-5',
+    ]);
+    expect(modelsForRole(config, 'orchestrator', withWorkerModel('us.anthropic.claude-opus-5-5'))).toEqual([
+      config.models.orchestrator,
+    ]);
+  });
+
+  it('refuse a profile model id of the other provider, naming the profile', () => {
+    expect(profileModelProblems('bedrock', withWorkerModel('claude-opus-5-5'))).toEqual([
+      'profile marketing: models.worker "claude-opus-5-5" is not a Bedrock model id (provider is "bedrock")',
+    ]);
+    expect(profileModelProblems('anthropic', withWorkerModel('us.anthropic.claude-opus-5-5'))).toEqual([
+      'profile marketing: models.worker "us.anthropic.claude-opus-5-5" is a Bedrock model id (provider is "anthropic")',
+    ]);
+    expect(profileModelProblems('anthropic', withWorkerModel('claude-opus-5-5'))).toEqual([]);
   });
 });
