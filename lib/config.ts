@@ -46,6 +46,8 @@ const logRetentionDays = z
   .refine((days): days is LogRetentionDays => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
     message: `must be one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')} (days)`,
   });
+/** Step Functions runs at most this many iterations of an inline Map at once (a service limit). */
+export const INLINE_MAP_MAX_CONCURRENCY = 40;
 
 /** Everything a deployment (or a local run) can tune. Validated before any construct is built. */
 export const OrchestratorConfigSchema = z
@@ -69,7 +71,15 @@ export const OrchestratorConfigSchema = z
       .strict()
       .default({ orchestrator: 4_096, worker: 4_096, synthesis: 8_192 }),
     /** Workers running at once per job (the Map's MaxConcurrency). */
-    maxConcurrency: z.number().int().min(1).max(1_000).default(10),
+    maxConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(
+        INLINE_MAP_MAX_CONCURRENCY,
+        `must be at most ${INLINE_MAP_MAX_CONCURRENCY}: an inline Map state runs at most ${INLINE_MAP_MAX_CONCURRENCY} iterations at once, whatever MaxConcurrency says`,
+      )
+      .default(10),
     /** Ceiling on subtasks per job, whatever a profile allows (profiles set their own bounds). */
     maxSubtasks: z.number().int().min(1).max(100).default(10),
     planRepairAttempts: z.number().int().min(0).max(5).default(2),
@@ -85,14 +95,39 @@ export const OrchestratorConfigSchema = z
         throttleBurstLimit: z.number().int().min(1).max(5_000).default(20),
         quotaPerDay: z.number().int().min(1).default(10_000),
         maxBodyBytes: z.number().int().min(1_024).max(1_000_000).default(65_536),
+        /**
+         * Set the region's API Gateway account setting to a CloudWatch Logs role this stack creates
+         * (retained when the stack is deleted), so access logging works in an account that never had
+         * one. The setting is shared by every REST API in the account and region: set false when one
+         * is already configured and should stay as it is.
+         */
+        cloudWatchRole: z.boolean().default(true),
       })
       .strict()
-      .default({ throttleRateLimit: 10, throttleBurstLimit: 20, quotaPerDay: 10_000, maxBodyBytes: 65_536 }),
+      .default({
+        throttleRateLimit: 10,
+        throttleBurstLimit: 20,
+        quotaPerDay: 10_000,
+        maxBodyBytes: 65_536,
+        cloudWatchRole: true,
+      }),
     /**
      * Provider `anthropic` only: an existing Secrets Manager secret holding the Anthropic API key; a
      * new one is created when unset.
      */
     apiKeySecretArn: z.string().startsWith('arn:').optional(),
+    /**
+     * With `apiKeySecretArn`: the customer-managed KMS key that secret is encrypted with; the model
+     * functions get `kms:Decrypt` on it (through Secrets Manager only). Unset: the secret uses the
+     * AWS-managed key, which needs no grant.
+     */
+    apiKeySecretKmsKeyArn: z
+      .string()
+      .regex(
+        /^arn:aws[\w-]*:kms:[\w-]+:\d{12}:key\/[\w-]+$/,
+        'must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>)',
+      )
+      .optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -104,6 +139,13 @@ export const OrchestratorConfigSchema = z
         code: 'custom',
         message: 'is only used with provider "anthropic" (Bedrock is authorised by IAM, not an API key)',
         path: ['apiKeySecretArn'],
+      });
+    }
+    if (config.apiKeySecretKmsKeyArn && !config.apiKeySecretArn) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is the key of an existing secret: set apiKeySecretArn too',
+        path: ['apiKeySecretKmsKeyArn'],
       });
     }
     for (const role of MODEL_ROLES) {

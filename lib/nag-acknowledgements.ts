@@ -67,9 +67,15 @@ export const NAG_ACKNOWLEDGEMENTS: ReadonlyArray<{ rule: RegExp; path?: RegExp; 
       'WAF is deployment-specific (and billed); the API has API keys, a usage plan with throttling and a quota, and body limits.',
   },
   {
+    rule: /^AwsSolutions-IAM5\[Resource::arn:(<AWS::Partition>|aws[\w-]*):logs:(<AWS::Region>|[\w-]+):(<AWS::AccountId>|\d+):log-group:\*\]$/,
+    path: /\/JobsApi\/CloudWatchRole\/Resource$/,
+    reason:
+      "API Gateway's account-wide logging role serves every REST API in the region, whose log groups API Gateway names itself; it is limited to this account's log groups in this region.",
+  },
+  {
     rule: /^AwsSolutions-APIG6$/,
     reason:
-      'Access logging is on; execution logging needs an account-wide API Gateway CloudWatch role, which this stack does not take over.',
+      'Access logging is on; execution logging stays off because it would write full request and response bodies (tasks, contexts, outputs) to CloudWatch Logs.',
   },
   {
     rule: /^AwsSolutions-(APIG4|COG4)$/,

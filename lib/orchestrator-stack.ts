@@ -59,6 +59,7 @@ export class OrchestratorStack extends Stack {
       planRepairAttempts: config.planRepairAttempts,
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays,
+      ...(config.apiKeySecretKmsKeyArn ? { apiKeySecretKeyArn: config.apiKeySecretKmsKeyArn } : {}),
     });
 
     this.batchItems =

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -28,11 +29,25 @@ export interface JobsApiProps {
   readonly jobTtlDays: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Set the account's API Gateway CloudWatch Logs role (per region, shared by every REST API there) to
+   * one this construct creates and retains on deletion; access logging is refused without it.
+   * @default true
+   */
+  readonly cloudWatchRole?: boolean;
 }
 
 /** The documented error shape, for responses API Gateway produces before the function runs. */
 const errorTemplate = (code: string, message: string) => ({
   'application/json': JSON.stringify({ error: { code, message } }),
+});
+
+/**
+ * The same shape with API Gateway's own message: `$context.error.messageString` is already a quoted
+ * JSON string, so it goes in without quotes of its own.
+ */
+const errorTemplateWithGatewayMessage = (code: string) => ({
+  'application/json': `{"error":{"code":${JSON.stringify(code)},"message":$context.error.messageString}}`,
 });
 
 /**
@@ -83,6 +98,7 @@ export class JobsApi extends Construct {
     this.api = new apigateway.RestApi(this, 'Api', {
       description: 'Orchestrator-workers jobs API',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
+      // The account setting is made below, with a role of our own (no managed policy).
       cloudWatchRole: false,
       deployOptions: {
         stageName: 'v1',
@@ -94,6 +110,8 @@ export class JobsApi extends Construct {
       },
       defaultMethodOptions: { apiKeyRequired: true },
     });
+
+    if (props.cloudWatchRole ?? true) this.setAccountLoggingRole();
 
     const integration = new apigateway.LambdaIntegration(this.apiFunction, { proxy: true });
     const resources = new Map<string, apigateway.IResource>([['/', this.api.root]]);
@@ -133,7 +151,7 @@ export class JobsApi extends Construct {
     });
     this.api.addGatewayResponse('Default4xx', {
       type: apigateway.ResponseType.DEFAULT_4XX,
-      templates: errorTemplate('BAD_REQUEST', '$context.error.messageString'),
+      templates: errorTemplateWithGatewayMessage('BAD_REQUEST'),
     });
     this.api.addGatewayResponse('Default5xx', {
       type: apigateway.ResponseType.DEFAULT_5XX,
@@ -148,5 +166,41 @@ export class JobsApi extends Construct {
     });
     this.usagePlan.addApiKey(this.apiKey);
     this.usagePlan.addApiStage({ stage: this.api.deploymentStage });
+  }
+
+  /**
+   * API Gateway refuses a stage with access logging until the account (per region) names a role it
+   * may write logs with. That setting is shared by every REST API in the region, so the role and the
+   * setting are retained when the stack is deleted: other APIs may have come to rely on them.
+   */
+  private setAccountLoggingRole(): void {
+    const stack = Stack.of(this);
+    const role = new iam.Role(this, 'CloudWatchRole', {
+      assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+      description: "API Gateway's account-wide role for writing access and execution logs in this region",
+      inlinePolicies: {
+        PushToCloudWatchLogs: new iam.PolicyDocument({
+          statements: [
+            new iam.PolicyStatement({
+              // The actions of the AWS-managed AmazonAPIGatewayPushToCloudWatchLogs, this account's log groups only.
+              actions: [
+                'logs:CreateLogGroup',
+                'logs:CreateLogStream',
+                'logs:DescribeLogGroups',
+                'logs:DescribeLogStreams',
+                'logs:PutLogEvents',
+                'logs:GetLogEvents',
+                'logs:FilterLogEvents',
+              ],
+              resources: [`arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:*`],
+            }),
+          ],
+        }),
+      },
+    });
+    role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const account = new apigateway.CfnAccount(this, 'Account', { cloudWatchRoleArn: role.roleArn });
+    account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    this.api.deploymentStage.node.addDependency(account);
   }
 }

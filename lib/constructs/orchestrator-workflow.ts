@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -44,6 +45,12 @@ export interface OrchestratorWorkflowProps {
   readonly jobTtlDays?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The customer-managed KMS key `apiKeySecret` is encrypted with; the model functions may decrypt
+   * with it through Secrets Manager only.
+   * @default none: the secret uses the AWS-managed key, which needs no grant
+   */
+  readonly apiKeySecretKeyArn?: string;
 }
 
 const DEFAULT_MAX_TOKENS: Readonly<Record<ModelRole, number>> = {
@@ -178,8 +185,19 @@ export class OrchestratorWorkflow extends Construct {
     ] as const;
     for (const [modelFunction, models] of modelFunctions) {
       // Anthropic: read the key. Bedrock: invoke only the models this role can use. Never both.
-      if (apiKeySecret) apiKeySecret.grantRead(modelFunction);
-      else
+      if (apiKeySecret) {
+        apiKeySecret.grantRead(modelFunction);
+        if (props.apiKeySecretKeyArn)
+          modelFunction.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['kms:Decrypt'],
+              resources: [props.apiKeySecretKeyArn],
+              conditions: {
+                StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+              },
+            }),
+          );
+      } else
         for (const model of models)
           for (const statement of bedrockInvokeStatements(this, model))
             modelFunction.addToRolePolicy(statement);

@@ -79,3 +79,31 @@ describe('models a role may call', () => {
     expect(profileModelProblems('anthropic', withWorkerModel('claude-opus-5-5'))).toEqual([]);
   });
 });
+
+describe('deployment settings for a first deploy', () => {
+  it('caps maxConcurrency at 40, saying why', () => {
+    expect(parseConfig({ maxConcurrency: 40 }).maxConcurrency).toBe(40);
+    expect(() => parseConfig({ maxConcurrency: 41 })).toThrow(
+      /maxConcurrency: must be at most 40: an inline Map state runs at most 40 iterations at once/,
+    );
+  });
+
+  it('takes the KMS key of an existing secret, and only with that secret', () => {
+    const secret = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:anthropic-AbCdEf';
+    const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(parseConfig({ apiKeySecretArn: secret, apiKeySecretKmsKeyArn: key }).apiKeySecretKmsKeyArn).toBe(
+      key,
+    );
+    expect(() => parseConfig({ apiKeySecretKmsKeyArn: key })).toThrow(
+      /apiKeySecretKmsKeyArn: is the key of an existing secret: set apiKeySecretArn too/,
+    );
+    expect(() => parseConfig({ apiKeySecretArn: secret, apiKeySecretKmsKeyArn: 'alias/mine' })).toThrow(
+      /apiKeySecretKmsKeyArn: must be a KMS key ARN/,
+    );
+  });
+
+  it('sets the API Gateway account role by default', () => {
+    expect(parseConfig({}).api.cloudWatchRole).toBe(true);
+    expect(parseConfig({ api: { cloudWatchRole: false } }).api.cloudWatchRole).toBe(false);
+  });
+});

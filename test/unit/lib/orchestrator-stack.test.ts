@@ -161,3 +161,27 @@ describe('function roles', () => {
     }
   });
 });
+
+describe('an existing API key secret', () => {
+  const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:anthropic-AbCdEf';
+  const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+  type Statement = { Action: string | string[]; Resource: unknown; Condition?: unknown };
+  const kmsStatements = (config: Parameters<typeof synthesize>[0]) =>
+    Object.values(synthesize(config).template.findResources('AWS::IAM::Policy'))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[])
+      .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kms:Decrypt')))
+      .filter((statement) => JSON.stringify(statement.Resource).includes(':key/'));
+
+  it('encrypted with a customer key: the model functions may decrypt with that key, through Secrets Manager only', () => {
+    const statements = kmsStatements({ apiKeySecretArn: secretArn, apiKeySecretKmsKeyArn: keyArn });
+    expect(statements).toHaveLength(3);
+    for (const statement of statements) {
+      expect(statement.Resource).toBe(keyArn);
+      expect(JSON.stringify(statement.Condition)).toContain('secretsmanager.');
+    }
+  });
+
+  it('without a key named: no KMS grant', () => {
+    expect(kmsStatements({ apiKeySecretArn: secretArn })).toEqual([]);
+  });
+});

@@ -89,4 +89,50 @@ describe('jobs API', () => {
     expect(JSON.stringify(stop[0]?.Resource)).toMatch(/:execution:/);
     expect(JSON.stringify(stop[0]?.Resource)).toMatch(/StateMachine/);
   });
+
+  it("sets the account's CloudWatch Logs role for access logging by default, and keeps it when the stack goes", () => {
+    const accounts = template.findResources('AWS::ApiGateway::Account');
+    expect(Object.keys(accounts)).toHaveLength(1);
+    const account = Object.values(accounts)[0]!;
+    expect(account.DeletionPolicy).toBe('Retain');
+    const roleId = (account.Properties.CloudWatchRoleArn as { 'Fn::GetAtt': [string, string] })[
+      'Fn::GetAtt'
+    ][0];
+    const role = json.Resources[roleId]!;
+    expect(role.Type).toBe('AWS::IAM::Role');
+    expect(JSON.stringify(role.Properties)).toContain('logs:PutLogEvents');
+    expect(JSON.stringify(role.Properties)).toContain('apigateway.amazonaws.com');
+    expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    expect((role as { DeletionPolicy?: string }).DeletionPolicy).toBe('Retain');
+    // The stage (with access logging) is created only once the account setting is in place.
+    const stages = Object.values(template.findResources('AWS::ApiGateway::Stage'));
+    expect(stages).toHaveLength(1);
+    expect(stages[0]!.DependsOn).toEqual(expect.arrayContaining([Object.keys(accounts)[0]]));
+  });
+
+  it('leaves the account setting alone with api.cloudWatchRole false', () => {
+    const { template: without } = synthesize({ api: { cloudWatchRole: false } });
+    without.resourceCountIs('AWS::ApiGateway::Account', 0);
+  });
+
+  it('renders every gateway response as valid JSON in the documented error shape', () => {
+    const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'));
+    expect(responses.length).toBeGreaterThanOrEqual(6);
+    // API Gateway substitutes $context.error.messageString with the message as a quoted JSON string.
+    const gatewayMessage = JSON.stringify('Missing Authentication Token "x"');
+    for (const response of responses) {
+      const body = String(
+        (response.Properties.ResponseTemplates as Record<string, string>)['application/json'],
+      ).replaceAll('$context.error.messageString', gatewayMessage);
+      const parsed = JSON.parse(body) as { error: { code: string; message: string } };
+      expect(parsed.error).toEqual({ code: expect.any(String), message: expect.any(String) });
+    }
+    const default4xx = responses.find((response) => response.Properties.ResponseType === 'DEFAULT_4XX')!;
+    const body = String(
+      (default4xx.Properties.ResponseTemplates as Record<string, string>)['application/json'],
+    ).replaceAll('$context.error.messageString', gatewayMessage);
+    expect(JSON.parse(body)).toEqual({
+      error: { code: 'BAD_REQUEST', message: 'Missing Authentication Token "x"' },
+    });
+  });
 });
