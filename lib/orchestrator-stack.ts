@@ -7,6 +7,7 @@ import { modelsByRole, type OrchestratorConfig } from './config';
 import { BatchItemsBucket } from './constructs/batch-items-bucket';
 import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
+import { ExecutionEndRecorder } from './constructs/execution-end-recorder';
 import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { LogEncryption } from './constructs/log-encryption';
@@ -38,6 +39,7 @@ export class OrchestratorStack extends Stack {
   /** The item lists of the Distributed Map; none with `batchMap` `inline`. */
   public readonly batchItems: BatchItemsBucket | undefined;
   public readonly batchSchedules: BatchSchedules;
+  public readonly executionEnds: ExecutionEndRecorder;
   public readonly operations: OperationsDashboard;
 
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
@@ -78,6 +80,14 @@ export class OrchestratorStack extends Stack {
       definitions: props.batches ?? [],
     });
 
+    this.executionEnds = new ExecutionEndRecorder(this, 'ExecutionEnds', {
+      table: this.jobs.table,
+      orchestrator: this.workflow.stateMachine,
+      batch: this.batchWorkflow.stateMachine,
+      jobTtlDays: config.jobTtlDays,
+      logRetention: config.logRetentionDays,
+    });
+
     this.jobsApi = new JobsApi(this, 'JobsApi', {
       table: this.jobs.table,
       stateMachine: this.workflow.stateMachine,
@@ -100,6 +110,7 @@ export class OrchestratorStack extends Stack {
         StartBatchRun: this.batchWorkflow.startBatchRunFunction,
         RecordBatchItem: this.batchWorkflow.recordBatchItemFunction,
         FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
+        RecordExecutionEnd: this.executionEnds.function,
       },
       modelFunctions: ['Plan', 'Worker', 'Synthesize'],
       modelsByRole: modelsByRole(config),

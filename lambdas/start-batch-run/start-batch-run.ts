@@ -34,7 +34,11 @@ export interface StartBatchRunDeps {
  * A scheduled run has no run id of its own: derive one from the execution, so a retried
  * StartBatchRun lands on the same run (and the same job ids).
  */
-export function runIdFor(event: StartBatchRunEvent): string {
+export function runIdFor(event: {
+  input: Pick<StartBatchRunEvent['input'], 'batchName' | 'runId'>;
+  executionArn: string;
+  executionStartTime: string;
+}): string {
   if (event.input.runId) return event.input.runId;
   const stamp = event.executionStartTime.slice(0, 16).replace(/[-:T]/g, '');
   const suffix = createHash('sha256').update(event.executionArn).digest('hex').slice(0, 6);

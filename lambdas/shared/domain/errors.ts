@@ -103,6 +103,20 @@ export class JobNotFound extends WorkflowError {
   override readonly name = 'JobNotFound';
 }
 
+// Errors of a whole execution, recorded by record-execution-end from the execution's status change
+// event (the state machine's own failure handling never ran). Never thrown by a Task, so they are
+// not WorkflowErrors and have no place in the Retry policy.
+
+/** The execution ran past the state machine's timeout (2 h for a job, 24 h for a batch). */
+export class ExecutionTimedOut extends Error {
+  override readonly name = 'ExecutionTimedOut';
+}
+
+/** The execution was stopped (StopExecution, the console, or a parent batch execution). */
+export class ExecutionAborted extends Error {
+  override readonly name = 'ExecutionAborted';
+}
+
 /** `{ name, message }` as stored on jobs and subtasks. */
 export interface ErrorSummary {
   name: string;

@@ -327,6 +327,38 @@ export class JobRepository {
     });
   }
 
+  /**
+   * Marks every subtask still PENDING or RUNNING as FAILED with `error` (the job ended without them:
+   * its execution stopped, timed out or was interrupted). Subtasks that finished keep their outcome.
+   * Returns the ids it failed.
+   */
+  async failUnfinishedSubtasks(jobId: string, error: ErrorSummary): Promise<string[]> {
+    const stored = await this.getJobWithSubtasks(jobId);
+    const unfinished = (stored?.subtasks ?? []).filter(
+      (subtask) => subtask.status === 'PENDING' || subtask.status === 'RUNNING',
+    );
+    const { iso } = this.timestamps();
+    const failed: string[] = [];
+    for (const subtask of unfinished) {
+      const updated = await this.conditionalUpdate({
+        TableName: this.tableName,
+        Key: subtaskKey(jobId, subtask.id),
+        UpdateExpression: 'SET #status = :failed, #error = :error, finishedAt = :now, updatedAt = :now',
+        ConditionExpression: 'attribute_exists(pk) AND #status IN (:pending, :running)',
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ExpressionAttributeValues: {
+          ':failed': 'FAILED',
+          ':pending': 'PENDING',
+          ':running': 'RUNNING',
+          ':error': boundedError(error),
+          ':now': iso,
+        },
+      });
+      if (updated) failed.push(subtask.id);
+    }
+    return failed;
+  }
+
   /** Records the usage of a synthesis call whose answer could not be used (refused or empty). */
   async recordFailedSynthesisUsage(jobId: string, usage: CallUsage): Promise<boolean> {
     return this.updateUnlessTerminal(jobId, 'SET synthesisUsage = :usage', { ':usage': usage });
