@@ -16,6 +16,7 @@ import { finishBatchRun } from '../../lambdas/finish-batch-run/finish-batch-run'
 import { type JobView, toJobView } from '../../lambdas/shared/views/job-view';
 import { type JobRequest, JobRequestSchema, type JobStatus } from '../../lambdas/shared/domain/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './dynamodb';
+import { executionStatusChangeEvent, LocalEventRules } from './event-rules';
 import { lambdaInvokeIntegration, LocalLambdaFunction } from './lambda';
 import {
   type ExecutionEvent,
@@ -104,6 +105,8 @@ export class LocalOrchestrator {
     readonly stepFunctions: LocalStepFunctions,
     /** The local execution console job views link to, when one runs (`npm run serve`). */
     readonly localConsoleUrl: string | undefined,
+    /** The stack's EventBridge rules, fed with the executions' status changes. */
+    readonly eventRules: LocalEventRules,
   ) {
     const tableName = stack.tables[0]?.TableName;
     if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
@@ -160,6 +163,9 @@ export class LocalOrchestrator {
       );
 
       const stepFunctions = new LocalStepFunctions();
+      // As in AWS, every execution's status changes go to EventBridge, whose rules invoke their targets.
+      const eventRules = new LocalEventRules(stack.rules, functions);
+      stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
       // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
       const invoke = lambdaInvokeIntegration(functions) as unknown as TaskHandlers[string];
       const startExecutionSync = startExecutionSyncIntegration(
@@ -191,6 +197,7 @@ export class LocalOrchestrator {
         functions,
         stepFunctions,
         options.functionEnvironment?.CONSOLE_URL,
+        eventRules,
       );
     } catch (error) {
       await simulatedModel?.close();
@@ -257,7 +264,8 @@ export class LocalOrchestrator {
 
   /**
    * Marks jobs that cannot finish any more (their execution was stopped with the process, or the
-   * process died) as FAILED with `Interrupted`, so no job is left looking alive. Returns their ids.
+   * process died) as FAILED with `Interrupted`, with their unfinished subtasks, so no job is left
+   * looking alive. Returns their ids.
    */
   async failInterruptedJobs(message: string): Promise<string[]> {
     const running = new Set(this.stepFunctions.running().map((execution) => execution.name));
@@ -268,13 +276,20 @@ export class LocalOrchestrator {
         const page = await this.repository.listJobs({ status, limit: 100, cursor });
         for (const job of page.items) {
           if (running.has(job.jobId)) continue;
-          if (await this.repository.failJob(job.jobId, { name: 'Interrupted', message }))
-            interrupted.push(job.jobId);
+          if (await this.interruptJob(job.jobId, message)) interrupted.push(job.jobId);
         }
         cursor = page.cursor;
       } while (cursor);
     }
     return interrupted;
+  }
+
+  /** Fails a job `Interrupted`, and its subtasks that had not finished; false if it had ended. */
+  private async interruptJob(jobId: string, message: string): Promise<boolean> {
+    const error = { name: 'Interrupted', message };
+    const failed = await this.repository.failJob(jobId, error);
+    await this.repository.failUnfinishedSubtasks(jobId, error);
+    return failed;
   }
 
   /**
@@ -300,17 +315,44 @@ export class LocalOrchestrator {
     return interrupted;
   }
 
-  /** Stops every running execution and marks its job (and batch run) Interrupted. */
+  /**
+   * Stops every running execution and marks its job (and batch run) Interrupted. They are marked
+   * first: the rule on the ABORTED events that follow then finds them ended, as it would had the
+   * process (and with it the local EventBridge) gone away.
+   */
   async stopRunningJobs(message: string): Promise<string[]> {
-    for (const execution of this.stepFunctions.running()) {
+    const running = this.stepFunctions.running();
+    const jobs: string[] = [];
+    for (const execution of running) {
+      if (
+        execution.stateMachineArn === this.stateMachineArn &&
+        (await this.interruptJob(execution.name, message))
+      )
+        jobs.push(execution.name);
+      if (execution.stateMachineArn === this.batchStateMachineArn)
+        await this.finishInterruptedBatchRun(execution.name, message);
+    }
+    for (const execution of running) {
       this.stepFunctions.stopExecution(execution.executionArn, 'Interrupted', message);
     }
-    const jobs = await this.failInterruptedJobs(message);
+    await this.eventRules.settled();
+    jobs.push(...(await this.failInterruptedJobs(message)));
     await this.failInterruptedBatchRuns(message);
     return jobs;
   }
 
+  private async finishInterruptedBatchRun(runId: string, message: string): Promise<void> {
+    const run = await this.batches.getRun(runId);
+    if (run?.status !== 'RUNNING') return;
+    await finishBatchRun(
+      { runId, error: { Error: 'Interrupted', Cause: message } },
+      { batches: this.batches, jobs: this.repository },
+    );
+  }
+
   async close(): Promise<void> {
+    // Deliveries still under way need the table.
+    await this.eventRules.settled();
     await this.simulatedModel?.close();
     await this.dynamodb.close();
   }

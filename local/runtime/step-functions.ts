@@ -70,6 +70,20 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 export class LocalStepFunctions {
   private readonly machines = new Map<string, LocalStateMachine & { arn: string; createdAt: Date }>();
   private readonly executions = new Map<string, RunningExecution>();
+  private readonly statusListeners = new Set<(record: ExecutionRecord) => void>();
+
+  /**
+   * Called with the record whenever an execution starts or ends, as Step Functions sends an
+   * "Execution Status Change" event to EventBridge (see event-rules.ts). Returns the unsubscribe.
+   */
+  onStatusChange(listener: (record: ExecutionRecord) => void): () => void {
+    this.statusListeners.add(listener);
+    return () => this.statusListeners.delete(listener);
+  }
+
+  private emitStatusChange(record: ExecutionRecord): void {
+    for (const listener of this.statusListeners) listener({ ...record });
+  }
 
   register(machine: LocalStateMachine): string {
     const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine.name}`;
@@ -168,9 +182,11 @@ export class LocalStepFunctions {
         record.stopDate ??= new Date();
         await consumed.catch(() => undefined);
         emitter.emit('end');
+        this.emitStatusChange(record);
         return record;
       });
     this.executions.set(executionArn, { record, emitter, abort: run.abort, finished });
+    this.emitStatusChange(record);
     return record;
   }
 

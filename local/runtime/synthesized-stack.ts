@@ -31,6 +31,14 @@ export interface LocalStateMachineSpec {
   definition: Record<string, unknown>;
 }
 
+/** An EventBridge rule of the template, with its ARNs resolved to local ones. */
+export interface LocalEventRuleSpec {
+  logicalId: string;
+  eventPattern: Record<string, unknown>;
+  /** The ARNs of the functions it invokes. */
+  targets: string[];
+}
+
 export interface SynthesizedStack {
   template: CfnTemplate;
   /** The orchestrator state machine (also in `stateMachines`). */
@@ -40,6 +48,7 @@ export interface SynthesizedStack {
   stateMachines: LocalStateMachineSpec[];
   functions: LocalFunctionSpec[];
   tables: CreateTableCommandInput[];
+  rules: LocalEventRuleSpec[];
 }
 
 /** Local names of resources whose deployed names CloudFormation generates. */
@@ -194,5 +203,21 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, resource]) => createTableInput(logicalId, resource.Properties ?? {}));
 
-  return { template, orchestrator, batch, stateMachines, functions, tables };
+  const rules = Object.entries(template.Resources)
+    .filter(
+      ([, resource]) => resource.Type === 'AWS::Events::Rule' && resource.Properties?.State !== 'DISABLED',
+    )
+    .map(([logicalId, resource]) => {
+      const properties = resolveIntrinsics(resource.Properties ?? {}, template, names) as {
+        EventPattern?: Record<string, unknown>;
+        Targets?: { Arn: string }[];
+      };
+      return {
+        logicalId,
+        eventPattern: properties.EventPattern ?? {},
+        targets: (properties.Targets ?? []).map((target) => target.Arn),
+      };
+    });
+
+  return { template, orchestrator, batch, stateMachines, functions, tables, rules };
 }

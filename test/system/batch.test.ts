@@ -92,7 +92,7 @@ describe('a batch run locally', () => {
     }
   });
 
-  it('ends a run whose execution was stopped as FAILED, failing the items that never finished', async () => {
+  it('ends a run whose execution was stopped as FAILED (ExecutionAborted, by the rule), failing the items that never finished', async () => {
     // Arrange: a slow model, so the run is stopped with items still pending.
     orchestrator.simulatedModel?.setLatency(300);
     const batch = orchestrator.startBatch({
@@ -105,16 +105,16 @@ describe('a batch run locally', () => {
     while (!(await orchestrator.getBatchRunView(batch.runId))) await new Promise((r) => setTimeout(r, 50));
 
     // Act
-    orchestrator.stepFunctions.stopExecution(batch.executionArn, 'Interrupted', 'stopped by the test');
-    const interrupted = await orchestrator.failInterruptedBatchRuns('stopped by the test');
+    orchestrator.stepFunctions.stopExecution(batch.executionArn, 'Manual', 'stopped by the test');
+    await batch.finished;
+    await orchestrator.eventRules.settled();
 
     // Assert
     orchestrator.simulatedModel?.setLatency(0);
-    expect(interrupted).toEqual([batch.runId]);
     const view = await orchestrator.getBatchRunView(batch.runId);
     expect(view).toMatchObject({
       status: 'FAILED',
-      error: { name: 'Interrupted', message: 'stopped by the test' },
+      error: { name: 'ExecutionAborted', message: expect.stringContaining('Manual: stopped by the test') },
     });
     expect(view?.items.every((item) => item.status !== 'PENDING')).toBe(true);
     expect(Object.values(view?.counts ?? {}).reduce((sum, count) => sum + count, 0)).toBe(4);
