@@ -1,4 +1,3 @@
-import { zodOutputFormat } from '@anthropic-ai/sdk/helpers/zod';
 import { InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/domain/errors';
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model/gateway';
@@ -9,9 +8,9 @@ import {
   type CallUsage,
   type ExecutionInput,
   type JobRecord,
-  PlanSchema,
   TERMINAL_JOB_STATUSES,
 } from '../shared/domain/schemas';
+import { planJsonSchema } from './plan-schema';
 import { validatePlan } from './plan-validation';
 import { dependencyWaves } from './plan-waves';
 
@@ -51,9 +50,6 @@ export interface PlanResult {
   planAttempts: number;
 }
 
-/** The JSON Schema sent as structured output; zod remains the judge of what comes back. */
-export const PLAN_JSON_SCHEMA = zodOutputFormat(PlanSchema).schema;
-
 /**
  * Plans a job: asks the orchestrator model (with the job profile's prompt) for subtasks as
  * structured output, validates them against the profile (bounds, types) and the plan rules (unique
@@ -85,6 +81,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   const min = settings.exactSubtaskCount === undefined ? Math.min(profile.subtasks.min, max) : max;
   const bounds = { min, max };
   const allowedTypes = profile.subtaskTypes ? Object.keys(profile.subtaskTypes) : undefined;
+  const jsonSchema = planJsonSchema(profile, bounds);
 
   let messages: ModelMessage[] = planPrompt(
     { task: job.task, context: job.context, templates: job.templates },
@@ -100,7 +97,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
       system: orchestratorSystemPrompt(profile),
       messages,
       maxTokens,
-      jsonSchema: PLAN_JSON_SCHEMA,
+      jsonSchema,
       timeoutMs: deps.remainingMs(),
     });
     usages.push(priced(response.model, response.usage));

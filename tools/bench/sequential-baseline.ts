@@ -5,7 +5,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { dependencyWaves } from '../../lambdas/plan/plan-waves';
-import { PLAN_JSON_SCHEMA } from '../../lambdas/plan/plan-job';
+import { planJsonSchema } from '../../lambdas/plan/plan-schema';
 import { profileNamed } from '../../lambdas/shared/domain/profiles';
 import { toApiMessage } from '../../lambdas/shared/model/gateway';
 import {
@@ -64,7 +64,12 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
     max_tokens: config.maxTokens.orchestrator,
     system: orchestratorSystemPrompt(profile),
     messages: planPrompt(input, profile, { min: options.subtasks, max: options.subtasks }).map(toApiMessage),
-    output_config: { format: { type: 'json_schema', schema: PLAN_JSON_SCHEMA } },
+    output_config: {
+      format: {
+        type: 'json_schema',
+        schema: planJsonSchema(profile, { min: options.subtasks, max: options.subtasks }),
+      },
+    },
   });
   const plan: Plan = PlanSchema.parse(JSON.parse(planText));
 

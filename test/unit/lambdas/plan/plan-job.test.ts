@@ -7,6 +7,8 @@ import {
 } from '../../../../lambdas/shared/domain/errors';
 import { ScriptedModel } from '../../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../../helpers/local-table';
+import { planJsonSchema } from '../../../../lambdas/plan/plan-schema';
+import { profileNamed } from '../../../../lambdas/shared/domain/profiles';
 import { planWith } from '../../../helpers/plans';
 
 const settings: PlanSettings = {
@@ -87,6 +89,10 @@ describe('planning a job', () => {
       type: 'object',
       required: expect.arrayContaining(['analysis', 'subtasks']),
     });
+    // The research profile's own schema: its types, dependencies and synthesis guidance, no priority.
+    expect(request?.jsonSchema).toEqual(planJsonSchema(profileNamed('research'), { min: 3, max: 4 }));
+    expect(JSON.stringify(request?.jsonSchema)).toContain('"enum":["research","analysis","comparison"]');
+    expect(JSON.stringify(request?.jsonSchema)).not.toContain('"priority"');
   });
 
   it('asks for exactly the benchmark subtask count, outside the profile range but within maxSubtasks', async () => {
