@@ -117,6 +117,17 @@ export const OrchestratorConfigSchema = z
      */
     apiKeySecretArn: z.string().startsWith('arn:').optional(),
     /**
+     * Provider `bedrock` only: the AWS Marketplace product ids of the Anthropic models used. Given, the
+     * model functions may `aws-marketplace:Subscribe` to those products only (and
+     * `ViewSubscriptions`), so Bedrock's automatic subscription on a model's first invocation in the
+     * account succeeds from the functions themselves. Unset: an administrator makes that first call
+     * once (docs/deploying.md).
+     */
+    bedrockMarketplaceProductIds: z
+      .array(z.string().regex(/^[a-z0-9-]{3,64}$/, 'must be an AWS Marketplace product id, e.g. prod-abc123'))
+      .min(1)
+      .optional(),
+    /**
      * With `apiKeySecretArn`: the customer-managed KMS key that secret is encrypted with; the model
      * functions get `kms:Decrypt` on it (through Secrets Manager only). Unset: the secret uses the
      * AWS-managed key, which needs no grant.
@@ -139,6 +150,13 @@ export const OrchestratorConfigSchema = z
         code: 'custom',
         message: 'is only used with provider "anthropic" (Bedrock is authorised by IAM, not an API key)',
         path: ['apiKeySecretArn'],
+      });
+    }
+    if (config.bedrockMarketplaceProductIds && config.provider !== 'bedrock') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'is only used with provider "bedrock"',
+        path: ['bedrockMarketplaceProductIds'],
       });
     }
     if (config.apiKeySecretKmsKeyArn && !config.apiKeySecretArn) {

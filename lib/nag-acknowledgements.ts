@@ -10,7 +10,7 @@ export const NAG_ACKNOWLEDGEMENTS: ReadonlyArray<{ rule: RegExp; path?: RegExp; 
   {
     rule: /^AwsSolutions-IAM5\[Resource::\*\]$/,
     reason:
-      'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) and Step Functions log delivery (logs:*LogDelivery*) only accept Resource "*".',
+      'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords), Step Functions log delivery (logs:*LogDelivery*) and AWS Marketplace subscriptions (Subscribe, conditioned on the configured product ids; ViewSubscriptions) only accept Resource "*".',
   },
   {
     rule: /^AwsSolutions-IAM5\[Resource::<\w+\.Arn>\/index\/\*\]$/,

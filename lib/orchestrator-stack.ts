@@ -62,11 +62,17 @@ export class OrchestratorStack extends Stack {
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays,
       ...(config.apiKeySecretKmsKeyArn ? { apiKeySecretKeyArn: config.apiKeySecretKmsKeyArn } : {}),
+      ...(config.bedrockMarketplaceProductIds
+        ? { marketplaceProductIds: config.bedrockMarketplaceProductIds }
+        : {}),
     });
 
     this.batchItems =
       config.batchMap === 'distributed'
-        ? new BatchItemsBucket(this, 'BatchItems', { expirationDays: config.jobTtlDays })
+        ? new BatchItemsBucket(this, 'BatchItems', {
+            expirationDays: config.jobTtlDays,
+            logRetention: config.logRetentionDays,
+          })
         : undefined;
     this.batchWorkflow = new BatchWorkflow(this, 'Batches', {
       table: this.jobs.table,

@@ -1,4 +1,5 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
@@ -6,7 +7,12 @@ import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
 export interface BatchItemsBucketProps {
   /** Days until an item list expires (the jobs' TTL: the list is no use once they are gone). */
   readonly expirationDays: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
 }
+
+/** Where CDK puts the singleton function behind `autoDeleteObjects` (aws-cdk-lib's own ids). */
+const AUTO_DELETE_PROVIDER_ID = 'Custom::S3AutoDeleteObjectsCustomResourceProvider';
 
 /** Where StartBatchRun writes each run's item list for the Distributed Map (`batch-items/<runId>.json`). */
 export class BatchItemsBucket extends Construct {
@@ -31,5 +37,23 @@ export class BatchItemsBucket extends Construct {
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: true,
     });
+    this.logAutoDeleteProvider(props.logRetention ?? logs.RetentionDays.ONE_MONTH);
+  }
+
+  /**
+   * The function CDK adds to empty the bucket on deletion would log to a log group Lambda creates on
+   * first use: unencrypted and kept forever. Give it one like the others (the LogEncryption aspect
+   * encrypts it); the function names it in its logging configuration, so it exists before any run.
+   */
+  private logAutoDeleteProvider(retention: logs.RetentionDays): void {
+    const provider = Stack.of(this).node.tryFindChild(AUTO_DELETE_PROVIDER_ID);
+    const handler = provider?.node.tryFindChild('Handler');
+    if (!(handler instanceof CfnResource))
+      throw new Error(`BatchItemsBucket: no ${AUTO_DELETE_PROVIDER_ID}/Handler to give a log group`);
+    const logGroup = new logs.LogGroup(this, 'AutoDeleteObjectsLogs', {
+      retention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    handler.addPropertyOverride('LoggingConfig', { LogGroup: logGroup.logGroupName });
   }
 }

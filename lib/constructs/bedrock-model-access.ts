@@ -58,3 +58,22 @@ export function bedrockInvokeStatements(scope: IConstruct, modelId: string): iam
     }),
   ];
 }
+
+/**
+ * Bedrock subscribes the account to a third-party model on its first invocation there, as the caller:
+ * with the products' ids given, the functions may subscribe to exactly those (ViewSubscriptions takes
+ * no product condition).
+ */
+export function marketplaceSubscribeStatements(
+  productIds: readonly string[] | undefined,
+): iam.PolicyStatement[] {
+  if (!productIds) return [];
+  return [
+    new iam.PolicyStatement({
+      actions: ['aws-marketplace:Subscribe'],
+      resources: ['*'],
+      conditions: { 'ForAnyValue:StringEquals': { 'aws-marketplace:ProductId': [...productIds] } },
+    }),
+    new iam.PolicyStatement({ actions: ['aws-marketplace:ViewSubscriptions'], resources: ['*'] }),
+  ];
+}

@@ -9,7 +9,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ModelProvider, ModelRole } from '../config';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
-import { bedrockInvokeStatements } from './bedrock-model-access';
+import { bedrockInvokeStatements, marketplaceSubscribeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
 
@@ -51,6 +51,12 @@ export interface OrchestratorWorkflowProps {
    * @default none: the secret uses the AWS-managed key, which needs no grant
    */
   readonly apiKeySecretKeyArn?: string;
+  /**
+   * Provider `bedrock`: the AWS Marketplace products of the models, which the model functions may
+   * subscribe to (Bedrock subscribes as the caller of a model's first invocation in the account).
+   * @default none: no marketplace permission
+   */
+  readonly marketplaceProductIds?: readonly string[];
 }
 
 const DEFAULT_MAX_TOKENS: Readonly<Record<ModelRole, number>> = {
@@ -197,10 +203,13 @@ export class OrchestratorWorkflow extends Construct {
               },
             }),
           );
-      } else
+      } else {
         for (const model of models)
           for (const statement of bedrockInvokeStatements(this, model))
             modelFunction.addToRolePolicy(statement);
+        for (const statement of marketplaceSubscribeStatements(props.marketplaceProductIds))
+          modelFunction.addToRolePolicy(statement);
+      }
     }
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {

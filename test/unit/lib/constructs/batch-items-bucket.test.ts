@@ -166,6 +166,20 @@ describe('batch items bucket', () => {
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
     template.resourceCountIs('Custom::S3AutoDeleteObjects', 1);
   });
+
+  it('gives the function that empties it an encrypted log group that expires, in place before it runs', () => {
+    const handler = Object.values(json.Resources).find((resource) =>
+      JSON.stringify(resource.Properties?.Description ?? '').includes('auto-deleting objects'),
+    );
+    const logGroupId = (handler?.Properties?.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+    expect(json.Resources[logGroupId]).toMatchObject({
+      Type: 'AWS::Logs::LogGroup',
+      Properties: {
+        RetentionInDays: 30,
+        KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/^LogEncryption/), 'Arn'] },
+      },
+    });
+  });
 });
 
 describe('batch state machine with batchMap "inline" (the default)', () => {

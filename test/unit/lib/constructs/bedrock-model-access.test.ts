@@ -204,3 +204,39 @@ describe('provider configuration', () => {
     ).toThrow(/takes no apiKeySecret/);
   });
 });
+
+describe("Bedrock's automatic subscription on a model's first use", () => {
+  const marketplaceStatements = (config: Parameters<typeof synthesize>[0], description: string) => {
+    const { template, json } = synthesize(config);
+    return statementsOf(template, json, description).filter((statement) =>
+      [statement.Action].flat().some((action) => String(action).startsWith('aws-marketplace:')),
+    );
+  };
+
+  it.each(Object.values(MODEL_FUNCTIONS))(
+    'lets the "%s" function subscribe to the configured model products only',
+    (description) => {
+      const statements = marketplaceStatements(
+        { provider: 'bedrock', bedrockMarketplaceProductIds: ['prod-abc123', 'prod-def456'] },
+        description,
+      );
+      expect(statements).toEqual([
+        expect.objectContaining({
+          Action: 'aws-marketplace:Subscribe',
+          Resource: '*',
+          Condition: {
+            'ForAnyValue:StringEquals': { 'aws-marketplace:ProductId': ['prod-abc123', 'prod-def456'] },
+          },
+        }),
+        expect.objectContaining({ Action: 'aws-marketplace:ViewSubscriptions', Resource: '*' }),
+      ]);
+    },
+  );
+
+  it('grants no marketplace action without product ids, and refuses them with provider anthropic', () => {
+    expect(marketplaceStatements({ provider: 'bedrock' }, MODEL_FUNCTIONS.worker)).toEqual([]);
+    expect(() => parseConfig({ bedrockMarketplaceProductIds: ['prod-abc123'] })).toThrow(
+      /bedrockMarketplaceProductIds: is only used with provider "bedrock"/,
+    );
+  });
+});
