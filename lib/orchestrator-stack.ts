@@ -1,7 +1,7 @@
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import type { BatchDefinition } from '../lambdas/shared/domain/batch-schemas';
+import { type BatchDefinition, maxBatchItems, BATCH_LIMITS } from '../lambdas/shared/domain/batch-schemas';
 import { DEFAULT_BATCHES_DIR } from './batch-definitions';
 import { modelsByRole, type OrchestratorConfig } from './config';
 import { BatchItemsBucket } from './constructs/batch-items-bucket';
@@ -45,6 +45,7 @@ export class OrchestratorStack extends Stack {
   constructor(scope: Construct, id: string, props: OrchestratorStackProps) {
     super(scope, id, props);
     const { config } = props;
+    checkBatchSizes(props.batches ?? [], config.batchMap);
 
     new LogEncryption(this, 'LogEncryption');
     this.jobs = new JobsTable(this, 'Jobs');
@@ -80,6 +81,7 @@ export class OrchestratorStack extends Stack {
       jobTtlDays: config.jobTtlDays,
       ...(this.batchItems ? { itemsBucket: this.batchItems.bucket } : {}),
       logRetention: config.logRetentionDays,
+      batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
     });
     this.batchSchedules = new BatchSchedules(this, 'BatchSchedules', {
       batchStateMachine: this.batchWorkflow.stateMachine,
@@ -100,6 +102,7 @@ export class OrchestratorStack extends Stack {
       batchStateMachine: this.batchWorkflow.stateMachine,
       batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
       ...config.api,
+      batchMaxItems: maxBatchItems(config.batchMap),
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays,
     });
@@ -149,5 +152,22 @@ export class OrchestratorStack extends Stack {
       description: 'Anthropic API key for the orchestrator-workers functions (set the value after deploying)',
       removalPolicy: RemovalPolicy.RETAIN,
     });
+  }
+}
+
+/** `cdk synth` refuses a definition with more items than the deployment's batch Map runs at once. */
+export function checkBatchSizes(
+  definitions: readonly BatchDefinition[],
+  batchMap: OrchestratorConfig['batchMap'],
+): void {
+  const max = maxBatchItems(batchMap);
+  for (const definition of definitions) {
+    if (definition.items.length <= max) continue;
+    throw new Error(
+      `Invalid batch definition ${definition.name}: items: has ${definition.items.length} items; batchMap "${batchMap}" runs at most ${max} per run` +
+        (batchMap === 'inline'
+          ? ` (set batchMap "distributed" for up to ${BATCH_LIMITS.maxItemsDistributed})`
+          : ''),
+    );
   }
 }

@@ -138,7 +138,7 @@ export const CreateBatchBodySchema = z
   .object({
     batchName: BatchNameSchema,
     /** Inline items; when absent, the items of the batch definition named `batchName`. */
-    items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItems).optional(),
+    items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItemsDistributed).optional(),
     /** Jobs at once; default the definition's, or 5 for inline items. */
     maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).optional(),
   })

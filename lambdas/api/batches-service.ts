@@ -3,6 +3,7 @@ import type { BatchRepository } from '../shared/storage/batch-repository';
 import type { ListCursor } from '../shared/storage/job-repository';
 import type { BatchDefinition } from '../shared/domain/batch-schemas';
 import {
+  BATCH_LIMITS,
   batchJobId,
   type BatchExecutionInput,
   newBatchRunId,
@@ -11,6 +12,7 @@ import {
 import { type BatchRunView, toBatchRunSummary, toBatchRunView } from '../shared/views/batch-view';
 import type { BatchAccepted, BatchRunList, CreateBatchBody, ListBatchesQuery } from './api-schemas';
 import { HttpError } from './http-error';
+import type { JobRequest } from '../shared/domain/schemas';
 import type { ExecutionStarter } from './jobs-service';
 
 export interface BatchesServiceDependencies {
@@ -19,6 +21,11 @@ export interface BatchesServiceDependencies {
   executions: Pick<ExecutionStarter, 'start'>;
   /** The batch definitions a run may name (read once per container). */
   definitions: () => readonly BatchDefinition[];
+  /**
+   * Most items one run may have with the deployment's batch Map (see BATCH_LIMITS).
+   * @default BATCH_LIMITS.maxItems (inline)
+   */
+  maxItems?: number;
 }
 
 const DEFAULT_INLINE_CONCURRENCY = 5;
@@ -48,26 +55,35 @@ export class BatchesService {
    * the execution name. A run whose execution cannot start is recorded FAILED, never left RUNNING.
    */
   async createBatch(body: CreateBatchBody): Promise<BatchAccepted> {
-    const input = this.executionInput(body);
-    const runId = newBatchRunId(input.batchName);
+    const { batchName, maxConcurrency, requests } = this.resolve(body);
+    const maxItems = this.deps.maxItems ?? BATCH_LIMITS.maxItems;
+    if (requests.length > maxItems) {
+      const message = `has ${requests.length} items; a run takes at most ${maxItems} with this deployment's batch Map${maxItems < BATCH_LIMITS.maxItemsDistributed ? ` (batchMap "distributed" takes up to ${BATCH_LIMITS.maxItemsDistributed})` : ''}`;
+      throw new HttpError(400, 'VALIDATION_FAILED', `items: ${message}`, [{ field: 'items', message }]);
+    }
+    const runId = newBatchRunId(batchName);
+    // The requests are recorded with the run, where StartBatchRun reads them: the execution input
+    // carries only the run's name and id, so it stays far below Step Functions' 256 KiB whatever the batch.
     await this.deps.batches.createRun({
       runId,
-      batchName: input.batchName,
+      batchName,
       trigger: 'api',
-      items: input.items.map((request, index) => ({
+      items: requests.map((request, index) => ({
         index,
         jobId: batchJobId(runId, index),
         task: request.task,
+        request,
       })),
     });
+    const input: BatchExecutionInput = { batchName, runId, maxConcurrency, trigger: 'api' };
     let executionArn: string;
     try {
-      executionArn = await this.deps.executions.start(runId, JSON.stringify({ ...input, runId }));
+      executionArn = await this.deps.executions.start(runId, JSON.stringify(input));
     } catch (error) {
       const message = `Could not start the batch execution: ${error instanceof Error ? error.message : String(error)}`;
       await this.deps.batches.finishRun(runId, {
         status: 'FAILED',
-        counts: { PENDING: input.items.length },
+        counts: { PENDING: requests.length },
         error: { name: 'StartExecutionFailed', message },
       });
       throw new HttpError(
@@ -80,22 +96,19 @@ export class BatchesService {
         },
       );
     }
-    return {
-      runId,
-      batchName: input.batchName,
-      status: 'RUNNING',
-      itemCount: input.items.length,
-      executionArn,
-    };
+    return { runId, batchName, status: 'RUNNING', itemCount: requests.length, executionArn };
   }
 
-  private executionInput(body: CreateBatchBody): BatchExecutionInput {
+  private resolve(body: CreateBatchBody): {
+    batchName: string;
+    maxConcurrency: number;
+    requests: JobRequest[];
+  } {
     if (body.items) {
       return {
         batchName: body.batchName,
-        items: body.items,
+        requests: body.items,
         maxConcurrency: body.maxConcurrency ?? DEFAULT_INLINE_CONCURRENCY,
-        trigger: 'api',
       };
     }
     const definitions = this.deps.definitions();
@@ -109,9 +122,8 @@ export class BatchesService {
     }
     return {
       batchName: definition.name,
-      items: resolveBatchItems(definition),
+      requests: resolveBatchItems(definition),
       maxConcurrency: body.maxConcurrency ?? definition.maxConcurrency,
-      trigger: 'api',
     };
   }
 

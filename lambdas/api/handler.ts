@@ -20,6 +20,8 @@ const ApiEnvSchema = CommonEnvSchema.extend({
   /** The batch definitions bundled with the function, relative to its root (the working directory). */
   BATCHES_DIR: z.string().min(1).default('batches'),
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(65_536),
+  /** Most items one batch run may have (the deployment's batch Map decides). */
+  BATCH_MAX_ITEMS: z.coerce.number().int().positive().optional(),
   /** Local runs only: the local Step Functions endpoint. */
   SFN_ENDPOINT: z.url().optional(),
   /** Local runs only: the local execution console, for the job view's `consoleUrl`. */
@@ -52,6 +54,7 @@ export function createHandler(rawEnv: Env): ApiHandler {
     batches: new BatchRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
     executions: sfnExecutionStarter(sfn, env.BATCH_STATE_MACHINE_ARN),
     definitions: () => (definitions ??= loadBatchDefinitions(path.resolve(env.BATCHES_DIR))),
+    ...(env.BATCH_MAX_ITEMS ? { maxItems: env.BATCH_MAX_ITEMS } : {}),
   });
   const wrapped = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(observabilityMiddlewares<APIGatewayProxyEvent, APIGatewayProxyResult>(observability))

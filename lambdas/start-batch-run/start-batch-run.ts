@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import type { BatchRepository } from '../shared/storage/batch-repository';
 import { type BatchItemLists, type BatchItemRef, batchItemsKey } from '../shared/batches/item-lists';
-import { batchJobId, BatchExecutionInputSchema } from '../shared/domain/batch-schemas';
+import {
+  type BatchDefinition,
+  batchJobId,
+  BatchExecutionInputSchema,
+  resolveBatchItems,
+} from '../shared/domain/batch-schemas';
+import { UnknownBatch } from '../shared/domain/errors';
+import type { JobRequest } from '../shared/domain/schemas';
 import type { JobRepository } from '../shared/storage/job-repository';
 
 export const StartBatchRunEventSchema = z.object({
@@ -24,8 +31,10 @@ export type StartBatchRunResult = {
 } & ({ items: BatchItemRef[] } | { itemsKey: string });
 
 export interface StartBatchRunDeps {
-  batches: Pick<BatchRepository, 'createRun'>;
+  batches: Pick<BatchRepository, 'createRun' | 'getRunRequests'>;
   jobs: Pick<JobRepository, 'createJob'>;
+  /** The batch definitions bundled with the function, for a run that names one (a schedule). */
+  definitions: () => readonly BatchDefinition[];
   /** Set when the batch runs a Distributed Map: the item list goes there instead of into the state. */
   itemLists?: BatchItemLists;
 }
@@ -45,6 +54,31 @@ export function runIdFor(event: {
   return `${event.input.batchName}-${stamp}-${suffix}`;
 }
 
+const JOB_WRITE_CONCURRENCY = 25;
+
+/**
+ * The run's requests, never carried by the execution input unless a direct StartExecution put them
+ * there: those recorded with the run (the API, the CLI), else the bundled definition's.
+ */
+async function requestsFor(
+  event: StartBatchRunEvent,
+  runId: string,
+  deps: Pick<StartBatchRunDeps, 'batches' | 'definitions'>,
+): Promise<JobRequest[]> {
+  if (event.input.items) return event.input.items;
+  const recorded = await deps.batches.getRunRequests(runId);
+  if (recorded) return recorded;
+  const definitions = deps.definitions();
+  const definition = definitions.find((candidate) => candidate.name === event.input.batchName);
+  if (!definition) {
+    const known = definitions.map((candidate) => candidate.name).join(', ') || 'none';
+    throw new UnknownBatch(
+      `Run ${runId} names batch "${event.input.batchName}", which is neither recorded with its requests nor a bundled definition (known: ${known})`,
+    );
+  }
+  return resolveBatchItems(definition);
+}
+
 /**
  * Records the run, its items (PENDING) and one QUEUED job per item; returns the ids the Map needs, or
  * with `itemLists`, writes them there and returns the key.
@@ -54,7 +88,8 @@ export async function startBatchRun(
   deps: StartBatchRunDeps,
 ): Promise<StartBatchRunResult> {
   const runId = runIdFor(event);
-  const items = event.input.items.map((request, index) => ({
+  const requests = await requestsFor(event, runId, deps);
+  const items = requests.map((request, index) => ({
     index,
     jobId: batchJobId(runId, index),
     request,
@@ -64,10 +99,16 @@ export async function startBatchRun(
     batchName: event.input.batchName,
     trigger: event.input.trigger,
     executionArn: event.executionArn,
-    items: items.map(({ index, jobId, request }) => ({ index, jobId, task: request.task })),
+    items: items.map(({ index, jobId, request }) => ({ index, jobId, task: request.task, request })),
   });
   // A job that already exists (a retried start) is left as it is.
-  for (const { jobId, request } of items) await deps.jobs.createJob({ jobId, status: 'QUEUED', ...request });
+  for (let start = 0; start < items.length; start += JOB_WRITE_CONCURRENCY) {
+    await Promise.all(
+      items
+        .slice(start, start + JOB_WRITE_CONCURRENCY)
+        .map(({ jobId, request }) => deps.jobs.createJob({ jobId, status: 'QUEUED', ...request })),
+    );
+  }
   const refs = items.map(({ index, jobId }) => ({ index, jobId }));
   const run = { runId, batchName: event.input.batchName, maxConcurrency: event.input.maxConcurrency };
   if (!deps.itemLists) return { ...run, items: refs };

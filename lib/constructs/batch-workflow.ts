@@ -28,6 +28,11 @@ export interface BatchWorkflowProps {
   readonly itemsBucket?: IBucket;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * The folder of batch definitions, bundled with StartBatchRun: a scheduled run names its batch and
+   * StartBatchRun reads the items from there (the execution input never carries them).
+   */
+  readonly batchesDir: string;
 }
 
 /** Each iteration gets the run id and its whole item. */
@@ -38,6 +43,7 @@ const RUN_ITEMS_SELECTOR = {
 };
 
 const BOOKKEEPING_TIMEOUT = Duration.seconds(30);
+const START_BATCH_RUN_DISTRIBUTED_TIMEOUT = Duration.minutes(5);
 const bookkeepingTaskTimeout = sfn.Timeout.duration(Duration.seconds(60));
 
 /**
@@ -62,10 +68,14 @@ export class BatchWorkflow extends Construct {
       entry: path.join(LAMBDAS_DIR, 'start-batch-run', 'handler.ts'),
       description: 'Records a batch run, its items and one queued job per item',
       ...bookkeeping,
+      // A Distributed Map run may have thousands of items to record.
+      timeout: props.itemsBucket ? START_BATCH_RUN_DISTRIBUTED_TIMEOUT : BOOKKEEPING_TIMEOUT,
       environment: {
         ...environment,
+        BATCHES_DIR: 'batches',
         ...(props.itemsBucket ? { BATCH_ITEMS_BUCKET: props.itemsBucket.bucketName } : {}),
       },
+      bundledFolder: { from: props.batchesDir, into: 'batches' },
     });
     this.recordBatchItemFunction = new WorkflowFunction(this, 'RecordBatchItemFunction', {
       entry: path.join(LAMBDAS_DIR, 'record-batch-item', 'handler.ts'),
@@ -77,7 +87,8 @@ export class BatchWorkflow extends Construct {
       description: 'Ends a batch run with counts by status',
       ...bookkeeping,
     });
-    props.table.grant(this.startBatchRunFunction, 'dynamodb:PutItem');
+    // Query: the requests recorded with a run (API, CLI).
+    props.table.grant(this.startBatchRunFunction, 'dynamodb:PutItem', 'dynamodb:Query');
     props.table.grant(this.recordBatchItemFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     props.table.grant(this.finishBatchRunFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
     const itemLists = props.itemsBucket?.arnForObjects(`${BATCH_ITEMS_PREFIX}*`);
@@ -124,7 +135,9 @@ export class BatchWorkflow extends Construct {
           ? { 'itemsKey.$': '$.Payload.itemsKey', itemsBucket: itemsBucket.bucketName }
           : { 'items.$': '$.Payload.items' }),
       },
-      taskTimeout: bookkeepingTaskTimeout,
+      taskTimeout: itemsBucket
+        ? sfn.Timeout.duration(START_BATCH_RUN_DISTRIBUTED_TIMEOUT.plus(Duration.seconds(30)))
+        : bookkeepingTaskTimeout,
     });
     startBatchRun.addRetry(BOOKKEEPING_RETRY);
 

@@ -27,6 +27,8 @@ export interface JobsApiProps {
   /** Largest request body the api function accepts, in bytes (API Gateway's own cap is 10 MB). */
   readonly maxBodyBytes: number;
   readonly jobTtlDays: number;
+  /** Most items one batch run may have (the deployment's batch Map decides). */
+  readonly batchMaxItems: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -76,6 +78,7 @@ export class JobsApi extends Construct {
         BATCH_STATE_MACHINE_ARN: props.batchStateMachine.stateMachineArn,
         BATCHES_DIR: 'batches',
         MAX_BODY_BYTES: String(props.maxBodyBytes),
+        BATCH_MAX_ITEMS: String(props.batchMaxItems),
         JOB_TTL_DAYS: String(props.jobTtlDays),
       },
       bundledFolder: { from: props.batchesDir, into: 'batches' },

@@ -2,7 +2,7 @@ import '../runtime/polyfills';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
-import { batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';
+import { batchExecutionInput, resolveBatchItems } from '../../lambdas/shared/domain/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
 import { modelModeFromEnv } from './model-mode';
 import { LocalOrchestrator } from '../runtime/local-stack';
@@ -70,7 +70,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
   });
   try {
-    const batch = orchestrator.startBatch(batchExecutionInput(definition, 'cli'));
+    // The file may be anywhere, not only in batches/: its requests go with the run.
+    const batch = await orchestrator.startBatch({
+      ...batchExecutionInput(definition, 'cli'),
+      items: resolveBatchItems(definition),
+    });
     log(
       `Batch ${definition.name}: ${definition.items.length} items, ${definition.maxConcurrency} at once · run ${batch.runId}`,
     );

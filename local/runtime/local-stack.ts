@@ -9,6 +9,7 @@ import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batches/catalog';
 import {
   type BatchExecutionInput,
   BatchExecutionInputSchema,
+  batchJobId,
   newBatchRunId,
 } from '../../lambdas/shared/domain/batch-schemas';
 import { type BatchRunView, toBatchRunView } from '../../lambdas/shared/views/batch-view';
@@ -235,10 +236,27 @@ export class LocalOrchestrator {
     };
   }
 
-  /** Starts the batch state machine (execution name = run id); it records the run itself. */
-  startBatch(input: z.input<typeof BatchExecutionInputSchema>): LocalBatchExecution {
-    const parsed: BatchExecutionInput = BatchExecutionInputSchema.parse(input);
+  /**
+   * Starts the batch state machine (execution name = run id). Requests given here are recorded with
+   * the run first, as the API does, so the execution input carries only the batch's name and run id;
+   * without them StartBatchRun reads the definition of that name from `batches/`.
+   */
+  async startBatch(input: z.input<typeof BatchExecutionInputSchema>): Promise<LocalBatchExecution> {
+    const { items, ...parsed }: BatchExecutionInput = BatchExecutionInputSchema.parse(input);
     const runId = parsed.runId ?? newBatchRunId(parsed.batchName);
+    if (items) {
+      await this.batches.createRun({
+        runId,
+        batchName: parsed.batchName,
+        trigger: parsed.trigger,
+        items: items.map((request, index) => ({
+          index,
+          jobId: batchJobId(runId, index),
+          task: request.task,
+          request,
+        })),
+      });
+    }
     const execution = this.stepFunctions.startExecution({
       stateMachineArn: this.batchStateMachineArn,
       name: runId,

@@ -100,8 +100,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       scheduler = new LocalScheduler({
         definitions: loadBatchDefinitions(),
         start: (definition) => {
-          const run = orchestrator.startBatch(batchExecutionInput(definition, 'schedule'));
-          options.onScheduledRun?.(definition, run.runId);
+          orchestrator.startBatch(batchExecutionInput(definition, 'schedule')).then(
+            (run) => options.onScheduledRun?.(definition, run.runId),
+            (error: unknown) =>
+              process.stderr.write(
+                `Schedule of batch ${definition.name} could not start a run: ${error instanceof Error ? error.message : String(error)}\n`,
+              ),
+          );
         },
       });
       scheduler.run();

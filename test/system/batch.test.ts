@@ -1,5 +1,7 @@
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
+import { loadBatchDefinitions } from '../../lambdas/shared/batches/catalog';
+import { batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';
 
 /** A batch through the local runtime: the batch state machine starting orchestrator executions with `.sync:2`. */
 let orchestrator: LocalOrchestrator;
@@ -41,6 +43,25 @@ const PRODUCTS = [
 const DOOMED = ['cursed umbrella stand', 'cursed doormat'];
 
 describe('a batch run locally', () => {
+  it('runs a batch named by a schedule from its bundled definition, the input carrying no items', async () => {
+    // Arrange: what a schedule sends (batchExecutionInput): the name, never the items.
+    const definition = loadBatchDefinitions().find(
+      (candidate) => candidate.name === 'nightly-product-descriptions',
+    )!;
+    const input = batchExecutionInput(definition, 'schedule');
+
+    // Act
+    const batch = await orchestrator.startBatch(input);
+    const finished = await batch.finished;
+
+    // Assert
+    expect(input).not.toHaveProperty('items');
+    expect(finished.status).toBe('SUCCEEDED');
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    expect(view).toMatchObject({ status: 'COMPLETED', itemCount: definition.items.length });
+    expect(view?.items.map((item) => item.task)).toEqual(definition.items.map((item) => item.task));
+  });
+
   it('ends with 8 SUCCEEDED and 2 FAILED items when 2 jobs are rejected by the model, all recorded', async () => {
     // Arrange: the planner rejects (400) any request mentioning "cursed", so those two jobs fail.
     orchestrator.simulatedModel?.setFaults([{ kind: 'bad_request', role: 'plan', match: 'cursed' }]);
@@ -49,7 +70,7 @@ describe('a batch run locally', () => {
     }));
 
     // Act
-    const batch = orchestrator.startBatch({
+    const batch = await orchestrator.startBatch({
       batchName: 'test-products',
       items: tasks,
       maxConcurrency: 4,
@@ -95,7 +116,7 @@ describe('a batch run locally', () => {
   it('ends a run whose execution was stopped as FAILED (ExecutionAborted, by the rule), failing the items that never finished', async () => {
     // Arrange: a slow model, so the run is stopped with items still pending.
     orchestrator.simulatedModel?.setLatency(300);
-    const batch = orchestrator.startBatch({
+    const batch = await orchestrator.startBatch({
       batchName: 'test-stopped',
       items: PRODUCTS.slice(0, 4).map((product) => ({
         task: `Write a product description for a ${product}`,

@@ -3,12 +3,23 @@ import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { JobContextSchema, type JobRequest, JobRequestSchema, JobStatusSchema } from './schemas';
 
-/** Limits that keep a batch inside one inline Map and one execution input (256 KiB). */
+/**
+ * Limits of a batch run. The items never travel in the execution input (256 KiB): StartBatchRun reads
+ * them from the bundled definition or the run's records. `maxItems` keeps an inline Map's run inside
+ * one execution history (25,000 events, about 15 per item); a Distributed Map runs each item in a
+ * child execution, so it takes up to `maxItemsDistributed`.
+ */
 export const BATCH_LIMITS = {
   maxItems: 200,
+  maxItemsDistributed: 10_000,
   maxConcurrency: 40,
   nameMaxChars: 40,
 } as const;
+
+/** The most items one run may have with the deployment's `batchMap`. */
+export function maxBatchItems(batchMap: 'inline' | 'distributed'): number {
+  return batchMap === 'distributed' ? BATCH_LIMITS.maxItemsDistributed : BATCH_LIMITS.maxItems;
+}
 
 export const BatchNameSchema = z
   .string()
@@ -73,7 +84,10 @@ export const BatchDefinitionSchema = z
     items: z
       .array(BatchItemSchema)
       .min(1, 'must list at least one item')
-      .max(BATCH_LIMITS.maxItems, `must list at most ${BATCH_LIMITS.maxItems} items (see README: scale)`),
+      .max(
+        BATCH_LIMITS.maxItemsDistributed,
+        `must list at most ${BATCH_LIMITS.maxItemsDistributed} items (${BATCH_LIMITS.maxItems} with batchMap "inline"; see docs/batches.md: scale)`,
+      ),
   })
   .strict()
   .superRefine((definition, ctx) => {
@@ -126,7 +140,10 @@ export function batchJobId(runId: string, index: number): string {
   return `${runId}-${String(index + 1).padStart(3, '0')}`;
 }
 
-/** The batch state machine's input for a definition: its items resolved, nothing left to look up. */
+/**
+ * The batch state machine's input for a bundled definition: its name, not its items (StartBatchRun
+ * reads those from the definitions bundled with it), so the input stays small whatever the batch.
+ */
 export function batchExecutionInput(
   definition: BatchDefinition,
   trigger: BatchExecutionInput['trigger'],
@@ -135,7 +152,6 @@ export function batchExecutionInput(
   return {
     batchName: definition.name,
     ...(runId ? { runId } : {}),
-    items: resolveBatchItems(definition),
     maxConcurrency: definition.maxConcurrency,
     trigger,
   };
@@ -146,7 +162,11 @@ export const BatchExecutionInputSchema = z.object({
   batchName: BatchNameSchema,
   /** Set by the API and the CLI; a scheduled run derives one from its execution name. */
   runId: BatchRunIdSchema.optional(),
-  items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItems),
+  /**
+   * The requests themselves, for a direct StartExecution (the whole input stays under 256 KiB). Unset,
+   * StartBatchRun takes the requests recorded with the run (API, CLI) or the bundled definition's.
+   */
+  items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItemsDistributed).optional(),
   maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
   trigger: z.enum(['schedule', 'api', 'cli']).default('schedule'),
 });

@@ -117,6 +117,11 @@ export class ExecutionAborted extends Error {
   override readonly name = 'ExecutionAborted';
 }
 
+/** A batch run names a batch whose requests are nowhere: not recorded, not a bundled definition. */
+export class UnknownBatch extends Error {
+  override readonly name = 'UnknownBatch';
+}
+
 /** `{ name, message }` as stored on jobs and subtasks. */
 export interface ErrorSummary {
   name: string;

@@ -14,6 +14,8 @@ export const CommonEnvSchema = z.object({
 /** StartBatchRun: the bucket item lists go to, set only when the batch runs a Distributed Map. */
 export const StartBatchRunEnvSchema = CommonEnvSchema.extend({
   BATCH_ITEMS_BUCKET: z.string().min(3).max(63).optional(),
+  /** The folder of batch definitions bundled with the function (runs that name one). */
+  BATCHES_DIR: z.string().min(1).optional(),
 });
 export type StartBatchRunEnv = z.infer<typeof StartBatchRunEnvSchema>;
 

@@ -16,7 +16,7 @@ import { isConditionFailure, queryPartition } from './dynamo';
 import type { ErrorSummary } from '../domain/errors';
 import type { ListCursor } from './job-repository';
 import { batchItemKey, batchRunKey, ENTITY, JOB_INDEXES } from './table-layout';
-import { ErrorSummarySchema } from '../domain/schemas';
+import { ErrorSummarySchema, type JobRequest, JobRequestSchema } from '../domain/schemas';
 
 export const BatchCountsSchema = z.record(z.string(), z.number().int().nonnegative());
 export type BatchCounts = z.infer<typeof BatchCountsSchema>;
@@ -45,6 +45,8 @@ export const BatchItemRecordSchema = z.object({
 });
 export type BatchItemRecord = z.infer<typeof BatchItemRecordSchema>;
 
+const StoredRequestSchema = z.object({ index: z.number().int(), request: z.unknown().optional() });
+
 export interface BatchRunWithItems {
   run: BatchRunRecord;
   items: BatchItemRecord[];
@@ -72,7 +74,8 @@ export class BatchRepository {
     batchName: string;
     trigger: string;
     executionArn?: string;
-    items: { index: number; jobId: string; task: string }[];
+    /** With `request`, the item keeps the whole job request, for StartBatchRun to read back. */
+    items: { index: number; jobId: string; task: string; request?: JobRequest }[];
   }): Promise<void> {
     const { iso, expiresAt } = this.timestamps();
     const putIfAbsent = async (Item: Record<string, unknown>) => {
@@ -166,6 +169,20 @@ export class BatchRepository {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * The job requests recorded with a run's items (by whoever created the run: the API, the CLI), in
+   * item order; undefined when there is no such run or its items carry no requests.
+   */
+  async getRunRequests(runId: string): Promise<JobRequest[] | undefined> {
+    const records = await queryPartition(this.documents, this.tableName, batchRunKey(runId).pk);
+    const items = records
+      .filter((record) => typeof record.sk === 'string' && record.sk.startsWith('ITEM#'))
+      .map((record) => StoredRequestSchema.parse(record))
+      .sort((a, b) => a.index - b.index);
+    if (items.length === 0 || items.some((item) => item.request === undefined)) return undefined;
+    return items.map((item) => JobRequestSchema.parse(item.request));
   }
 
   async getRun(runId: string): Promise<BatchRunRecord | undefined> {

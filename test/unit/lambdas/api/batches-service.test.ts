@@ -25,12 +25,20 @@ const definition = BatchDefinitionSchema.parse({
   items: [{ task: 'Describe a blue mug' }, { task: 'Describe a red mug' }],
 });
 
-function serviceWith(start: (name: string, input: string) => Promise<string>): BatchesService {
-  return new BatchesService({ batches, executions: { start }, definitions: () => [definition] });
+function serviceWith(
+  start: (name: string, input: string) => Promise<string>,
+  maxItems?: number,
+): BatchesService {
+  return new BatchesService({
+    batches,
+    executions: { start },
+    definitions: () => [definition],
+    ...(maxItems ? { maxItems } : {}),
+  });
 }
 
 describe('running a batch through the API', () => {
-  it('records the run and its items, then starts the batch execution named after the run', async () => {
+  it('records the run and its requests, then starts the batch execution with only its name and run id', async () => {
     const started: { name: string; input: unknown }[] = [];
     const service = serviceWith(async (name, input) => {
       started.push({ name, input: JSON.parse(input) });
@@ -45,14 +53,15 @@ describe('running a batch through the API', () => {
         input: {
           batchName: 'nightly-mugs',
           runId: accepted.runId,
-          items: [
-            { task: 'Describe a blue mug', context: { market: 'UK' }, profile: 'research' },
-            { task: 'Describe a red mug', context: { market: 'UK' }, profile: 'research' },
-          ],
           maxConcurrency: 2,
           trigger: 'api',
         },
       },
+    ]);
+    // StartBatchRun reads the requests back from the run's records.
+    expect(await batches.getRunRequests(accepted.runId)).toEqual([
+      { task: 'Describe a blue mug', context: { market: 'UK' }, profile: 'research' },
+      { task: 'Describe a red mug', context: { market: 'UK' }, profile: 'research' },
     ]);
     expect(await service.getBatch(accepted.runId)).toMatchObject({
       status: 'RUNNING',
@@ -91,6 +100,43 @@ describe('running a batch through the API', () => {
     await expect(attempt).rejects.toMatchObject({
       statusCode: 400,
       details: [{ field: 'batchName', message: expect.stringContaining('known: nightly-mugs') }],
+    });
+  });
+
+  it('keeps the execution input small however large the batch: 200 items of the largest size', async () => {
+    const inputs: string[] = [];
+    const service = serviceWith(async (name, input) => {
+      inputs.push(input);
+      return `arn:aws:states:us-east-1:1:execution:batch:${name}`;
+    });
+    const items = Array.from({ length: 200 }, (_, index) => ({
+      task: `${index} ${'x'.repeat(7_990)}`,
+      context: { notes: 'y'.repeat(15_900) },
+      profile: 'research',
+    }));
+    const requestBytes = Buffer.byteLength(JSON.stringify(items));
+
+    await service.createBatch({ batchName: 'big-batch', items });
+
+    expect(requestBytes).toBeGreaterThan(4_000_000);
+    expect(Buffer.byteLength(inputs[0]!)).toBeLessThan(1_000);
+  });
+
+  it("refuses more items than the deployment's batch Map takes, naming the field and the limit", async () => {
+    const service = serviceWith(async () => 'arn', 2);
+
+    const attempt = service.createBatch({
+      batchName: 'too-big',
+      items: [{ task: 'a' }, { task: 'b' }, { task: 'c' }].map((item) => ({
+        ...item,
+        context: {},
+        profile: 'research',
+      })),
+    });
+
+    await expect(attempt).rejects.toMatchObject({
+      statusCode: 400,
+      details: [{ field: 'items', message: expect.stringContaining('has 3 items; a run takes at most 2') }],
     });
   });
 });

@@ -1,5 +1,8 @@
 import type { BatchItemLists, BatchItemRef } from '../../../../lambdas/shared/batches/item-lists';
+import { parseBatchDefinition } from '../../../../lambdas/shared/batches/catalog';
+import type { JobRequest } from '../../../../lambdas/shared/domain/schemas';
 import {
+  runIdFor,
   startBatchRun,
   type StartBatchRunDeps,
   type StartBatchRunEvent,
@@ -29,11 +32,31 @@ const event: StartBatchRunEvent = {
   executionStartTime: '2026-11-28T09:00:00.000Z',
 };
 
-function repositories(): Pick<StartBatchRunDeps, 'batches' | 'jobs'> & { jobIds: string[] } {
+const DEFINITION = parseBatchDefinition(
+  'batches/nightly-test.json',
+  JSON.stringify({
+    name: 'nightly-test',
+    schedule: { expression: 'cron(0 2 * * ? *)', timeZone: 'UTC' },
+    defaults: { context: { market: 'UK' } },
+    items: [{ task: 'Describe a kettle' }, { task: 'Describe a toaster' }, { task: 'Describe a mug' }],
+  }),
+);
+
+function repositories(
+  recorded?: JobRequest[],
+): Pick<StartBatchRunDeps, 'batches' | 'jobs' | 'definitions'> & { jobIds: string[]; created: unknown[] } {
   const jobIds: string[] = [];
+  const created: unknown[] = [];
   return {
     jobIds,
-    batches: { createRun: async () => undefined },
+    created,
+    definitions: () => [DEFINITION],
+    batches: {
+      createRun: async (run) => {
+        created.push(run);
+      },
+      getRunRequests: async () => recorded,
+    },
     jobs: {
       createJob: async (job) => {
         jobIds.push(job.jobId);
@@ -83,5 +106,44 @@ describe('starting a batch run', () => {
       { index: 1, jobId: 'nightly-test-run-1-002' },
     ]);
     expect(deps.jobIds).toEqual(['nightly-test-run-1-001', 'nightly-test-run-1-002']);
+  });
+
+  const byName: StartBatchRunEvent = {
+    ...event,
+    input: { batchName: 'nightly-test', maxConcurrency: 2, trigger: 'schedule' },
+  };
+
+  it('reads the items of a run that names its batch from the bundled definition (a schedule)', async () => {
+    const deps = repositories();
+
+    const result = await startBatchRun(byName, deps);
+
+    expect('items' in result && result.items).toHaveLength(3);
+    expect(deps.jobIds).toHaveLength(3);
+    const run = deps.created[0] as { items: { request: JobRequest }[] };
+    expect(run.items.map((item) => item.request)).toEqual([
+      { task: 'Describe a kettle', context: { market: 'UK' }, profile: 'research' },
+      { task: 'Describe a toaster', context: { market: 'UK' }, profile: 'research' },
+      { task: 'Describe a mug', context: { market: 'UK' }, profile: 'research' },
+    ]);
+  });
+
+  it('takes the requests recorded with the run (the API, the CLI) over the definition', async () => {
+    const deps = repositories([{ task: 'Recorded task', context: {}, profile: 'research' }]);
+
+    const result = await startBatchRun(byName, deps);
+
+    expect('items' in result && result.items).toEqual([{ index: 0, jobId: `${runIdFor(byName)}-001` }]);
+  });
+
+  it('fails with UnknownBatch when the requests are nowhere', async () => {
+    const deps = repositories();
+
+    await expect(
+      startBatchRun({ ...byName, input: { ...byName.input, batchName: 'no-such-batch' } }, deps),
+    ).rejects.toMatchObject({
+      name: 'UnknownBatch',
+      message: expect.stringContaining('known: nightly-test'),
+    });
   });
 });

@@ -13,11 +13,12 @@ const NIGHTLY = BatchDefinitionSchema.parse({
   maxConcurrency: 3,
   items: [{ task: 'Write a product description for a kettle' }, { task: 'Write one for a toaster' }],
 });
-const HOURLY = BatchDefinitionSchema.parse({
+const HOURLY_INPUT = {
   name: 'hourly-test',
   schedule: { expression: 'rate(1 hour)', timeZone: 'UTC', enabled: false },
   items: [{ task: 'Summarise the latest support tickets' }],
-});
+};
+const HOURLY = BatchDefinitionSchema.parse(HOURLY_INPUT);
 
 const { stack } = buildApp({ config: parseConfig({}), skipBundling: true, batches: [NIGHTLY, HOURLY] });
 const template = Template.fromStack(stack);
@@ -68,7 +69,7 @@ describe('batch schedules', () => {
     });
   });
 
-  it('targets the batch state machine with the resolved items, a retry policy and a dead-letter queue', () => {
+  it('targets the batch state machine with the batch name only (never its items), a retry policy and a dead-letter queue', () => {
     const queueId = logicalIdOf('AWS::SQS::Queue', /^BatchSchedulesDeadLetterQueue/);
     const schedule = Object.values(template.findResources('AWS::Scheduler::Schedule')).find(
       (resource) => resource.Properties.ScheduleExpression === 'cron(0 2 * * ? *)',
@@ -80,13 +81,43 @@ describe('batch schedules', () => {
     expect(target.DeadLetterConfig).toEqual({ Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } });
     expect(JSON.parse(String(target.Input))).toEqual({
       batchName: 'nightly-test',
-      items: [
-        { task: 'Write a product description for a kettle', context: { market: 'UK' }, profile: 'research' },
-        { task: 'Write one for a toaster', context: { market: 'UK' }, profile: 'research' },
-      ],
       maxConcurrency: 3,
       trigger: 'schedule',
     });
+  });
+
+  it("bundles the definitions with StartBatchRun, which reads a scheduled run's items from them", () => {
+    const fn = Object.values(template.findResources('AWS::Lambda::Function')).find((candidate) =>
+      String(candidate.Properties.Description).startsWith('Records a batch run'),
+    );
+    expect(fn?.Properties.Environment.Variables).toMatchObject({ BATCHES_DIR: 'batches' });
+  });
+
+  it('keeps every schedule input far below the 256 KiB execution input, however large the batch', () => {
+    const items = Array.from({ length: 200 }, (_, index) => ({
+      task: `${index} ${'x'.repeat(7_990)}`,
+      context: { notes: 'y'.repeat(15_900) },
+    }));
+    const big = BatchDefinitionSchema.parse({ ...HOURLY_INPUT, name: 'big-test', items });
+    const synthesized = Template.fromStack(
+      buildApp({ config: parseConfig({}), skipBundling: true, batches: [big] }).stack,
+    );
+    const [schedule] = Object.values(synthesized.findResources('AWS::Scheduler::Schedule'));
+    expect(Buffer.byteLength(JSON.stringify(items))).toBeGreaterThan(4_000_000);
+    expect(Buffer.byteLength(String((schedule?.Properties.Target as { Input: string }).Input))).toBeLessThan(
+      200,
+    );
+  });
+
+  it('refuses at synth a definition with more items than the batch Map takes, naming it and the limit', () => {
+    const items = Array.from({ length: 201 }, (_, index) => ({ task: `Task ${index}` }));
+    const big = BatchDefinitionSchema.parse({ ...HOURLY_INPUT, name: 'big-test', items });
+    expect(() => buildApp({ config: parseConfig({}), skipBundling: true, batches: [big] })).toThrow(
+      'Invalid batch definition big-test: items: has 201 items; batchMap "inline" runs at most 200 per run (set batchMap "distributed" for up to 10000)',
+    );
+    expect(() =>
+      buildApp({ config: parseConfig({ batchMap: 'distributed' }), skipBundling: true, batches: [big] }),
+    ).not.toThrow();
   });
 
   it('lets the scheduler role start only the batch state machine (and send to its dead-letter queue)', () => {
@@ -198,7 +229,7 @@ describe('batch state machine', () => {
         .filter((action) => !action.startsWith('xray:') && !action.startsWith('logs:'))
         .sort();
     };
-    expect(actionsOf('Records a batch run')).toEqual(['dynamodb:PutItem']);
+    expect(actionsOf('Records a batch run')).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
     expect(actionsOf("Records a batch item's outcome")).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(actionsOf('Ends a batch run')).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
   });
