@@ -21,7 +21,7 @@ describe('functions', () => {
       .filter((runtime) => /^nodejs\d+\.x$/.test(runtime.name))
       .sort((a, b) => parseInt(b.name.slice(6), 10) - parseInt(a.name.slice(6), 10))[0];
     expect(FUNCTION_RUNTIME.name).toBe(newest?.name);
-    expect(Object.keys(functions)).toHaveLength(9);
+    expect(Object.keys(functions)).toHaveLength(10);
     for (const resource of Object.values(functions)) {
       expect(resource.Properties).toMatchObject({
         Runtime: FUNCTION_RUNTIME.name,
@@ -115,6 +115,11 @@ describe('functions', () => {
         'states:StartExecution',
         'states:StopExecution',
       ],
+    ],
+    ['Records a batch run', ['dynamodb:PutItem', 'dynamodb:Query']],
+    [
+      'Records jobs and batch runs whose execution',
+      ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     ],
   ])('"%s…" may do exactly what its code does', (description, expected) => {
     const actions = actionsOf(byDescription(description).logicalId).filter(
