@@ -20,8 +20,12 @@ export const { createHandler, handler } = lambdaEntry(
     };
     return async (event) => {
       const result = await recordExecutionEnd(event, { ...repositories, stateMachines });
-      if (result.kind !== 'ignored')
-        observability.logger.warn('Execution ended without recording its outcome', {
+      const recorded =
+        (result.kind === 'job' && (result.jobFailed || result.subtasksFailed.length > 0)) ||
+        (result.kind === 'batch' && result.runFailed);
+      // An execution whose own failure handling ran (MarkFailed, RecordBatchFailure) needs no line.
+      if (recorded)
+        observability.logger.warn('Recorded an execution that ended without recording its outcome', {
           executionArn: event.detail.executionArn,
           status: event.detail.status,
           result,

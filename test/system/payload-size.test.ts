@@ -18,7 +18,7 @@ beforeAll(async () => {
       options: { faults: [{ kind: 'bad_request', role: 'worker', rate: 0.3 }] },
     },
     // A 100-subtask plan needs more than the default 4,096 output tokens.
-    config: { maxSubtasks: SUBTASKS, maxConcurrency: SUBTASKS, maxTokens: { orchestrator: 32_000 } },
+    config: { maxSubtasks: SUBTASKS, maxConcurrency: 40, maxTokens: { orchestrator: 32_000 } },
     ...exactSubtaskPlan(SUBTASKS),
   });
 });

@@ -6,7 +6,7 @@ export const BENCH_USAGE = `Usage: npm run bench -- [--n 1,4,16,64] [--jobs K] [
 
 Measures the orchestrator on the local stack with the simulated model at fixed latencies
 (plan 400 ms, worker 800 ms, synthesis 400 ms, plus 0–jitter ms), prints tables and writes JSON.
-  --n LIST            subtasks per job, each run with MaxConcurrency max(N, 10) (default 1,4,16,64);
+  --n LIST            subtasks per job, each run with MaxConcurrency max(N, 10), at most 40 (default 1,4,16,64);
                       N = 16 is also run at the default MaxConcurrency 10 for contrast
   --repeat R          measured jobs (and sequential loops) per N; the median is reported (default 3)
   --jobs K            jobs started at once for the throughput figure (default 16)

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batches/catalog';
-import { parseConfig } from '../../lib/config';
+import { INLINE_MAP_MAX_CONCURRENCY, parseConfig } from '../../lib/config';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { runMain } from '../../local/cli/run-main';
 import { synthesizeLocalStack } from '../../local/runtime/synthesized-stack';
@@ -35,6 +35,9 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const LATENCY_MS = { plan: 400, worker: 800, synthesis: 400 };
 const DEFAULT_MAX_CONCURRENCY = parseConfig({}).maxConcurrency;
+/** Every subtask at once where the Map allows it: max(N, the default), at most an inline Map's 40. */
+const scenarioConcurrency = (subtasks: number) =>
+  Math.min(Math.max(subtasks, DEFAULT_MAX_CONCURRENCY), INLINE_MAP_MAX_CONCURRENCY);
 const TARGETS = { ratioAtN16: 1.1, speedupPerSubtask: 0.8, workerBundleBytes: 1_000_000, workerInitMs: 300 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -95,7 +98,7 @@ async function runThroughput(
 ): Promise<ThroughputMeasurement> {
   const subtasks = options.throughputSubtasks;
   const orchestrator = await LocalOrchestrator.start(
-    benchStackOptions(subtasks, Math.max(subtasks, DEFAULT_MAX_CONCURRENCY), latency),
+    benchStackOptions(subtasks, scenarioConcurrency(subtasks), latency),
   );
   try {
     log(`Throughput: ${options.jobs} jobs of N = ${subtasks} at once`);
@@ -179,9 +182,7 @@ async function main(argv: string[]): Promise<number> {
   const bundles = options.bundles ? await measureBundles(options) : [];
   const scenarios: ScenarioResult[] = [];
   for (const subtasks of options.subtaskCounts) {
-    scenarios.push(
-      await runScenario(subtasks, Math.max(subtasks, DEFAULT_MAX_CONCURRENCY), options, latency),
-    );
+    scenarios.push(await runScenario(subtasks, scenarioConcurrency(subtasks), options, latency));
     if (subtasks > DEFAULT_MAX_CONCURRENCY && subtasks === 16) {
       scenarios.push(await runScenario(subtasks, DEFAULT_MAX_CONCURRENCY, options, latency));
     }
