@@ -7,6 +7,7 @@ import { modelsByRole, type OrchestratorConfig } from './config';
 import { BatchItemsBucket } from './constructs/batch-items-bucket';
 import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
+import { CapacityTable } from './constructs/capacity-table';
 import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { LogEncryption } from './constructs/log-encryption';
@@ -30,6 +31,8 @@ export interface OrchestratorStackProps extends StackProps {
 /** Assembles the constructs; holds no logic of its own. */
 export class OrchestratorStack extends Stack {
   public readonly jobs: JobsTable;
+  /** The model-call governor's table; none without `modelLimits`. */
+  public readonly capacity: CapacityTable | undefined;
   public readonly workflow: OrchestratorWorkflow;
   /** The Anthropic API key's secret; none with provider `bedrock`. */
   public readonly apiKeySecret: secretsmanager.ISecret | undefined;
@@ -47,8 +50,11 @@ export class OrchestratorStack extends Stack {
     new LogEncryption(this, 'LogEncryption');
     this.jobs = new JobsTable(this, 'Jobs');
     this.apiKeySecret = this.anthropicApiKeySecret(config);
+    this.capacity =
+      Object.keys(config.modelLimits).length > 0 ? new CapacityTable(this, 'ModelCapacity') : undefined;
     this.workflow = new OrchestratorWorkflow(this, 'Workflow', {
       table: this.jobs.table,
+      ...(this.capacity ? { capacityTable: this.capacity.table } : {}),
       ...(this.apiKeySecret ? { apiKeySecret: this.apiKeySecret } : {}),
       provider: config.provider,
       models: config.models,
@@ -59,6 +65,7 @@ export class OrchestratorStack extends Stack {
       planRepairAttempts: config.planRepairAttempts,
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays,
+      modelLimits: config.modelLimits,
     });
 
     this.batchItems =

@@ -40,6 +40,8 @@ export interface SynthesizedStack {
   stateMachines: LocalStateMachineSpec[];
   functions: LocalFunctionSpec[];
   tables: CreateTableCommandInput[];
+  /** The jobs table's local name (the other tables, such as the governor's, are in `tables` too). */
+  jobsTableName: string;
 }
 
 /** Local names of resources whose deployed names CloudFormation generates. */
@@ -194,5 +196,6 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
     .map(([logicalId, resource]) => createTableInput(logicalId, resource.Properties ?? {}));
 
-  return { template, orchestrator, batch, stateMachines, functions, tables };
+  const jobsTableName = logicalIdOf(stack.jobs.table);
+  return { template, orchestrator, batch, stateMachines, functions, tables, jobsTableName };
 }
