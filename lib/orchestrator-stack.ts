@@ -107,7 +107,7 @@ export class OrchestratorStack extends Stack {
         RecordBatchItem: this.batchWorkflow.recordBatchItemFunction,
         FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
       },
-      modelFunctions: ['Plan', 'Worker', 'Synthesize'],
+      modelFunctions: { Plan: 'orchestrator', Worker: 'worker', Synthesize: 'synthesis' },
       modelsByRole: modelsByRole(config),
       serviceName: this.stackName,
     });

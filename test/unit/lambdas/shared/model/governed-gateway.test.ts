@@ -5,6 +5,7 @@ import {
   estimatedInputTokens,
   GovernedModelGateway,
 } from '../../../../../lambdas/shared/model/governed-gateway';
+import type { ModelLimits } from '../../../../../lambdas/shared/domain/model-limits';
 import { createObservability } from '../../../../../lambdas/shared/runtime/observability';
 import type { CapacityChange } from '../../../../../lambdas/shared/storage/capacity-store';
 import { captureOutput, type CapturedOutput } from '../../../../helpers/captured-output';
@@ -42,7 +43,7 @@ afterEach(() => output.restore());
 
 const governed = (
   model: ScriptedModel,
-  limits = { 'claude-haiku': { maxInFlight: 1 } },
+  limits: ModelLimits = { 'claude-haiku': { maxInFlight: 1 } },
   store = new MemoryStore(),
 ) => ({
   store,
