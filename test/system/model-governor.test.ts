@@ -47,6 +47,11 @@ describe('the shared model-call governor', () => {
     expect(views.map((view) => view?.subtasks.length)).toEqual(Array(JOBS).fill(WORKERS));
   });
 
+  it('counts only model tries as attempts, not the deferrals', () => {
+    const attempts = views.flatMap((view) => view?.subtasks.map((subtask) => subtask.attempts) ?? []);
+    expect(attempts).toEqual(Array(JOBS * WORKERS).fill(1));
+  });
+
   it(`never lets the model see more than ${N} requests of one model at once`, () => {
     const peaks = orchestrator.simulatedModel?.stats().peakInFlight ?? {};
     expect(Object.keys(peaks).sort()).toEqual(['claude-haiku-5-5', 'claude-sonnet-5-5']);

@@ -204,9 +204,11 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
   let duplicates = 0;
   for (const subtask of subtasks) {
     const mine = accepted.filter((write) => write.subtaskId === subtask.id);
+    // Invocations the governor deferred never reached the model and are not attempts.
     const invocations = ledger.filter(
       (entry) => entry.kind === 'invocation' && entry.subtaskId === subtask.id,
     );
+    const deferrals = ledger.filter((entry) => entry.kind === 'deferral' && entry.subtaskId === subtask.id);
     if (mine.length > 1) duplicates += 1;
 
     // Every successful subtask's output stored exactly once, and only those.
@@ -229,7 +231,9 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
           fail('usage counted once', `${subtask.id}: stored usage differs from the one write applied`);
         }
         // Attempts: every invocation before the applied write began one; later ones found the success.
-        const before = invocations.filter((entry) => entry.seq < write.seq).length;
+        const before =
+          invocations.filter((entry) => entry.seq < write.seq).length -
+          deferrals.filter((entry) => entry.seq < write.seq).length;
         if (subtask.attempts !== before) {
           fail(
             'attempts recorded',
@@ -246,7 +250,8 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
         } else {
           const problem = retriesLeft('RunSubtask', subtask.error.name, subtask.id);
           if (problem) fail('failed only when final', `${subtask.id}: ${problem}: ${subtask.error.message}`);
-          const expectedAttempts = subtask.error.name === 'DependencyFailed' ? 0 : invocations.length;
+          const expectedAttempts =
+            subtask.error.name === 'DependencyFailed' ? 0 : invocations.length - deferrals.length;
           if (subtask.attempts !== expectedAttempts) {
             fail(
               'attempts recorded',
