@@ -52,6 +52,8 @@ export interface JobCheck {
   duplicates: number;
   crashesBeforeWrite: number;
   crashesAfterWrite: number;
+  /** Worker invocations the governor deferred (ModelCapacityExceeded). */
+  deferrals: number;
   violations: Violation[];
 }
 
@@ -108,6 +110,7 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
     persisted: accepted.length,
     crashesBeforeWrite: crashes.filter((crash) => crash.when === 'before-write').length,
     crashesAfterWrite: crashes.filter((crash) => crash.when === 'after-write').length,
+    deferrals: ledger.filter((entry) => entry.kind === 'deferral').length,
   };
 
   if (!stored) {
@@ -313,6 +316,12 @@ export interface LevelSummary {
     crashesAfterWrite: number;
   };
   modelCalls: number;
+  /** Calls the simulated model answered 429 because they were beyond its own limits. */
+  rateLimited: number;
+  /** Worker invocations the governor deferred. */
+  deferrals: number;
+  /** The most requests of one model open at once at the simulated model so far (with limits). */
+  peakInFlight: number;
   /** How many FAILED jobs and failed subtasks recorded each error name. */
   causes: { jobs: Record<string, number>; subtasks: Record<string, number> };
   violations: Violation[];
@@ -325,6 +334,8 @@ export function summarizeLevel(input: {
   jobs: readonly JobCheck[];
   modelRequests: readonly RequestLogEntry[];
   spikes: number;
+  /** The provider's in-flight limit and the model's peak, when the level ran against one. */
+  providerLimit?: { maxInFlight: number; governed: boolean; peakInFlight: number };
 }): LevelSummary {
   const { jobs, modelRequests } = input;
   const sum = (pick: (job: JobCheck) => number) => jobs.reduce((total, job) => total + pick(job), 0);
@@ -350,6 +361,14 @@ export function summarizeLevel(input: {
       detail: `${outputsProduced} worker outputs produced, ${outputsPersisted} persisted + ${crashesBeforeWrite} lost to crashes before the write`,
     });
   }
+  const limit = input.providerLimit;
+  if (limit?.governed && limit.peakInFlight > limit.maxInFlight) {
+    violations.push({
+      jobId: '(all jobs)',
+      invariant: 'governed: within the limit',
+      detail: `the model saw ${limit.peakInFlight} requests of one model at once, the limit is ${limit.maxInFlight}`,
+    });
+  }
   return {
     level: input.level,
     wallClockMs: input.wallClockMs,
@@ -366,6 +385,9 @@ export function summarizeLevel(input: {
       crashesAfterWrite: sum((job) => job.crashesAfterWrite),
     },
     modelCalls: modelRequests.length,
+    rateLimited: modelRequests.filter((request) => request.limited !== undefined).length,
+    deferrals: sum((job) => job.deferrals),
+    peakInFlight: limit?.peakInFlight ?? 0,
     causes: {
       jobs: countNames(
         jobs.filter((job) => job.status === 'FAILED').map((job) => job.errors.job ?? 'unknown'),
