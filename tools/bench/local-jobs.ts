@@ -228,6 +228,10 @@ export async function measureGovernor(
 ): Promise<GovernorMeasurement> {
   const model = orchestrator.simulatedModel;
   if (!model) throw new Error('The benchmark needs the simulated model');
+  // A warm-up job alone first: it loads the handler modules, as a Lambda container would once.
+  await (
+    await orchestrator.startJob(BENCH_REQUEST)
+  ).finished;
   const first = model.requests.length;
   const startedAt = Date.now();
   const executions = await Promise.all(

@@ -16,6 +16,9 @@ export function estimatedInputTokens(request: ModelRequest): number {
   return Math.ceil(characters / 4);
 }
 
+/** A held lease takes a slot until it lapses, so a release outlasts far more lost races than an admission. */
+const RELEASE_ATTEMPTS = 40;
+
 /** A lease outlives its call's deadline by this much, then lapses on its own. */
 const LEASE_SLACK_MS = 2_000;
 
@@ -119,10 +122,11 @@ export class GovernedModelGateway implements ModelGateway {
   /** Never fails the call: an unreleased lease lapses at its deadline. */
   private async settle(key: string, limit: Parameters<typeof settle>[1], settlement: Settlement) {
     try {
-      await this.store.change(key, (state) => ({
-        state: settle(state, limit, settlement),
-        result: undefined,
-      }));
+      await this.store.change(
+        key,
+        (state) => ({ state: settle(state, limit, settlement), result: undefined }),
+        RELEASE_ATTEMPTS,
+      );
     } catch (error) {
       this.observability.logger.warn('Could not release model capacity; the lease lapses on its own', {
         limit: key,

@@ -40,8 +40,9 @@ export class CapacityStore {
       new Promise((resolve) => setTimeout(resolve, ms)),
   ) {}
 
-  async change<T>(limitKey: string, change: CapacityChange<T>): Promise<T> {
-    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+  /** `attempts`: how many lost races to take before giving up (a release tries harder than an admission). */
+  async change<T>(limitKey: string, change: CapacityChange<T>, attempts = MAX_WRITE_ATTEMPTS): Promise<T> {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       const read = await this.documents.send(
         new GetCommand({ TableName: this.tableName, Key: capacityKey(limitKey), ConsistentRead: true }),
       );
@@ -61,7 +62,7 @@ export class CapacityStore {
         return result;
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
-        await this.pause(Math.random() * 5 * 2 ** attempt);
+        await this.pause(Math.random() * 5 * 2 ** Math.min(attempt, 5));
       }
     }
     throw new CapacityContention(
