@@ -15,7 +15,7 @@ import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/dom
 /** The job operations a worker performs. */
 export type WorkerStore = Pick<
   JobRepository,
-  'beginSubtaskAttempt' | 'completeSubtask' | 'failSubtask' | 'getJob' | 'getSubtask'
+  'beginSubtaskAttempt' | 'completeSubtask' | 'failSubtask' | 'getJob' | 'getSubtask' | 'undoSubtaskAttempt'
 >;
 
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });

@@ -1,4 +1,5 @@
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { exactSubtaskPlan } from '../../tools/bench/exact-subtask-plan';
 
 /** The provider's limit: the simulated model answers 429 to any request beyond this many in flight. */
 const N = 4;
@@ -24,7 +25,7 @@ describe('the shared model-call governor', () => {
         modelLimits: { 'claude-haiku-5-5': { maxInFlight: N }, 'claude-sonnet-5-5': { maxInFlight: N } },
       },
       retryTimeScale: 0.05,
-      functionEnvironment: { EXACT_SUBTASK_COUNT: String(WORKERS) },
+      ...exactSubtaskPlan(WORKERS),
     });
     const executions = await Promise.all(
       Array.from({ length: JOBS }, (_, index) =>
