@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type Profile, PROFILES } from '../lambdas/shared/domain/profiles';
 import { DEFAULT_BEDROCK_MODELS, parseBedrockModelId } from './bedrock-models';
+import { limitFor, ModelLimitsSchema } from '../lambdas/shared/domain/model-limits';
 
 /**
  * Where the model calls go: `anthropic` (the Anthropic API, key in Secrets Manager) or `bedrock`
@@ -83,6 +84,12 @@ export const OrchestratorConfigSchema = z
     /** Ceiling on subtasks per job, whatever a profile allows (profiles set their own bounds). */
     maxSubtasks: z.number().int().min(1).max(100).default(10),
     planRepairAttempts: z.number().int().min(0).max(5).default(2),
+    /**
+     * One budget of model capacity shared by every execution, per model id or family prefix (e.g.
+     * `{"claude-haiku-5-5": {"maxInFlight": 50, "requestsPerMinute": 4000}}`); models without an entry
+     * are not governed. See docs/configuration.md#model-limits for sizing them from the provider's quotas.
+     */
+    modelLimits: ModelLimitsSchema.default({}),
     /** Days until DynamoDB's TTL removes a job and its subtasks. */
     jobTtlDays: z.number().int().min(1).max(3_650).default(30),
     logRetentionDays: logRetentionDays.default(30),
@@ -194,6 +201,19 @@ export const OrchestratorConfigSchema = z
       synthesis: config.models.synthesis ?? defaults.synthesis,
     };
     return { ...config, models };
+  })
+  .superRefine((config, ctx) => {
+    // A key that matches none of the models the functions call (theirs or a profile's) is a typo.
+    const models = [...new Set(Object.values(modelsByRole(config)).flat())];
+    for (const key of Object.keys(config.modelLimits)) {
+      if (!models.some((model) => limitFor(model, { [key]: {} })?.key === key)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `matches none of the models the functions call (${models.join(', ')})`,
+          path: ['modelLimits', key],
+        });
+      }
+    }
   });
 export type OrchestratorConfig = z.infer<typeof OrchestratorConfigSchema>;
 export type OrchestratorConfigInput = z.input<typeof OrchestratorConfigSchema>;

@@ -8,6 +8,7 @@ import { BatchItemsBucket } from './constructs/batch-items-bucket';
 import { BatchSchedules } from './constructs/batch-schedules';
 import { BatchWorkflow } from './constructs/batch-workflow';
 import { ExecutionEndRecorder } from './constructs/execution-end-recorder';
+import { CapacityTable } from './constructs/capacity-table';
 import { JobsApi } from './constructs/jobs-api';
 import { JobsTable } from './constructs/jobs-table';
 import { LogEncryption } from './constructs/log-encryption';
@@ -31,6 +32,8 @@ export interface OrchestratorStackProps extends StackProps {
 /** Assembles the constructs; holds no logic of its own. */
 export class OrchestratorStack extends Stack {
   public readonly jobs: JobsTable;
+  /** The model-call governor's table; none without `modelLimits`. */
+  public readonly capacity: CapacityTable | undefined;
   public readonly workflow: OrchestratorWorkflow;
   /** The Anthropic API key's secret; none with provider `bedrock`. */
   public readonly apiKeySecret: secretsmanager.ISecret | undefined;
@@ -50,8 +53,11 @@ export class OrchestratorStack extends Stack {
     new LogEncryption(this, 'LogEncryption');
     this.jobs = new JobsTable(this, 'Jobs');
     this.apiKeySecret = this.anthropicApiKeySecret(config);
+    this.capacity =
+      Object.keys(config.modelLimits).length > 0 ? new CapacityTable(this, 'ModelCapacity') : undefined;
     this.workflow = new OrchestratorWorkflow(this, 'Workflow', {
       table: this.jobs.table,
+      ...(this.capacity ? { capacityTable: this.capacity.table } : {}),
       ...(this.apiKeySecret ? { apiKeySecret: this.apiKeySecret } : {}),
       provider: config.provider,
       models: config.models,
@@ -66,6 +72,7 @@ export class OrchestratorStack extends Stack {
       ...(config.bedrockMarketplaceProductIds
         ? { marketplaceProductIds: config.bedrockMarketplaceProductIds }
         : {}),
+      modelLimits: config.modelLimits,
     });
 
     this.batchItems =
@@ -121,7 +128,7 @@ export class OrchestratorStack extends Stack {
         FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
         RecordExecutionEnd: this.executionEnds.function,
       },
-      modelFunctions: ['Plan', 'Worker', 'Synthesize'],
+      modelFunctions: { Plan: 'orchestrator', Worker: 'worker', Synthesize: 'synthesis' },
       modelsByRole: modelsByRole(config),
       serviceName: this.stackName,
     });

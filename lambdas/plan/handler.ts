@@ -1,8 +1,7 @@
 import { parseEnv, PlanEnvSchema } from '../shared/runtime/env';
-import { InstrumentedModelGateway } from '../shared/model/instrumented-gateway';
 import { repositoryFromEnv } from '../shared/storage/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/runtime/lambda-handler';
-import { createModelGateway } from '../shared/model/gateway';
+import { modelGatewayFromEnv } from '../shared/model/gateway-from-env';
 import { ExecutionInputSchema } from '../shared/domain/schemas';
 import { type Env } from '../shared/runtime/env';
 import { planJob, type PlanSettings } from './plan-job';
@@ -15,7 +14,7 @@ export const planEntry = (extraSettings: (env: Env) => Partial<PlanSettings> = (
   lambdaEntry(ExecutionInputSchema, (rawEnv, observability) => {
     const env = parseEnv(PlanEnvSchema, rawEnv);
     const repository = repositoryFromEnv(env, observability.tracer);
-    const model = new InstrumentedModelGateway(createModelGateway(env), 'orchestrator', observability);
+    const model = modelGatewayFromEnv(env, 'orchestrator', observability);
     const settings = {
       model: env.MODEL,
       maxTokens: env.MODEL_MAX_TOKENS,

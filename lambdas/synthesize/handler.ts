@@ -1,15 +1,14 @@
 import { ModelEnvSchema, parseEnv } from '../shared/runtime/env';
-import { InstrumentedModelGateway } from '../shared/model/instrumented-gateway';
 import { repositoryFromEnv } from '../shared/storage/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/runtime/lambda-handler';
-import { createModelGateway } from '../shared/model/gateway';
+import { modelGatewayFromEnv } from '../shared/model/gateway-from-env';
 import { METRIC, MetricUnit } from '../shared/runtime/observability';
 import { synthesizeJob, SynthesizeEventSchema } from './synthesize-job';
 
 export const { createHandler, handler } = lambdaEntry(SynthesizeEventSchema, (rawEnv, observability) => {
   const env = parseEnv(ModelEnvSchema, rawEnv);
   const repository = repositoryFromEnv(env, observability.tracer);
-  const model = new InstrumentedModelGateway(createModelGateway(env), 'synthesis', observability);
+  const model = modelGatewayFromEnv(env, 'synthesis', observability);
   const settings = { model: env.MODEL, maxTokens: env.MODEL_MAX_TOKENS };
   return async (event, context) => {
     const result = await synthesizeJob(event, {

@@ -1,5 +1,10 @@
 import * as z from 'zod';
-import { DependencyFailed, JobNotFound, unusableAnswer } from '../shared/domain/errors';
+import {
+  DependencyFailed,
+  JobNotFound,
+  ModelCapacityExceeded,
+  unusableAnswer,
+} from '../shared/domain/errors';
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway } from '../shared/model/gateway';
 import { priced } from '../shared/domain/pricing';
@@ -10,7 +15,7 @@ import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/dom
 /** The job operations a worker performs. */
 export type WorkerStore = Pick<
   JobRepository,
-  'beginSubtaskAttempt' | 'completeSubtask' | 'failSubtask' | 'getJob' | 'getSubtask'
+  'beginSubtaskAttempt' | 'completeSubtask' | 'failSubtask' | 'getJob' | 'getSubtask' | 'undoSubtaskAttempt'
 >;
 
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });
@@ -62,18 +67,26 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   deps.onAttemptStarted?.(attempt.subtask.attempts);
 
   const profile = profileNamed(job.profile);
-  const response = await deps.model.complete({
-    model: profile.models?.worker ?? deps.settings.model,
-    system: workerSystemPrompt(profile, plan),
-    messages: workerPrompt(
-      { task: job.task, context: job.context, templates: job.templates },
-      plan,
-      subtask,
-      dependencies,
-    ),
-    maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
-    timeoutMs: deps.remainingMs(),
-  });
+  const response = await deps.model
+    .complete({
+      model: profile.models?.worker ?? deps.settings.model,
+      system: workerSystemPrompt(profile, plan),
+      messages: workerPrompt(
+        { task: job.task, context: job.context, templates: job.templates },
+        plan,
+        subtask,
+        dependencies,
+      ),
+      maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
+      timeoutMs: deps.remainingMs(),
+    })
+    .catch(async (error: unknown) => {
+      // Deferred by the governor: the model was never asked, so this was no attempt.
+      if (error instanceof ModelCapacityExceeded) {
+        await deps.repository.undoSubtaskAttempt(event.jobId, event.subtaskId, attempt.subtask.attempts);
+      }
+      throw error;
+    });
   const usage = priced(response.model, response.usage);
   const unusable = unusableAnswer('worker', response);
   if (unusable) {

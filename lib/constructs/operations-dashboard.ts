@@ -12,11 +12,12 @@ export interface OperationsDashboardProps {
   /** Every function, by the name the dashboard and alarm names show. */
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
   /**
-   * The functions whose errors include model faults that Step Functions retries (429, 529, timeouts):
-   * their error alarm waits for a sustained error rate instead of firing on one throttled call.
+   * The functions whose errors include model faults that Step Functions retries (429, 529, timeouts),
+   * with the model role each plays: their error alarm waits for a sustained error rate instead of
+   * firing on one throttled call, and leaves out the governor's deferrals (ModelCapacityExceeded).
    * @default none
    */
-  readonly modelFunctions?: readonly string[];
+  readonly modelFunctions?: Readonly<Record<string, ModelRole>>;
   /** Every model each role may call (the `model` dimension of the model metrics). */
   readonly modelsByRole: Readonly<Record<ModelRole, readonly string[]>>;
   /** The `service` dimension the functions publish under (`POWERTOOLS_SERVICE_NAME`). */
@@ -35,6 +36,14 @@ export interface OperationsDashboardProps {
    * @default 0.25
    */
   readonly modelFunctionErrorRate?: number;
+  /**
+   * Share of governed model calls deferred (no capacity under `modelLimits`) in 5 minutes that raises
+   * the `ModelCallsDeferred` alarm, `deferralPeriods` periods running: the limits are too low for the load.
+   * @default 0.5
+   */
+  readonly deferralRateThreshold?: number;
+  /** @default 3 (15 minutes) */
+  readonly deferralPeriods?: number;
   /**
    * Where alarms notify (for example an `SnsAction` on your team's topic).
    * @default none: the alarms show in the console and on the dashboard only
@@ -88,16 +97,36 @@ export class OperationsDashboard extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     };
-    const modelFunctions = new Set(props.modelFunctions ?? []);
+    alarms.ModelCallsDeferred = new cloudwatch.Alarm(this, 'ModelCallsDeferredAlarm', {
+      alarmDescription:
+        'Most governed model calls were deferred for lack of capacity, periods running: jobs wait in ' +
+        "Step Functions. Raise modelLimits towards the provider's quotas (or the quotas), or start fewer jobs at once.",
+      metric: new cloudwatch.MathExpression({
+        expression: 'deferred / (admitted + deferred)',
+        usingMetrics: {
+          deferred: this.sumOver(ROLES, METRIC.modelCallsDeferred, 'deferred', 'd'),
+          admitted: this.sumOver(ROLES, METRIC.modelCallsAdmitted, 'admitted', 'a'),
+        },
+        label: 'share of governed calls deferred',
+        period: PERIOD,
+      }),
+      threshold: props.deferralRateThreshold ?? 0.5,
+      evaluationPeriods: props.deferralPeriods ?? 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const modelFunctions = props.modelFunctions ?? {};
     for (const [name, fn] of Object.entries(props.functions)) {
-      alarms[`${name}Errors`] = modelFunctions.has(name)
+      const role = modelFunctions[name];
+      alarms[`${name}Errors`] = role
         ? new cloudwatch.Alarm(this, `${name}ErrorsAlarm`, {
-            alarmDescription: `More than ${Math.round((props.modelFunctionErrorRate ?? 0.25) * 100)}% of ${name} invocations failed, two periods running (retried model faults included).`,
+            alarmDescription: `More than ${Math.round((props.modelFunctionErrorRate ?? 0.25) * 100)}% of ${name} invocations failed, two periods running (retried model faults included, the governor's deferrals not).`,
             metric: new cloudwatch.MathExpression({
-              expression: 'errors / invocations',
+              expression: '(errors - deferred) / invocations',
               usingMetrics: {
                 errors: fn.metricErrors({ period: PERIOD, statistic: 'Sum' }),
                 invocations: fn.metricInvocations({ period: PERIOD, statistic: 'Sum' }),
+                deferred: this.sumOver([role], METRIC.modelCallsDeferred, `${name} deferred`, 'd'),
               },
               label: `${name} error rate`,
               period: PERIOD,
@@ -185,6 +214,23 @@ export class OperationsDashboard extends Construct {
               ...ROLES.map((role) => this.sumOver([role], METRIC.modelThrottled, `throttled: ${role}`)),
               this.serviceMetric(METRIC.subtaskRetries, 'Sum', 'subtask retries'),
             ],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Governed model calls: admitted and deferred (modelLimits)',
+            width: 8,
+            left: ROLES.flatMap((role) => [
+              this.sumOver([role], METRIC.modelCallsAdmitted, `admitted: ${role}`, 'a'),
+              this.sumOver([role], METRIC.modelCallsDeferred, `deferred: ${role}`, 'd'),
+            ]),
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Calls in flight under each limit (peak)',
+            width: 8,
+            left: ROLES.flatMap((role) =>
+              this.modelsOf(role).map((model) =>
+                this.modelMetric(METRIC.modelInFlight, role, model, 'Maximum', `${role} ${model}`),
+              ),
+            ),
           }),
           new cloudwatch.GraphWidget({
             title: 'Model errors by role, model and name',
@@ -280,11 +326,17 @@ export class OperationsDashboard extends Construct {
     });
   }
 
-  private sumOver(roles: readonly ModelRole[], metricName: string, label: string): cloudwatch.IMetric {
+  /** `idPrefix` keeps the ids apart when two such sums sit in one expression. */
+  private sumOver(
+    roles: readonly ModelRole[],
+    metricName: string,
+    label: string,
+    idPrefix = '',
+  ): cloudwatch.IMetric {
     const usingMetrics: Record<string, cloudwatch.IMetric> = {};
     for (const role of roles) {
       this.modelsOf(role).forEach((model, index) => {
-        usingMetrics[`${role}${index}`] = this.modelMetric(
+        usingMetrics[`${idPrefix}${role}${index}`] = this.modelMetric(
           metricName,
           role,
           model,

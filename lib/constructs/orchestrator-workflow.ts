@@ -8,6 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ModelProvider, ModelRole } from '../config';
+import type { ModelLimits } from '../../lambdas/shared/domain/model-limits';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
 import { bedrockInvokeStatements, marketplaceSubscribeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';
@@ -57,6 +58,15 @@ export interface OrchestratorWorkflowProps {
    * @default none: no marketplace permission
    */
   readonly marketplaceProductIds?: readonly string[];
+  /**
+   * One budget of model capacity shared by every execution (validated with the configuration). With
+   * entries, `capacityTable` is required: the model-calling functions get the limits, its name, and
+   * GetItem/PutItem on it.
+   * @default {} (no model is governed)
+   */
+  readonly modelLimits?: ModelLimits;
+  /** The governor's table. @default none */
+  readonly capacityTable?: ITable;
 }
 
 const DEFAULT_MAX_TOKENS: Readonly<Record<ModelRole, number>> = {
@@ -95,7 +105,11 @@ export class OrchestratorWorkflow extends Construct {
 
   constructor(scope: Construct, id: string, props: OrchestratorWorkflowProps) {
     super(scope, id);
-    const { table, apiKeySecret, provider, models } = props;
+    const { table, apiKeySecret, provider, models, capacityTable } = props;
+    const modelLimits = props.modelLimits ?? {};
+    if (Object.keys(modelLimits).length > 0 !== (capacityTable !== undefined)) {
+      throw new Error('OrchestratorWorkflow: capacityTable is given exactly when modelLimits has entries');
+    }
     const maxTokens = props.maxTokens ?? DEFAULT_MAX_TOKENS;
     const grantedModels = props.grantedModels ?? {
       orchestrator: [models.orchestrator],
@@ -115,6 +129,9 @@ export class OrchestratorWorkflow extends Construct {
       MODEL_PROVIDER: provider,
       ...(apiKeySecret ? { ANTHROPIC_API_KEY_SECRET_ARN: apiKeySecret.secretArn } : {}),
       MODEL_MAX_RETRIES: '0',
+      ...(capacityTable
+        ? { CAPACITY_TABLE_NAME: capacityTable.tableName, MODEL_LIMITS: JSON.stringify(modelLimits) }
+        : {}),
     };
 
     this.planFunction = new WorkflowFunction(this, 'PlanFunction', {
@@ -189,6 +206,8 @@ export class OrchestratorWorkflow extends Construct {
       [this.workerFunction, grantedModels.worker],
       [this.synthesizeFunction, grantedModels.synthesis],
     ] as const;
+    for (const [modelFunction] of modelFunctions)
+      capacityTable?.grant(modelFunction, 'dynamodb:GetItem', 'dynamodb:PutItem');
     for (const [modelFunction, models] of modelFunctions) {
       // Anthropic: read the key. Bedrock: invoke only the models this role can use. Never both.
       if (apiKeySecret) {

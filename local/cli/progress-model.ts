@@ -52,12 +52,16 @@ export type ProgressChange =
   | { kind: 'started'; id: string }
   /** A retry started: of a subtask (`subtaskId`) or of another state such as Plan. */
   | { kind: 'retrying'; who: string; subtaskId: string | null; error: string; retry: number }
+  /** Deferred by the model-call governor: it waits in Step Functions until capacity frees. */
+  | { kind: 'waiting'; who: string }
   | { kind: 'succeeded'; id: string }
   | { kind: 'failed'; id: string; error: string }
   | { kind: 'synthesizing' }
   | { kind: 'failing' };
 
 type PlanView = NonNullable<JobView['plan']>;
+
+const CAPACITY_WAIT = 'ModelCapacityExceeded';
 
 const subtaskIdOf = (event: { state: { input: unknown } }): string => {
   const input = event.state.input;
@@ -73,6 +77,7 @@ const subtaskIdOf = (event: { state: { input: unknown } }): string => {
 export class ProgressModel {
   readonly state: ProgressState;
   private readonly lastError = new Map<string, string>();
+  private readonly lastRetried = new Map<string, string>();
 
   constructor(startedAt: number) {
     this.state = { startedAt, phase: 'starting', analysis: null, waveCount: 0, subtasks: [] };
@@ -96,7 +101,13 @@ export class ProgressModel {
       }
       case 'StateRetried': {
         const id = event.state.name === 'RunSubtask' ? subtaskIdOf(event) : null;
-        const error = this.lastError.get(`${event.state.name}:${id ?? ''}`) ?? 'an error';
+        const key = `${event.state.name}:${id ?? ''}`;
+        const error = this.lastError.get(key) ?? 'an error';
+        const previous = this.lastRetried.get(key);
+        this.lastRetried.set(key, error);
+        // Waiting for model capacity is one line however often it is retried, and uses no attempt.
+        if (error === CAPACITY_WAIT)
+          return previous === CAPACITY_WAIT ? [] : [{ kind: 'waiting', who: id ?? event.state.name }];
         const subtask = id === null ? undefined : this.subtask(id);
         if (subtask) subtask.attempts = Math.max(subtask.attempts, event.retry.attempt + 1);
         return [

@@ -81,6 +81,8 @@ export class PlainProgressRenderer implements ProgressRenderer {
         return this.write(`${at}   → ${change.id} started`);
       case 'retrying':
         return this.write(`${at}   ↻ ${change.who}: retrying after ${change.error} (retry ${change.retry})`);
+      case 'waiting':
+        return this.write(`${at}   ⏸ ${change.who}: waiting for model capacity (modelLimits)`);
       case 'succeeded': {
         const done = subtask(change.id);
         const attempts = done && done.attempts > 1 ? ` after ${done.attempts} attempts` : '';

@@ -55,6 +55,12 @@ export interface LocalOrchestratorOptions {
   /** Milliseconds to wait before each retry, per state name (tests use this instead of real backoff). */
   retryIntervalOverrides?: Record<string, number | number[]>;
   /**
+   * Multiplies every Retry rule's IntervalSeconds and MaxDelaySeconds (tests and benchmarks whose
+   * model answers in milliseconds): the same backoff, jitter and attempt counts, faster. States in
+   * `retryIntervalOverrides` use those instead.
+   */
+  retryTimeScale?: number;
+  /**
    * Function timeouts in seconds by handler folder (`plan`, `worker`, …), instead of the template's.
    * Tests use it to reach a deadline quickly.
    */
@@ -109,8 +115,7 @@ export class LocalOrchestrator {
     /** The stack's EventBridge rules, fed with the executions' status changes. */
     readonly eventRules: LocalEventRules,
   ) {
-    const tableName = stack.tables[0]?.TableName;
-    if (!tableName) throw new Error('The synthesized stack has no DynamoDB table');
+    const tableName = stack.jobsTableName;
     const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
     this.repository = new JobRepository(documents, tableName, config.jobTtlDays);
     this.batches = new BatchRepository(documents, tableName, config.jobTtlDays);
@@ -175,7 +180,10 @@ export class LocalOrchestrator {
       for (const machine of stack.stateMachines) {
         stepFunctions.register({
           name: machine.name,
-          definition: machine.definition,
+          definition:
+            options.retryTimeScale === undefined
+              ? machine.definition
+              : scaleRetryTimes(machine.definition, options.retryTimeScale),
           taskHandlers: {
             ...Object.fromEntries(lambdaTaskStates(machine.definition).map((name) => [name, invoke])),
             ...Object.fromEntries(
@@ -420,6 +428,21 @@ function localModelEnvironment(
           }
         : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
   }
+}
+
+/** The definition with every Retry rule's waits multiplied by `scale` (Map item processors and branches included). */
+export function scaleRetryTimes(definition: Record<string, unknown>, scale: number): Record<string, unknown> {
+  const visit = (value: unknown, key?: string): unknown => {
+    if (Array.isArray(value)) return value.map((item) => visit(item, key));
+    if (value === null || typeof value !== 'object') return value;
+    const entries = Object.entries(value as Record<string, unknown>).map(([name, item]) => {
+      if (key === 'Retry' && (name === 'IntervalSeconds' || name === 'MaxDelaySeconds'))
+        return [name, (item as number) * scale];
+      return [name, visit(item, name)];
+    });
+    return Object.fromEntries(entries);
+  };
+  return visit(definition) as Record<string, unknown>;
 }
 
 /** Names of every Task state (Map item processors included) that uses the lambda:invoke integration. */

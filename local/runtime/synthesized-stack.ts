@@ -49,6 +49,8 @@ export interface SynthesizedStack {
   functions: LocalFunctionSpec[];
   tables: CreateTableCommandInput[];
   rules: LocalEventRuleSpec[];
+  /** The jobs table's local name (the other tables, such as the governor's, are in `tables` too). */
+  jobsTableName: string;
 }
 
 /** Local names of resources whose deployed names CloudFormation generates. */
@@ -219,5 +221,6 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
       };
     });
 
-  return { template, orchestrator, batch, stateMachines, functions, tables, rules };
+  const jobsTableName = logicalIdOf(stack.jobs.table);
+  return { template, orchestrator, batch, stateMachines, functions, tables, rules, jobsTableName };
 }

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { MALFORMED_PLAN_VARIANTS, type MalformedPlanVariant } from './content';
+import { type ProviderLimits, providerLimitsSchema } from './limits';
 
 /** The calls the orchestrator-workers system makes. */
 export const MODEL_ROLES = ['plan', 'worker', 'synthesis'] as const;
@@ -78,6 +79,8 @@ export interface SimulatedModelOptions {
   recordPrompts?: boolean;
   /** Shortest prefix (estimated tokens) the prompt cache takes, for every model; default 2,048 for Haiku, 1,024 otherwise. */
   promptCacheMinTokens?: number;
+  /** Rate limits enforced per model id, answering 429 with `retry-after` beyond them; default none. */
+  limits?: ProviderLimits;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -118,6 +121,7 @@ export const simulatedModelOptionsSchema = z.strictObject({
   faults: z.array(faultRuleSchema).optional(),
   recordPrompts: z.boolean().optional(),
   promptCacheMinTokens: z.number().int().positive().optional(),
+  limits: providerLimitsSchema.optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */
@@ -301,7 +305,23 @@ function readNumber(env: Env, name: string, schema: z.ZodType<number, string>): 
 }
 
 /**
- * Options from `SIM_MODEL_FAULTS`, `SIM_MODEL_LATENCY_MS`, `SIM_MODEL_JITTER_MS`, `SIM_MODEL_SEED`
+ * Reads `SIM_MODEL_LIMITS`: comma-separated `limit=number` pairs such as
+ * `maxInFlight=4,requestsPerMinute=100` (per model id). Unset or empty gives no limits.
+ * @throws Error naming the variable and the bad value
+ */
+export function parseLimitsFromEnv(env: Env = process.env): ProviderLimits | undefined {
+  const name = 'SIM_MODEL_LIMITS';
+  const raw = readEnv(env, name);
+  if (raw === undefined) return undefined;
+  const pairs = parsePairs(name, raw, 'limit=number', (key, value) => [
+    key,
+    parseValue(integerText, value, name, raw, `"${key}"`),
+  ]);
+  return parseValue(providerLimitsSchema, Object.fromEntries(pairs), name, raw, 'limits');
+}
+
+/**
+ * Options from `SIM_MODEL_FAULTS`, `SIM_MODEL_LIMITS`, `SIM_MODEL_LATENCY_MS`, `SIM_MODEL_JITTER_MS`, `SIM_MODEL_SEED`
  * and `SIM_MODEL_PORT`. Unset variables are left out, so the caller's or the server's defaults apply.
  * @throws Error naming the variable and the bad value
  */
@@ -312,6 +332,7 @@ export function optionsFromEnv(env: Env = process.env): SimulatedModelOptions {
     jitterMs: readNumber(env, 'SIM_MODEL_JITTER_MS', millisecondsText),
     seed: readNumber(env, 'SIM_MODEL_SEED', seedText),
     port: readNumber(env, 'SIM_MODEL_PORT', portText),
+    limits: parseLimitsFromEnv(env),
   };
   return Object.fromEntries(
     Object.entries(candidates).filter(([, value]) => value !== undefined),

@@ -5,6 +5,8 @@
 export { startSimulatedModel } from './server';
 export type { ModelApi, RequestLogEntry, SimulatedModel, SimulatedModelStats } from './server';
 export { LOCAL_BEDROCK_CREDENTIALS } from './bedrock';
+export { RateLimiter, providerLimitsSchema } from './limits';
+export type { LimitReason, ProviderLimits } from './limits';
 export {
   FAULT_KINDS,
   MODEL_ROLES,
@@ -12,6 +14,7 @@ export {
   faultRuleSchema,
   optionsFromEnv,
   parseFaultsFromEnv,
+  parseLimitsFromEnv,
   parseLatencyFromEnv,
 } from './faults';
 export type {

@@ -31,6 +31,7 @@ import {
   type RequestRole,
   type SimulatedModelOptions,
 } from './faults';
+import { type LimitReason, RateLimiter } from './limits';
 import { PromptCache } from './prompt-cache';
 import { createRandom } from './random';
 import {
@@ -38,6 +39,7 @@ import {
   buildMessage,
   detectRole,
   errorBody,
+  estimateTokens,
   isHttpFault,
   parseMessagesRequest,
   randomId,
@@ -61,6 +63,8 @@ export interface RequestLogEntry {
   /** HTTP status sent, or null while unanswered (a hang never gets one). */
   status: number | null;
   fault: FaultKind | null;
+  /** Set when the request was beyond the model's `limits` (answered 429 with `retry-after`). */
+  limited?: LimitReason;
   /** Set for `malformed_plan` faults. */
   variant?: MalformedPlanVariant;
   /** The request's whole text, when the model was started with `recordPrompts`. */
@@ -76,6 +80,10 @@ export interface SimulatedModelStats {
   total: number;
   byRole: Record<RequestRole, number>;
   faults: Record<FaultKind, number>;
+  /** Requests answered 429 because they were beyond the model's `limits`. */
+  rateLimited: number;
+  /** Per model: the most requests open at once when one arrived, itself included (with `limits`). */
+  peakInFlight: Record<string, number>;
 }
 
 /** A running simulated model. */
@@ -141,6 +149,7 @@ class SimulatedModelServer implements SimulatedModel {
   // A separate stream, so switching jitter on or off does not change which requests get faults.
   private readonly jitterRandom: () => number;
   private readonly promptCache: PromptCache;
+  private readonly limiter: RateLimiter | undefined;
   private latency: LatencyByRole;
   private jitterMs: number;
   private readonly recordPrompts: boolean;
@@ -154,6 +163,7 @@ class SimulatedModelServer implements SimulatedModel {
     this.latency = resolveLatency(options.latencyMs, NO_LATENCY);
     this.jitterMs = options.jitterMs ?? 0;
     this.recordPrompts = options.recordPrompts ?? false;
+    this.limiter = options.limits ? new RateLimiter(options.limits) : undefined;
     this.promptCache = new PromptCache(
       options.promptCacheMinTokens === undefined ? {} : { minTokens: options.promptCacheMinTokens },
     );
@@ -181,11 +191,19 @@ class SimulatedModelServer implements SimulatedModel {
   stats(): SimulatedModelStats {
     const byRole: Record<RequestRole, number> = { plan: 0, worker: 0, synthesis: 0, other: 0 };
     const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+    let rateLimited = 0;
     for (const entry of this.requests) {
       byRole[entry.role] += 1;
       if (entry.fault) faults[entry.fault] += 1;
+      if (entry.limited) rateLimited += 1;
     }
-    return { total: this.requests.length, byRole, faults };
+    return {
+      total: this.requests.length,
+      byRole,
+      faults,
+      rateLimited,
+      peakInFlight: this.limiter?.peaks() ?? {},
+    };
   }
 
   setFaults(rules: readonly FaultRule[]): void {
@@ -267,16 +285,54 @@ class SimulatedModelServer implements SimulatedModel {
     }
     const role = detectRole(parsed.request);
     const text = requestText(parsed.request);
-    const fault = this.faults.pick({ role, text });
-    const entry = this.record(role, parsed.request.model, fault, api);
-    if (this.recordPrompts) entry.prompt = text;
-    if (fault?.kind === 'hang') return waitForAbort(signal);
-    // Read and written on arrival, not after the latency, so who hits the cache does not depend on timing.
-    const input = fault && isHttpFault(fault.kind) ? undefined : this.promptCache.use(parsed.request);
-    if (!(await delay(this.delayFor(role), signal))) return;
-    if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
-    const answer = answerFor(parsed.request, role, fault ?? undefined);
-    this.reply(response, entry, 200, buildMessage(parsed.request, answer, input));
+    const model = parsed.request.model;
+    // Limits come first, as the real API's: a request beyond them is answered at once.
+    const verdict = this.limiter?.admit(model, {
+      inputTokens: estimateTokens(text),
+      maxTokens: parsed.request.max_tokens,
+    });
+    if (verdict && !verdict.ok) {
+      const entry = this.record(role, model, null, api);
+      entry.limited = verdict.reason;
+      return this.replyRateLimited(api, response, entry, verdict.reason, verdict.retryAfterMs);
+    }
+    try {
+      const fault = this.faults.pick({ role, text });
+      const entry = this.record(role, model, fault, api);
+      if (this.recordPrompts) entry.prompt = text;
+      if (fault?.kind === 'hang') return await waitForAbort(signal);
+      // Read and written on arrival, not after the latency, so who hits the cache does not depend on timing.
+      const input = fault && isHttpFault(fault.kind) ? undefined : this.promptCache.use(parsed.request);
+      if (!(await delay(this.delayFor(role), signal))) return;
+      if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
+      const answer = answerFor(parsed.request, role, fault ?? undefined);
+      const message = buildMessage(parsed.request, answer, input);
+      verdict?.release(message.usage.output_tokens);
+      this.reply(response, entry, 200, message, this.rateLimitHeaders(api, model));
+    } finally {
+      verdict?.release(0);
+    }
+  }
+
+  private rateLimitHeaders(api: ModelApi, model: string): Record<string, string> {
+    return api === 'anthropic' && this.limiter ? this.limiter.headers(model) : {};
+  }
+
+  private replyRateLimited(
+    api: ModelApi,
+    response: ServerResponse,
+    entry: RequestLogEntry,
+    reason: LimitReason,
+    retryAfterMs: number,
+  ): void {
+    const message = `Simulated rate limit: beyond the ${reason} limit of ${entry.model ?? 'the model'}`;
+    if (api === 'bedrock') {
+      return this.replyBedrockError(response, entry, { ...BEDROCK_FAULTS.rate_limit, message });
+    }
+    this.reply(response, entry, 429, errorBody('rate_limit_error', message), {
+      ...this.rateLimitHeaders(api, entry.model ?? ''),
+      'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+    });
   }
 
   private replyWithFault(

@@ -3,6 +3,7 @@ import * as z from 'zod';
 
 export const BENCH_USAGE = `Usage: npm run bench -- [--n 1,4,16,64] [--jobs K] [--throughput-n N] [--repeat R]
                       [--seed S] [--jitter MS] [--init-samples S] [--out FILE] [--skip-bundles]
+                      [--governor-jobs J] [--governor-n N] [--governor-limit L]
 
 Measures the orchestrator on the local stack with the simulated model at fixed latencies
 (plan 400 ms, worker 800 ms, synthesis 400 ms, plus 0–jitter ms), prints tables and writes JSON.
@@ -15,7 +16,11 @@ Measures the orchestrator on the local stack with the simulated model at fixed l
   --jitter MS         extra latency drawn from 0–MS per call (default 200)
   --init-samples S    fresh processes per bundle for the init time median (default 5)
   --out FILE          where the JSON goes (default bench-results/bench-results.json, git-ignored)
-  --skip-bundles      leave out the bundle sizes and init times`;
+  --skip-bundles      leave out the bundle sizes and init times
+  --governor-jobs J   jobs started at once against a model answering 429 beyond L in flight per
+                      model, without and with the governor (default 8; 0 leaves it out)
+  --governor-n N      workers per governor job (default 6)
+  --governor-limit L  the model's in-flight limit, and the governor's maxInFlight (default 4)`;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -29,6 +34,9 @@ export const BenchOptionsSchema = z.object({
   initSamples: positiveInt(50),
   out: z.string().min(1),
   bundles: z.boolean(),
+  governorJobs: z.coerce.number().int().min(0).max(200),
+  governorSubtasks: positiveInt(100),
+  governorLimit: positiveInt(1_000),
 });
 export type BenchOptions = z.infer<typeof BenchOptionsSchema>;
 
@@ -52,6 +60,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
         'init-samples': { type: 'string', default: '5' },
         out: { type: 'string', default: 'bench-results/bench-results.json' },
         'skip-bundles': { type: 'boolean', default: false },
+        'governor-jobs': { type: 'string', default: '8' },
+        'governor-n': { type: 'string', default: '6' },
+        'governor-limit': { type: 'string', default: '4' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -69,6 +80,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     initSamples: values['init-samples'],
     out: values.out,
     bundles: !values['skip-bundles'],
+    governorJobs: values['governor-jobs'],
+    governorSubtasks: values['governor-n'],
+    governorLimit: values['governor-limit'],
   });
   if (!result.success) {
     const flags: Record<string, string> = {
@@ -76,6 +90,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
       throughputSubtasks: '--throughput-n',
       jitterMs: '--jitter',
       initSamples: '--init-samples',
+      governorJobs: '--governor-jobs',
+      governorSubtasks: '--governor-n',
+      governorLimit: '--governor-limit',
     };
     const issue = result.error.issues[0];
     const key = String(issue?.path[0] ?? '');

@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batches/catalog';
-import { INLINE_MAP_MAX_CONCURRENCY, parseConfig } from '../../lib/config';
+import { DEFAULT_MODELS, INLINE_MAP_MAX_CONCURRENCY, parseConfig } from '../../lib/config';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { runMain } from '../../local/cli/run-main';
 import { synthesizeLocalStack } from '../../local/runtime/synthesized-stack';
@@ -14,6 +14,8 @@ import { type BundleMeasurement, measureBundle } from './bundles';
 import {
   benchStackOptions,
   BENCH_REQUEST,
+  type GovernorMeasurement,
+  measureGovernor,
   measureJob,
   measureThroughput,
   type SimulatedLatency,
@@ -24,6 +26,7 @@ import {
   type BenchTargets,
   bundleTable,
   costTable,
+  governorTable,
   latencyTable,
   type ScenarioResult,
   targetLines,
@@ -109,6 +112,52 @@ async function runThroughput(
   }
 }
 
+/** Retry waits scaled like the model's latency: the simulated worker answers in 0.8 s, a real one in about 20 s. */
+const GOVERNOR_RETRY_TIME_SCALE = 0.04;
+
+async function runGovernor(options: BenchOptions, latency: SimulatedLatency): Promise<GovernorMeasurement[]> {
+  const rows: GovernorMeasurement[] = [];
+  for (const governed of [false, true]) {
+    const limit = options.governorLimit;
+    const stack = benchStackOptions(
+      options.governorSubtasks,
+      Math.max(options.governorSubtasks, 10),
+      latency,
+    );
+    const orchestrator = await LocalOrchestrator.start({
+      ...stack,
+      model: { kind: 'simulated', options: { ...latency, limits: { maxInFlight: limit } } },
+      config: {
+        ...stack.config,
+        ...(governed
+          ? {
+              modelLimits: Object.fromEntries(
+                Object.values(DEFAULT_MODELS).map((id) => [id, { maxInFlight: limit }]),
+              ),
+            }
+          : {}),
+      },
+      retryTimeScale: GOVERNOR_RETRY_TIME_SCALE,
+    });
+    try {
+      log(
+        `Governor ${governed ? 'on' : 'off'}: ${options.governorJobs} jobs × ${options.governorSubtasks} workers against ${limit} in flight`,
+      );
+      rows.push(
+        await measureGovernor(orchestrator, {
+          jobs: options.governorJobs,
+          subtasksPerJob: options.governorSubtasks,
+          limit,
+          governed,
+        }),
+      );
+    } finally {
+      await orchestrator.close();
+    }
+  }
+  return rows;
+}
+
 async function measureBundles(options: BenchOptions): Promise<BundleMeasurement[]> {
   const stack = synthesizeLocalStack(parseConfig({}));
   const outDir = path.join(path.dirname(path.resolve(options.out)), 'bundles');
@@ -188,6 +237,7 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   const throughput = await runThroughput(options, latency);
+  const governor = options.governorJobs > 0 ? await runGovernor(options, latency) : [];
   const targets = targetsOf(scenarios, bundles);
   const wallSeconds = (Date.now() - startedAt) / 1000;
 
@@ -199,6 +249,7 @@ async function main(argv: string[]): Promise<number> {
     prices: AWS_PRICES,
     scenarios,
     throughput,
+    governor,
     bundles,
     targets,
   };
@@ -210,6 +261,12 @@ async function main(argv: string[]): Promise<number> {
     latencyTable(scenarios),
     'Throughput',
     throughputTable(throughput),
+    ...(governor.length > 0
+      ? [
+          `Shared rate limit (the model answers 429 beyond ${options.governorLimit} in flight per model; retry waits ×${GOVERNOR_RETRY_TIME_SCALE}, as the latency)`,
+          governorTable(governor),
+        ]
+      : []),
     `Cloud cost per job (${AWS_PRICES.region} prices of ${AWS_PRICES.checkedOn}; model tokens not included)`,
     costTable(scenarios),
     ...(bundles.length > 0

@@ -10,6 +10,7 @@ import {
   cloudCost,
   criticalPathMs,
   type FunctionUsage,
+  idealLimitedWallMs,
   modelTimeline,
   type StateEvent,
   stateTransitions,
@@ -196,5 +197,72 @@ export async function measureThroughput(
     maxEndToEndMs: Math.max(...endToEnd),
     stateTransitions: transitions,
     engineMsPerTransition: engineMs / transitions,
+  };
+}
+
+/** Many jobs against a model that answers 429 beyond `limit` requests in flight per model. */
+export interface GovernorMeasurement {
+  governed: boolean;
+  jobs: number;
+  subtasksPerJob: number;
+  limit: number;
+  succeeded: number;
+  partialOrFailed: number;
+  modelCalls: number;
+  /** Calls answered 429 because they were beyond the limit. */
+  rateLimited: number;
+  rateLimitedShare: number;
+  /** The most requests of one model open at once at the model. */
+  peakInFlight: number;
+  wallMs: number;
+  /** Planning, workers and synthesis each at `limit` in flight, from the answered calls' durations. */
+  idealMs: number;
+  /** Worker calls answered per second, and the ideal: limit ÷ mean worker latency. */
+  workerCallsPerSecond: number;
+  idealWorkerCallsPerSecond: number;
+}
+
+export async function measureGovernor(
+  orchestrator: LocalOrchestrator,
+  options: { jobs: number; subtasksPerJob: number; limit: number; governed: boolean },
+): Promise<GovernorMeasurement> {
+  const model = orchestrator.simulatedModel;
+  if (!model) throw new Error('The benchmark needs the simulated model');
+  // A warm-up job alone first: it loads the handler modules, as a Lambda container would once.
+  await (
+    await orchestrator.startJob(BENCH_REQUEST)
+  ).finished;
+  const first = model.requests.length;
+  const startedAt = Date.now();
+  const executions = await Promise.all(
+    Array.from({ length: options.jobs }, (_, index) =>
+      orchestrator.startJob({ ...BENCH_REQUEST, task: `${BENCH_REQUEST.task} (${index + 1})` }),
+    ),
+  );
+  await Promise.all(executions.map((execution) => execution.finished));
+  const wallMs = Date.now() - startedAt;
+  const views = await Promise.all(executions.map((execution) => orchestrator.getJobView(execution.jobId)));
+  const calls = model.requests.slice(first);
+  const rateLimited = calls.filter((call) => call.limited !== undefined).length;
+  const workers = calls.filter((call) => call.role === 'worker' && call.status === 200);
+  const meanWorkerMs =
+    workers.reduce((total, call) => total + ((call.answeredAtMs ?? 0) - call.receivedAtMs), 0) /
+    Math.max(1, workers.length);
+  const succeeded = views.filter((view) => view?.status === 'SUCCEEDED').length;
+  return {
+    governed: options.governed,
+    jobs: options.jobs,
+    subtasksPerJob: options.subtasksPerJob,
+    limit: options.limit,
+    succeeded,
+    partialOrFailed: options.jobs - succeeded,
+    modelCalls: calls.length,
+    rateLimited,
+    rateLimitedShare: rateLimited / Math.max(1, calls.length),
+    peakInFlight: Math.max(0, ...Object.values(model.stats().peakInFlight)),
+    wallMs,
+    idealMs: idealLimitedWallMs(calls, options.limit),
+    workerCallsPerSecond: (workers.length / wallMs) * 1000,
+    idealWorkerCallsPerSecond: (options.limit / meanWorkerMs) * 1000,
   };
 }

@@ -198,3 +198,16 @@ export function median(values: readonly number[]): number {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? at(middle) : (at(middle - 1) + at(middle)) / 2;
 }
+
+/**
+ * The least time the calls could take at `limit` in flight per model, the phases in series: all
+ * planning calls, then all worker calls, then all synthesis calls, each phase keeping `limit` calls
+ * busy (the sum of its answered calls' durations ÷ limit). What "N ÷ latency" throughput gives.
+ */
+export function idealLimitedWallMs(calls: readonly ModelCall[], limit: number): number {
+  const busy = (role: ModelCall['role']) =>
+    calls
+      .filter((call) => call.role === role && call.answeredAtMs !== null)
+      .reduce((total, call) => total + ((call.answeredAtMs ?? 0) - call.receivedAtMs), 0);
+  return (busy('plan') + busy('worker') + busy('synthesis')) / limit;
+}

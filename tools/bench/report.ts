@@ -1,6 +1,6 @@
 /** The benchmark's printed tables. */
 import type { BundleMeasurement } from './bundles';
-import type { JobMeasurement, ThroughputMeasurement } from './local-jobs';
+import type { GovernorMeasurement, JobMeasurement, ThroughputMeasurement } from './local-jobs';
 
 /** One latency scenario: N subtasks at a MaxConcurrency, the orchestrated runs and the sequential loop. */
 export interface ScenarioResult {
@@ -159,4 +159,35 @@ export function targetLines(targets: BenchTargets): string {
     `worker bundle ≤ ${targets.workerBundleBytes.target} B: ${targets.workerBundleBytes.measured ?? '-'} → ${verdict(targets.workerBundleBytes.met)}`,
     `worker init ≤ ${targets.workerInitMs.target} ms: ${targets.workerInitMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.workerInitMs.met)}`,
   ].join('\n');
+}
+
+export function governorTable(rows: readonly GovernorMeasurement[]): string {
+  return formatTable(
+    [
+      'governor',
+      'jobs × workers',
+      'limit in flight',
+      'succeeded',
+      'model calls',
+      'answered 429',
+      'in-flight peak',
+      'wall',
+      'ideal',
+      'wall / ideal',
+      'worker calls/s (ideal)',
+    ],
+    rows.map((row) => [
+      row.governed ? 'on' : 'off',
+      `${row.jobs} × ${row.subtasksPerJob}`,
+      String(row.limit),
+      `${row.succeeded} of ${row.jobs}`,
+      String(row.modelCalls),
+      `${row.rateLimited} (${(row.rateLimitedShare * 100).toFixed(1)} %)`,
+      String(row.peakInFlight),
+      ms(row.wallMs),
+      ms(row.idealMs),
+      (row.wallMs / row.idealMs).toFixed(2),
+      `${row.workerCallsPerSecond.toFixed(2)} (${row.idealWorkerCallsPerSecond.toFixed(2)})`,
+    ]),
+  );
 }

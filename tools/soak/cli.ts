@@ -8,7 +8,8 @@ import { formatSoakReport, soakPassed } from './soak-report';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-export const SOAK_USAGE = `Usage: npm run soak -- [--jobs N] [--levels 0,10,25,50] [--seed N] [--concurrency N] [--json FILE]
+export const SOAK_USAGE = `Usage: npm run soak -- [--jobs N] [--levels 0,10,25,50] [--seed N] [--concurrency N]
+                     [--provider-limit N] [--json FILE]
 
 Runs N jobs (4–8 subtasks each) per fault level through the local stack with the simulated model,
 injecting 429/529/500 errors, hangs past the timeout, malformed plans, latency spikes and worker
@@ -17,6 +18,9 @@ crashes around their completing write, then prints a table per level and checks 
   --levels LIST     fault levels in percent, 0 to 50 (default 0,10,25,50)
   --seed N          seed of every random choice (default 1)
   --concurrency N   jobs running at once (default 8)
+  --provider-limit N  also run against a model answering 429 beyond N requests in flight per model,
+                    without and then with the governor (modelLimits maxInFlight N), retry waits
+                    scaled down 50×; the governed run must keep the model within N
   --json FILE       also write the full report, violations included, as JSON
   -h, --help        show this help
 
@@ -43,6 +47,7 @@ const SoakArgsSchema = z.object({
     .transform((levels) => levels.map((level) => level / 100)),
   seed: integer('--seed', 0, 2 ** 31 - 1),
   concurrency: integer('--concurrency', 1, 64),
+  'provider-limit': integer('--provider-limit', 1, 1000).optional(),
   json: z.string().min(1).optional(),
 });
 
@@ -58,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
         levels: { type: 'string', default: '0,10,25,50' },
         seed: { type: 'string', default: '1' },
         concurrency: { type: 'string', default: '8' },
+        'provider-limit': { type: 'string' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -75,15 +81,25 @@ export async function main(argv: string[]): Promise<number> {
     log(`error: ${parsed.error.issues.map((issue) => issue.message).join('; ')}\n\n${SOAK_USAGE}`);
     return EXIT.usage;
   }
-  const { json, ...options } = parsed.data;
+  const { json, 'provider-limit': providerLimit, ...options } = parsed.data;
   log(
     `Fault soak: ${options.jobs} jobs per level at ${options.levels.map((level) => `${level * 100} %`).join(', ')} ` +
       '(the simulated model, a local test double)',
   );
-  const report = await runSoak({ ...options, log });
-  process.stdout.write(`${formatSoakReport(report)}\n`);
-  if (json) writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
-  return soakPassed(report) ? EXIT.ok : EXIT.violated;
+  const reports = [await runSoak({ ...options, log })];
+  if (providerLimit !== undefined) {
+    for (const governed of [false, true]) {
+      log(
+        `Against a provider limit of ${providerLimit} in flight, ${governed ? 'with' : 'without'} the governor`,
+      );
+      reports.push(
+        await runSoak({ ...options, log, providerLimit: { maxInFlight: providerLimit, governed } }),
+      );
+    }
+  }
+  process.stdout.write(`${reports.map(formatSoakReport).join('\n\n')}\n`);
+  if (json) writeFileSync(json, `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
+  return reports.every(soakPassed) ? EXIT.ok : EXIT.violated;
 }
 
 if (require.main === module) runMain(main);

@@ -52,6 +52,8 @@ export interface JobCheck {
   duplicates: number;
   crashesBeforeWrite: number;
   crashesAfterWrite: number;
+  /** Worker invocations the governor deferred (ModelCapacityExceeded). */
+  deferrals: number;
   violations: Violation[];
 }
 
@@ -108,6 +110,7 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
     persisted: accepted.length,
     crashesBeforeWrite: crashes.filter((crash) => crash.when === 'before-write').length,
     crashesAfterWrite: crashes.filter((crash) => crash.when === 'after-write').length,
+    deferrals: ledger.filter((entry) => entry.kind === 'deferral').length,
   };
 
   if (!stored) {
@@ -204,9 +207,11 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
   let duplicates = 0;
   for (const subtask of subtasks) {
     const mine = accepted.filter((write) => write.subtaskId === subtask.id);
+    // Invocations the governor deferred never reached the model and are not attempts.
     const invocations = ledger.filter(
       (entry) => entry.kind === 'invocation' && entry.subtaskId === subtask.id,
     );
+    const deferrals = ledger.filter((entry) => entry.kind === 'deferral' && entry.subtaskId === subtask.id);
     if (mine.length > 1) duplicates += 1;
 
     // Every successful subtask's output stored exactly once, and only those.
@@ -229,7 +234,9 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
           fail('usage counted once', `${subtask.id}: stored usage differs from the one write applied`);
         }
         // Attempts: every invocation before the applied write began one; later ones found the success.
-        const before = invocations.filter((entry) => entry.seq < write.seq).length;
+        const before =
+          invocations.filter((entry) => entry.seq < write.seq).length -
+          deferrals.filter((entry) => entry.seq < write.seq).length;
         if (subtask.attempts !== before) {
           fail(
             'attempts recorded',
@@ -246,7 +253,8 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
         } else {
           const problem = retriesLeft('RunSubtask', subtask.error.name, subtask.id);
           if (problem) fail('failed only when final', `${subtask.id}: ${problem}: ${subtask.error.message}`);
-          const expectedAttempts = subtask.error.name === 'DependencyFailed' ? 0 : invocations.length;
+          const expectedAttempts =
+            subtask.error.name === 'DependencyFailed' ? 0 : invocations.length - deferrals.length;
           if (subtask.attempts !== expectedAttempts) {
             fail(
               'attempts recorded',
@@ -308,6 +316,12 @@ export interface LevelSummary {
     crashesAfterWrite: number;
   };
   modelCalls: number;
+  /** Calls the simulated model answered 429 because they were beyond its own limits. */
+  rateLimited: number;
+  /** Worker invocations the governor deferred. */
+  deferrals: number;
+  /** The most requests of one model open at once at the simulated model so far (with limits). */
+  peakInFlight: number;
   /** How many FAILED jobs and failed subtasks recorded each error name. */
   causes: { jobs: Record<string, number>; subtasks: Record<string, number> };
   violations: Violation[];
@@ -320,6 +334,8 @@ export function summarizeLevel(input: {
   jobs: readonly JobCheck[];
   modelRequests: readonly RequestLogEntry[];
   spikes: number;
+  /** The provider's in-flight limit and the model's peak, when the level ran against one. */
+  providerLimit?: { maxInFlight: number; governed: boolean; peakInFlight: number };
 }): LevelSummary {
   const { jobs, modelRequests } = input;
   const sum = (pick: (job: JobCheck) => number) => jobs.reduce((total, job) => total + pick(job), 0);
@@ -345,6 +361,14 @@ export function summarizeLevel(input: {
       detail: `${outputsProduced} worker outputs produced, ${outputsPersisted} persisted + ${crashesBeforeWrite} lost to crashes before the write`,
     });
   }
+  const limit = input.providerLimit;
+  if (limit?.governed && limit.peakInFlight > limit.maxInFlight) {
+    violations.push({
+      jobId: '(all jobs)',
+      invariant: 'governed: within the limit',
+      detail: `the model saw ${limit.peakInFlight} requests of one model at once, the limit is ${limit.maxInFlight}`,
+    });
+  }
   return {
     level: input.level,
     wallClockMs: input.wallClockMs,
@@ -361,6 +385,9 @@ export function summarizeLevel(input: {
       crashesAfterWrite: sum((job) => job.crashesAfterWrite),
     },
     modelCalls: modelRequests.length,
+    rateLimited: modelRequests.filter((request) => request.limited !== undefined).length,
+    deferrals: sum((job) => job.deferrals),
+    peakInFlight: limit?.peakInFlight ?? 0,
     causes: {
       jobs: countNames(
         jobs.filter((job) => job.status === 'FAILED').map((job) => job.errors.job ?? 'unknown'),

@@ -1,3 +1,4 @@
+import { DEFAULT_MODELS } from '../../lib/config';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import { type SimulatedModel, startSimulatedModel } from '../../local/simulated-model';
 import { createRandom } from '../../local/simulated-model/random';
@@ -26,6 +27,13 @@ export interface SoakOptions {
    * default 10 s.
    */
   functionTimeoutSeconds?: number;
+  /**
+   * Runs against a provider limit: the simulated model answers 429 (with `retry-after`) to any request
+   * beyond `maxInFlight` of one model, and with `governed` the deployment's `modelLimits` give every
+   * model that `maxInFlight`. Retry waits are then the policy's own, scaled down by `retryTimeScale`
+   * (default 0.02), instead of the fixed short waits.
+   */
+  providerLimit?: { maxInFlight: number; governed: boolean; retryTimeScale?: number };
   /** Progress lines (one per finished level), e.g. to stderr. */
   log?: (line: string) => void;
 }
@@ -34,6 +42,7 @@ export interface SoakReport {
   seed: number;
   jobsPerLevel: number;
   concurrency: number;
+  providerLimit?: { maxInFlight: number; governed: boolean };
   levels: LevelSummary[];
   wallClockMs: number;
 }
@@ -83,17 +92,34 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let dynamoProxy: FaultProxy | undefined;
   let orchestrator: LocalOrchestrator | undefined;
   try {
+    const limit = options.providerLimit;
     model = await startSimulatedModel({
       seed: options.seed,
       latencyMs: { plan: 40, worker: 80, synthesis: 40 },
       jitterMs: 40,
+      ...(limit ? { limits: { maxInFlight: limit.maxInFlight } } : {}),
     });
     modelProxy = await FaultProxy.start(spikes, model.url);
     dynamoProxy = await FaultProxy.start(writeFaults);
     orchestrator = await LocalOrchestrator.start({
       // The simulated model behind the spike proxy, reached as any Messages-API server is.
       model: { kind: 'anthropic', apiKey: 'simulated-model-local-key', baseUrl: modelProxy.url },
-      retryIntervalOverrides: Object.fromEntries(RETRIED_STATES.map((name) => [name, SHORT_RETRY_WAIT_MS])),
+      ...(limit
+        ? { retryTimeScale: limit.retryTimeScale ?? 0.02 }
+        : {
+            retryIntervalOverrides: Object.fromEntries(
+              RETRIED_STATES.map((name) => [name, SHORT_RETRY_WAIT_MS]),
+            ),
+          }),
+      ...(limit?.governed
+        ? {
+            config: {
+              modelLimits: Object.fromEntries(
+                Object.values(DEFAULT_MODELS).map((id) => [id, { maxInFlight: limit.maxInFlight }]),
+              ),
+            },
+          }
+        : {}),
       functionTimeoutSeconds: { plan: timeout, worker: timeout, synthesize: timeout },
       functionEnvironment: { DYNAMODB_ENDPOINT: dynamoProxy.url },
     });
@@ -114,6 +140,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         ledger,
         retryRules,
         concurrency: options.concurrency,
+        ...(limit ? { providerLimit: limit } : {}),
       });
       levels.push(summary);
       options.log?.(
@@ -125,6 +152,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       seed: options.seed,
       jobsPerLevel: options.jobs,
       concurrency: options.concurrency,
+      ...(limit ? { providerLimit: { maxInFlight: limit.maxInFlight, governed: limit.governed } } : {}),
       levels,
       wallClockMs: Date.now() - started,
     };
@@ -145,6 +173,7 @@ interface LevelContext {
   ledger: SoakLedger;
   retryRules: ReturnType<typeof retryRulesOf>;
   concurrency: number;
+  providerLimit?: { maxInFlight: number; governed: boolean };
 }
 
 async function runLevel(
@@ -187,5 +216,13 @@ async function runLevel(
     jobs: observations.map((observation) => checkJob(observation, context.retryRules)),
     modelRequests,
     spikes: spikes.injected,
+    ...(context.providerLimit
+      ? {
+          providerLimit: {
+            ...context.providerLimit,
+            peakInFlight: Math.max(0, ...Object.values(model.stats().peakInFlight)),
+          },
+        }
+      : {}),
   });
 }

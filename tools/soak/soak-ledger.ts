@@ -1,6 +1,8 @@
 /** What the soak saw happen to one subtask, in the order it happened (one log for all subtasks). */
 export type LedgerEntry =
   | { kind: 'invocation'; seq: number; jobId: string; subtaskId: string }
+  /** The invocation ended ModelCapacityExceeded: the governor deferred it before any model call. */
+  | { kind: 'deferral'; seq: number; jobId: string; subtaskId: string }
   | {
       kind: 'write';
       seq: number;

@@ -26,6 +26,9 @@ const ROWS: Array<[string, (level: LevelSummary) => string | number]> = [
   ['  500 server_error', (level) => level.injected.server_error],
   ['  hang (past timeout)', (level) => level.injected.hang],
   ['  malformed plan', (level) => level.injected.malformed_plan],
+  ['  429 beyond the provider limit', (level) => level.rateLimited],
+  ['deferred by the governor', (level) => level.deferrals],
+  ['model in-flight peak', (level) => level.peakInFlight || '-'],
   ['  latency spike', (level) => level.injected.spikes],
   ['worker crash before write', (level) => level.injected.crashesBeforeWrite],
   ['worker crash after write', (level) => level.injected.crashesAfterWrite],
@@ -70,6 +73,10 @@ export function formatSoakReport(report: SoakReport): string {
       : `${violations.length} invariant violation(s):\n${violations.join('\n')}`;
   return [
     `Fault soak: ${report.jobsPerLevel} jobs per level, ${report.concurrency} at once, seed ${report.seed}, ` +
+      (report.providerLimit
+        ? `against a provider limit of ${report.providerLimit.maxInFlight} in flight per model ` +
+          `${report.providerLimit.governed ? 'with' : 'without'} the governor, `
+        : '') +
       `${(report.wallClockMs / 1000).toFixed(1)} s in all`,
     '',
     table,

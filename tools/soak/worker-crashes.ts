@@ -28,6 +28,10 @@ export class WorkerCrashes {
       const crashed = new Promise<never>((_, reject) => this.running.set(key, reject));
       try {
         return await Promise.race([invoke(payload), crashed]);
+      } catch (error) {
+        if ((error as Error).name === 'ModelCapacityExceeded')
+          this.ledger.record({ kind: 'deferral', jobId, subtaskId });
+        throw error;
       } finally {
         this.running.delete(key);
       }

@@ -7,7 +7,7 @@
 
 /** How an error is treated: retried by one of the Retry rules below, or final (never retried). */
 export type ErrorClass =
-  'throttling' | 'transient' | 'lambda-service' | 'lambda-throttling' | 'crash' | 'final';
+  'capacity' | 'throttling' | 'transient' | 'lambda-service' | 'lambda-throttling' | 'crash' | 'final';
 export type RetriedClass = Exclude<ErrorClass, 'final'>;
 
 export interface RetryTiming {
@@ -22,6 +22,9 @@ export interface RetryTiming {
 
 /** The Retry rule of each retried class. Waiting happens in Step Functions (free), not in a Lambda (billed). */
 export const RETRY_TIMING: Readonly<Record<RetriedClass, RetryTiming>> = {
+  // The governor deferred the call: many short, jittered waits so a job starts as soon as capacity
+  // frees (about 8 minutes of waiting in all; AWS allows MaxAttempts up to 99,999,999).
+  capacity: { intervalSeconds: 1, backoffRate: 1.5, maxAttempts: 99, maxDelaySeconds: 10, jitter: 'FULL' },
   // 429 and 529: up to about five minutes in all.
   throttling: { intervalSeconds: 5, backoffRate: 2, maxAttempts: 6, maxDelaySeconds: 60, jitter: 'FULL' },
   transient: { intervalSeconds: 3, backoffRate: 2, maxAttempts: 3, maxDelaySeconds: 30, jitter: 'FULL' },
@@ -54,6 +57,10 @@ interface ErrorEntry {
  * end with, by class. Names without a class here (a bug's `TypeError`, say) are not retried.
  */
 export const ERROR_POLICY = {
+  ModelCapacityExceeded: {
+    class: 'capacity',
+    cause: "the model's shared limits (modelLimits) had no capacity free; the call was not made",
+  },
   ModelRateLimited: {
     class: 'throttling',
     cause: 'HTTP 429 (Bedrock ThrottlingException, ServiceQuotaExceededException)',
@@ -105,6 +112,7 @@ export function errorsOfClass(errorClass: ErrorClass): PolicyErrorName[] {
 
 /** The retried classes in the order their Retry rules are listed on a Task. */
 export const RETRIED_CLASSES: readonly RetriedClass[] = [
+  'capacity',
   'throttling',
   'transient',
   'lambda-service',

@@ -9,9 +9,51 @@ export abstract class WorkflowError extends Error {
   }
 }
 
-/** HTTP 429 from the model provider. Retried with exponential backoff and full jitter. */
+/** What a provider's rate-limit headers said was left: per dimension, the remainder and when it refills. */
+export interface ProviderRateLimits {
+  requests?: ProviderRemaining;
+  inputTokens?: ProviderRemaining;
+  outputTokens?: ProviderRemaining;
+}
+export interface ProviderRemaining {
+  remaining: number;
+  /** Epoch ms at which the provider's bucket is full again, when it said. */
+  resetAtMs?: number;
+}
+
+/**
+ * HTTP 429 from the model provider. Retried with exponential backoff and full jitter. `retryAfterMs`
+ * (from `retry-after`) and `rateLimits` (from `anthropic-ratelimit-*`) are what the provider said.
+ */
 export class ModelRateLimited extends WorkflowError {
   override readonly name = 'ModelRateLimited';
+  constructor(
+    message: string,
+    options?: { cause?: unknown; retryAfterMs?: number; rateLimits?: ProviderRateLimits },
+  ) {
+    super(message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+    this.rateLimits = options?.rateLimits;
+  }
+  readonly retryAfterMs: number | undefined;
+  readonly rateLimits: ProviderRateLimits | undefined;
+}
+
+/**
+ * The model-call governor found no capacity free for this call under the deployment's `modelLimits`
+ * (or the provider asked every caller to pause): the call was not made. Step Functions retries it
+ * with its own backoff and jitter, so no function waits. `retryAfterMs` is the governor's estimate
+ * of when capacity frees (also in the message).
+ */
+export class ModelCapacityExceeded extends WorkflowError {
+  override readonly name = 'ModelCapacityExceeded';
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** HTTP 529: the provider is overloaded. Retried with exponential backoff and full jitter. */

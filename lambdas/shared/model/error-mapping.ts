@@ -5,8 +5,52 @@ import {
   ModelRequestRejected,
   ModelTimeout,
   ModelUnavailable,
+  type ProviderRateLimits,
+  type ProviderRemaining,
   WorkflowError,
 } from '../domain/errors';
+
+/** What `headers.get` needs: the SDK's `Headers` on a response or on an `APIError`. */
+export interface HeaderSource {
+  get(name: string): string | null;
+}
+
+/**
+ * `retry-after` in milliseconds: seconds (`"1"`, `"0.5"`) or an HTTP date; undefined when absent or
+ * unreadable. Anthropic also sends `retry-after-ms`, which wins when present.
+ */
+export function retryAfterMsOf(headers: HeaderSource | undefined, now = Date.now()): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms') ?? Number.NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const value = headers?.get('retry-after');
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+const RATE_LIMIT_DIMENSIONS = {
+  requests: 'requests',
+  inputTokens: 'input-tokens',
+  outputTokens: 'output-tokens',
+} as const satisfies Record<keyof ProviderRateLimits, string>;
+
+/**
+ * The `anthropic-ratelimit-{requests,input-tokens,output-tokens}-{remaining,reset}` headers (reset in
+ * RFC 3339), or undefined when the response carries none (Bedrock sends none).
+ */
+export function rateLimitsOf(headers: HeaderSource | undefined): ProviderRateLimits | undefined {
+  const limits: ProviderRateLimits = {};
+  for (const [key, header] of Object.entries(RATE_LIMIT_DIMENSIONS) as [keyof ProviderRateLimits, string][]) {
+    const remaining = Number(headers?.get(`anthropic-ratelimit-${header}-remaining`) ?? Number.NaN);
+    if (!Number.isFinite(remaining) || remaining < 0) continue;
+    const reset = Date.parse(headers?.get(`anthropic-ratelimit-${header}-reset`) ?? '');
+    const entry: ProviderRemaining = Number.isNaN(reset) ? { remaining } : { remaining, resetAtMs: reset };
+    limits[key] = entry;
+  }
+  return Object.keys(limits).length > 0 ? limits : undefined;
+}
 
 const REJECTED_STATUSES = new Set([400, 401, 403, 404, 413, 422]);
 
@@ -66,8 +110,15 @@ export function classifyModelError(error: unknown): unknown {
         cause: error,
       });
     }
-    if (status === 429)
-      return new ModelRateLimited(`Rate limited (429): ${describe(error)}`, { cause: error });
+    if (status === 429) {
+      const retryAfterMs = retryAfterMsOf(error.headers);
+      const rateLimits = rateLimitsOf(error.headers);
+      return new ModelRateLimited(`Rate limited (429): ${describe(error)}`, {
+        cause: error,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        ...(rateLimits ? { rateLimits } : {}),
+      });
+    }
     if (status === 529) return new ModelOverloaded(`Overloaded (529): ${describe(error)}`, { cause: error });
     if (status === 408)
       return new ModelTimeout(`Request timeout (408): ${describe(error)}`, { cause: error });

@@ -2,7 +2,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import { ModelTimeout } from '../domain/errors';
-import { classifyModelError } from './error-mapping';
+import { classifyModelError, rateLimitsOf } from './error-mapping';
+import type { ProviderRateLimits } from '../domain/errors';
 import type { ModelEnv } from '../runtime/env';
 import type { Usage } from '../domain/schemas';
 
@@ -58,6 +59,8 @@ export interface ModelResponse {
   usage: Usage;
   stopReason: string | null;
   model: string;
+  /** What the provider's rate-limit headers said was left (the Anthropic API; Bedrock sends none). */
+  rateLimits?: ProviderRateLimits;
 }
 
 /** The one thing plan, worker and synthesis need from a model provider. */
@@ -91,18 +94,21 @@ export class AnthropicModelGateway implements ModelGateway {
     }
     try {
       const client = await this.clientFor();
-      const message = await client.messages.create(
-        {
-          model: request.model,
-          max_tokens: request.maxTokens,
-          system: request.system,
-          messages: request.messages.map(toApiMessage),
-          ...(request.jsonSchema
-            ? { output_config: { format: { type: 'json_schema' as const, schema: request.jsonSchema } } }
-            : {}),
-        },
-        { timeout: request.timeoutMs },
-      );
+      const { data: message, response } = await client.messages
+        .create(
+          {
+            model: request.model,
+            max_tokens: request.maxTokens,
+            system: request.system,
+            messages: request.messages.map(toApiMessage),
+            ...(request.jsonSchema
+              ? { output_config: { format: { type: 'json_schema' as const, schema: request.jsonSchema } } }
+              : {}),
+          },
+          { timeout: request.timeoutMs },
+        )
+        .withResponse();
+      const rateLimits = rateLimitsOf(response.headers);
       const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
       return {
         text,
@@ -114,6 +120,7 @@ export class AnthropicModelGateway implements ModelGateway {
           cacheReadTokens: message.usage.cache_read_input_tokens ?? 0,
           cacheWriteTokens: message.usage.cache_creation_input_tokens ?? 0,
         },
+        ...(rateLimits ? { rateLimits } : {}),
       };
     } catch (error) {
       throw classifyModelError(error);

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ModelLimitsSchema } from '../domain/model-limits';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -41,6 +42,22 @@ export const ModelEnvSchema = CommonEnvSchema.extend({
   AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
   AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   AWS_SESSION_TOKEN: z.string().min(1).optional(),
+  /** The deployment's `modelLimits` as JSON; set (with CAPACITY_TABLE_NAME) only when it has entries. */
+  MODEL_LIMITS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return {};
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(ModelLimitsSchema),
+  /** The governor's table (model capacity shared by every execution). */
+  CAPACITY_TABLE_NAME: z.string().min(1).optional(),
 });
 export type ModelEnv = z.infer<typeof ModelEnvSchema>;
 

@@ -15,6 +15,12 @@ export const METRIC = {
   modelCostUsd: 'ModelCostUsd',
   /** Calls answered 429 or 529; dimensions service, role, model. */
   modelThrottled: 'ModelThrottled',
+  /** Calls the governor let through (models with `modelLimits`); dimensions service, role, model. */
+  modelCallsAdmitted: 'ModelCallsAdmitted',
+  /** Calls the governor deferred (ModelCapacityExceeded); dimensions service, role, model. */
+  modelCallsDeferred: 'ModelCallsDeferred',
+  /** Calls in flight under the model's limit once this one was admitted (Maximum: the peak); service, role, model. */
+  modelInFlight: 'ModelInFlight',
   /** Failed model calls; dimensions service, role, model, errorName. */
   modelErrors: 'ModelErrors',
   /** Worker invocations that start a subtask's second or later attempt; dimension service. */

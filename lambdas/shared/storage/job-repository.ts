@@ -265,6 +265,30 @@ export class JobRepository {
   }
 
   /**
+   * Takes back an attempt that never reached the model (the governor deferred it): the count and
+   * status go back to what they were, so `attempts` counts model tries only. Ignored (false) when the
+   * subtask moved on meanwhile.
+   */
+  async undoSubtaskAttempt(jobId: string, subtaskId: string, attempts: number): Promise<boolean> {
+    const { iso } = this.timestamps();
+    const first = attempts === 1;
+    return this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: subtaskKey(jobId, subtaskId),
+      UpdateExpression: `SET #status = :before, updatedAt = :now ADD attempts :minusOne${first ? ' REMOVE startedAt' : ''}`,
+      ConditionExpression: 'attempts = :attempts AND #status = :running',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: {
+        ':before': first ? 'PENDING' : 'RUNNING',
+        ':running': 'RUNNING',
+        ':attempts': attempts,
+        ':minusOne': -1,
+        ':now': iso,
+      },
+    });
+  }
+
+  /**
    * Records a subtask's output. A second write for the same subtask is ignored (returns false). An
    * output too large to keep inline goes to chunk items first; the subtask item then points at them.
    */

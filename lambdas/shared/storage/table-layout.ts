@@ -32,3 +32,9 @@ export const JOB_SUMMARY_ATTRIBUTES = ['jobId', 'status', 'task', 'profile', 'up
 
 /** Epoch seconds after which DynamoDB deletes an item. */
 export const TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * The model-capacity table (its own table: the governor's state is hot, short-lived and shared by
+ * every execution, and only the model-calling functions may touch it): one item per limit key.
+ */
+export const capacityKey = (limitKey: string) => ({ pk: `LIMIT#${limitKey}` });

@@ -1,5 +1,5 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DEFAULT_MODELS } from '../../../lib/config';
+import { DEFAULT_MODELS, parseConfig } from '../../../lib/config';
 import { FUNCTION_RUNTIME } from '../../../lib/constructs/workflow-function';
 import { synthesize } from '../../helpers/synth';
 
@@ -188,5 +188,58 @@ describe('an existing API key secret', () => {
 
   it('without a key named: no KMS grant', () => {
     expect(kmsStatements({ apiKeySecretArn: secretArn })).toEqual([]);
+  });
+});
+
+describe('the model-call governor', () => {
+  const limits = { 'claude-haiku-5-5': { maxInFlight: 50 }, 'claude-sonnet': { requestsPerMinute: 400 } };
+
+  it('is absent without modelLimits: one table, no limits in any environment', () => {
+    const { json } = synthesize();
+    const tables = Object.values(json.Resources).filter((r) => r.Type === 'AWS::DynamoDB::Table');
+    expect(tables).toHaveLength(1);
+    expect(JSON.stringify(json)).not.toContain('MODEL_LIMITS');
+  });
+
+  it('gives the model-calling functions, and only them, the limits and GetItem/PutItem on its own table', () => {
+    const { json } = synthesize({ modelLimits: limits });
+    const tableId = Object.entries(json.Resources).find(
+      ([id, resource]) => resource.Type === 'AWS::DynamoDB::Table' && id.includes('ModelCapacity'),
+    )?.[0];
+    expect(tableId).toBeDefined();
+    const withLimits = Object.values(json.Resources)
+      .filter((resource) => resource.Type === 'AWS::Lambda::Function')
+      .map(
+        (resource) =>
+          (resource.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables ?? {},
+      )
+      .filter((variables) => 'MODEL_LIMITS' in variables);
+    expect(withLimits).toHaveLength(3);
+    expect(JSON.parse(String(withLimits[0]?.MODEL_LIMITS))).toEqual(limits);
+
+    type Statement = { Action: string | string[]; Resource: unknown };
+    const onCapacity = Object.values(json.Resources)
+      .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+      .flatMap((policy) => (policy.Properties?.PolicyDocument as { Statement: Statement[] }).Statement)
+      .filter((statement) => JSON.stringify(statement.Resource).includes(tableId ?? '?'));
+    expect(onCapacity).toHaveLength(3);
+    for (const statement of onCapacity)
+      expect([statement.Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+  });
+
+  it('fails synth on a limit that matches none of the models the functions call', () => {
+    expect(() => synthesize({ modelLimits: { 'claude-haiku-4': { maxInFlight: 5 } } })).toThrow(
+      /modelLimits\.claude-haiku-4: matches none/,
+    );
+    expect(() => synthesize({ modelLimits: { 'claude-sonnet': {} } })).not.toThrow();
+  });
+
+  it('fails synth on a limit out of range, naming it', () => {
+    expect(() => parseConfig({ modelLimits: { 'claude-haiku-5-5': { maxInFlight: 0 } } })).toThrow(
+      /modelLimits\.claude-haiku-5-5\.maxInFlight/,
+    );
+    expect(() => parseConfig({ modelLimits: { 'claude-haiku-5-5': { inFlight: 5 } } })).toThrow(
+      /modelLimits/,
+    );
   });
 });

@@ -2,6 +2,7 @@ import { runSubtask } from '../../../../lambdas/worker/run-subtask';
 import {
   DependencyFailed,
   EmptyModelOutput,
+  ModelCapacityExceeded,
   ModelOverloaded,
   ModelRefused,
 } from '../../../../lambdas/shared/domain/errors';
@@ -64,6 +65,20 @@ describe('running a subtask', () => {
     expect(prompt).toMatch(
       /<assigned_subtask id="lifestyle" type="research" title="Title of lifestyle">\nDo the lifestyle part/,
     );
+  });
+
+  it('does not count an invocation the governor deferred as an attempt', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel([new ModelCapacityExceeded('no capacity', 500), 'Technical copy']);
+
+    await expect(runSubtask({ jobId, subtaskId: 'technical' }, deps(model))).rejects.toThrow('no capacity');
+    expect(await table.repository.getSubtask(jobId, 'technical')).toMatchObject({
+      status: 'PENDING',
+      attempts: 0,
+    });
+    const result = await runSubtask({ jobId, subtaskId: 'technical' }, deps(model));
+
+    expect(result).toEqual({ subtaskId: 'technical', status: 'SUCCEEDED', attempts: 1 });
   });
 
   it('stores the output, usage and attempt count', async () => {

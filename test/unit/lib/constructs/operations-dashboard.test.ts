@@ -95,7 +95,8 @@ describe('operations alarms', () => {
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmDescription: Match.stringLikeRegexp('^More than 25% of Worker invocations failed'),
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'errors / invocations' })]),
+      // The governor's deferrals are failed invocations too, by design: they are left out.
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: '(errors - deferred) / invocations' })]),
       Threshold: 0.25,
       EvaluationPeriods: 2,
       ComparisonOperator: 'GreaterThanThreshold',
@@ -108,6 +109,22 @@ describe('operations dashboard', () => {
     Object.values(json.Resources).find((resource) => resource.Type === 'AWS::CloudWatch::Dashboard')
       ?.Properties,
   );
+
+  it('fires when most governed model calls stay deferred, three periods running', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmDescription: Match.stringLikeRegexp('^Most governed model calls were deferred'),
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'deferred / (admitted + deferred)' })]),
+      Threshold: 0.5,
+      EvaluationPeriods: 3,
+    });
+    const alarm = JSON.stringify(
+      Object.values(json.Resources).find((resource) =>
+        String(resource.Properties?.AlarmDescription ?? '').startsWith('Most governed'),
+      ),
+    );
+    expect(alarm).toContain('"ModelCallsDeferred"');
+    expect(alarm).toContain('"ModelCallsAdmitted"');
+  });
 
   it('shows the state machine and every function', () => {
     expect(body).toContain(`{"Ref":"${stateMachineId}"}`);

@@ -75,6 +75,24 @@ const source = {
 };
 
 describe('the progress model', () => {
+  it('shows a subtask waiting for model capacity once, however often the governor defers it, using no attempt', () => {
+    const model = new ProgressModel(0);
+    const deferred = (attempt: number) => [
+      event('StateFailed', 'RunSubtask', subtask('a'), { Error: 'ModelCapacityExceeded', Cause: '' }),
+      event('StateRetried', 'RunSubtask', subtask('a'), { retry: { attempt } }),
+    ];
+    const changes = [
+      event('StateEntered', 'RunSubtask', subtask('a')),
+      ...deferred(1),
+      ...deferred(2),
+      ...deferred(3),
+    ].flatMap((each) => model.apply(each, 0));
+
+    expect(changes.filter((change) => change.kind === 'waiting')).toEqual([{ kind: 'waiting', who: 'a' }]);
+    expect(changes.filter((change) => change.kind === 'retrying')).toEqual([]);
+    expect(model.state.subtasks[0]?.attempts).toBe(1);
+  });
+
   it('follows each subtask from queued through running and retrying to succeeded or failed', () => {
     const statusAfter = (count: number) => {
       const fresh = new ProgressModel(0);

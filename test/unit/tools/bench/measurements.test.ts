@@ -11,6 +11,7 @@ import {
   taskTime,
   timeOutsideTasksMs,
   waveMakespanMs,
+  idealLimitedWallMs,
 } from '../../../../tools/bench/measurements';
 
 const task = (type: string, name: string, timestamp: number): StateEvent => ({
@@ -144,5 +145,24 @@ describe('bench options', () => {
   it('names the option that is out of range', () => {
     expect(() => parseBenchArgs(['--n', '1,500'])).toThrow(/^--n: /);
     expect(() => parseBenchArgs(['--jobs', '0'])).toThrow(/^--jobs: /);
+  });
+});
+
+describe('the ideal wall time under an in-flight limit', () => {
+  it("is each phase's answered busy time divided by the limit, phases in series; unanswered calls count nothing", () => {
+    const call = (role: 'plan' | 'worker' | 'synthesis', ms: number | null) => ({
+      role,
+      receivedAtMs: 1_000,
+      answeredAtMs: ms === null ? null : 1_000 + ms,
+    });
+    const calls = [
+      call('plan', 400),
+      call('plan', 400),
+      ...Array(8).fill(call('worker', 800)),
+      call('synthesis', 400),
+      call('worker', null),
+    ];
+
+    expect(idealLimitedWallMs(calls, 4)).toBe((800 + 6_400 + 400) / 4);
   });
 });

@@ -16,6 +16,7 @@ describe('the error policy', () => {
 
   it('puts every name in exactly one class', () => {
     const classes = [
+      'capacity',
       'throttling',
       'transient',
       'lambda-service',
@@ -33,5 +34,7 @@ describe('the error policy', () => {
     expect(isThrottling('ModelUnavailable')).toBe(false);
     expect(isThrottling('Lambda.TooManyRequestsException')).toBe(false);
     expect(isThrottling('constructor')).toBe(false);
+    // A deferral by the governor is not a call the provider throttled.
+    expect(isThrottling('ModelCapacityExceeded')).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import {
   ModelTimeout,
   ModelUnavailable,
 } from '../../../../../lambdas/shared/domain/errors';
-import { classifyModelError } from '../../../../../lambdas/shared/model/error-mapping';
+import { classifyModelError, retryAfterMsOf } from '../../../../../lambdas/shared/model/error-mapping';
 
 const apiError = (status: number, type: string) =>
   Anthropic.APIError.generate(
@@ -37,6 +37,35 @@ describe('model error classification', () => {
     expect((classified as Error).message).toContain(`(${status})`);
     expect((classified as Error).message).toContain('request req_123');
     expect((classified as Error).cause).toBeInstanceOf(Anthropic.APIError);
+  });
+
+  it("keeps a 429's retry-after and rate-limit headers on ModelRateLimited", () => {
+    const classified = classifyModelError(
+      Anthropic.APIError.generate(
+        429,
+        { type: 'error', error: { type: 'rate_limit_error', message: 'slow down' } },
+        undefined,
+        new Headers({
+          'retry-after': '7',
+          'anthropic-ratelimit-input-tokens-remaining': '0',
+          'anthropic-ratelimit-input-tokens-reset': '2026-12-01T10:00:07Z',
+        }),
+      ),
+    ) as ModelRateLimited;
+
+    expect(classified.retryAfterMs).toBe(7_000);
+    expect(classified.rateLimits).toEqual({
+      inputTokens: { remaining: 0, resetAtMs: Date.parse('2026-12-01T10:00:07Z') },
+    });
+  });
+
+  it('reads retry-after as seconds or as an HTTP date, and prefers retry-after-ms', () => {
+    const now = Date.parse('2026-12-01T10:00:00Z');
+    expect(retryAfterMsOf(new Headers({ 'retry-after': '1.5' }), now)).toBe(1_500);
+    expect(retryAfterMsOf(new Headers({ 'retry-after': 'Tue, 01 Dec 2026 10:00:03 GMT' }), now)).toBe(3_000);
+    expect(retryAfterMsOf(new Headers({ 'retry-after': '2', 'retry-after-ms': '250' }), now)).toBe(250);
+    expect(retryAfterMsOf(new Headers({ 'retry-after': 'soon' }), now)).toBeUndefined();
+    expect(retryAfterMsOf(new Headers({}), now)).toBeUndefined();
   });
 
   it('maps a request timeout to ModelTimeout', () => {

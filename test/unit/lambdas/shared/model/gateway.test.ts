@@ -4,11 +4,14 @@ import { AnthropicModelGateway, type MessagesClient } from '../../../../../lambd
 type CreateParams = Parameters<MessagesClient['messages']['create']>[0];
 
 /** A client that records the request and answers with fixed usage, as the Messages API would. */
-function recordingClient(usage: Partial<Anthropic.Usage>): { client: MessagesClient; sent: CreateParams[] } {
+function recordingClient(
+  usage: Partial<Anthropic.Usage>,
+  headers: Record<string, string> = {},
+): { client: MessagesClient; sent: CreateParams[] } {
   const sent: CreateParams[] = [];
   const create = (params: CreateParams) => {
     sent.push(params);
-    return Promise.resolve({
+    const data = {
       id: 'msg_test',
       type: 'message',
       role: 'assistant',
@@ -17,7 +20,9 @@ function recordingClient(usage: Partial<Anthropic.Usage>): { client: MessagesCli
       stop_reason: 'end_turn',
       stop_sequence: null,
       usage: { input_tokens: 10, output_tokens: 5, ...usage },
-    });
+    };
+    // The SDK's APIPromise: the gateway reads the answer and its headers together.
+    return { withResponse: () => Promise.resolve({ data, response: new Response(null, { headers }) }) };
   };
   return { client: { messages: { create } } as unknown as MessagesClient, sent };
 }
@@ -76,5 +81,33 @@ describe('the Anthropic model gateway', () => {
       cacheReadTokens: 1200,
       cacheWriteTokens: 0,
     });
+  });
+
+  it("reports what the provider's rate-limit headers say is left", async () => {
+    const { client } = recordingClient(
+      {},
+      {
+        'anthropic-ratelimit-requests-remaining': '41',
+        'anthropic-ratelimit-requests-reset': '2026-12-01T10:00:30Z',
+        'anthropic-ratelimit-output-tokens-remaining': '900',
+      },
+    );
+    const gateway = new AnthropicModelGateway(() => Promise.resolve(client));
+
+    const response = await gateway.complete({ ...request, messages: [{ role: 'user', content: 'hi' }] });
+
+    expect(response.rateLimits).toEqual({
+      requests: { remaining: 41, resetAtMs: Date.parse('2026-12-01T10:00:30Z') },
+      outputTokens: { remaining: 900 },
+    });
+  });
+
+  it('reports no rate limits when the provider sends no such headers (Bedrock)', async () => {
+    const { client } = recordingClient({});
+    const gateway = new AnthropicModelGateway(() => Promise.resolve(client));
+
+    const response = await gateway.complete({ ...request, messages: [{ role: 'user', content: 'hi' }] });
+
+    expect(response.rateLimits).toBeUndefined();
   });
 });

@@ -1,0 +1,133 @@
+import { ModelCapacityExceeded, ModelRateLimited } from '../../../../../lambdas/shared/domain/errors';
+import { type CapacityState, emptyCapacityState } from '../../../../../lambdas/shared/model/capacity';
+import type { ModelRequest } from '../../../../../lambdas/shared/model/gateway';
+import {
+  estimatedInputTokens,
+  GovernedModelGateway,
+} from '../../../../../lambdas/shared/model/governed-gateway';
+import type { ModelLimits } from '../../../../../lambdas/shared/domain/model-limits';
+import { createObservability } from '../../../../../lambdas/shared/runtime/observability';
+import type { CapacityChange } from '../../../../../lambdas/shared/storage/capacity-store';
+import { captureOutput, type CapturedOutput } from '../../../../helpers/captured-output';
+import { ScriptedModel } from '../../../../helpers/fake-model';
+
+/** The store's contract in memory: one state per limit key. */
+class MemoryStore {
+  readonly states = new Map<string, CapacityState>();
+  async change<T>(key: string, change: CapacityChange<T>): Promise<T> {
+    const { state, result } = change(this.states.get(key) ?? emptyCapacityState());
+    if (state) this.states.set(key, state);
+    return Promise.resolve(result);
+  }
+}
+
+const request: ModelRequest = {
+  model: 'claude-haiku-5-5',
+  system: 'system',
+  messages: [{ role: 'user', content: 'x'.repeat(396) }],
+  maxTokens: 100,
+  timeoutMs: 10_000,
+};
+
+const POWERTOOLS_ON = {
+  POWERTOOLS_SERVICE_NAME: 'orchestrator-test',
+  POWERTOOLS_METRICS_NAMESPACE: 'OrchestratorTest',
+  LOG_LEVEL: 'INFO',
+};
+
+let output: CapturedOutput;
+beforeEach(() => {
+  output = captureOutput();
+});
+afterEach(() => output.restore());
+
+const governed = (
+  model: ScriptedModel,
+  limits: ModelLimits = { 'claude-haiku': { maxInFlight: 1 } },
+  store = new MemoryStore(),
+) => ({
+  store,
+  gateway: new GovernedModelGateway(
+    model,
+    limits,
+    store,
+    'worker',
+    createObservability(POWERTOOLS_ON),
+    () => 1_000,
+  ),
+});
+
+describe('the governed model gateway', () => {
+  it('estimates input tokens as about four characters each', () => {
+    expect(estimatedInputTokens(request)).toBe(101);
+  });
+
+  it('calls a model without limits directly, touching no capacity', async () => {
+    const { gateway, store } = governed(new ScriptedModel(['answer']), {});
+
+    await expect(gateway.complete(request)).resolves.toMatchObject({ text: 'answer' });
+    expect(store.states.size).toBe(0);
+  });
+
+  it('takes a lease for the call under the family limit and releases it afterwards', async () => {
+    const { gateway, store } = governed(new ScriptedModel(['answer']));
+
+    await gateway.complete(request);
+    await gateway.complete(request);
+
+    expect(Object.keys(store.states.get('claude-haiku')?.leases ?? {})).toEqual([]);
+    const metrics = output
+      .metrics()
+      .flatMap((record) => record._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name));
+    expect(metrics.filter((name) => name === 'ModelCallsAdmitted')).toHaveLength(2);
+    expect(metrics).toContain('ModelInFlight');
+  });
+
+  it('fails at once with ModelCapacityExceeded, without calling the model, when no slot is free', async () => {
+    const model = new ScriptedModel(['answer']);
+    const { gateway, store } = governed(model);
+    store.states.set('claude-haiku', {
+      ...emptyCapacityState(),
+      leases: { other: { startedAt: 900, expiresAt: 60_000 } },
+    });
+
+    const failure = gateway.complete(request);
+
+    await expect(failure).rejects.toBeInstanceOf(ModelCapacityExceeded);
+    await expect(failure).rejects.toMatchObject({ retryAfterMs: 900 });
+    expect(model.requests).toHaveLength(0);
+    expect(output.metrics().flatMap((r) => r._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name))).toEqual([
+      'ModelCallsDeferred',
+    ]);
+  });
+
+  it("pauses the model for every caller after a 429's retry-after, and passes the 429 on", async () => {
+    const { gateway, store } = governed(
+      new ScriptedModel([new ModelRateLimited('429', { retryAfterMs: 5_000 }), 'answer']),
+    );
+
+    await expect(gateway.complete(request)).rejects.toBeInstanceOf(ModelRateLimited);
+
+    expect(store.states.get('claude-haiku')?.pausedUntil).toBe(6_000);
+    await expect(gateway.complete(request)).rejects.toMatchObject({ name: 'ModelCapacityExceeded' });
+  });
+
+  it('returns the answer even when releasing the lease fails (the lease lapses on its own)', async () => {
+    const store = new MemoryStore();
+    let changes = 0;
+    const flaky = {
+      change: <T>(key: string, change: CapacityChange<T>) =>
+        ++changes === 2 ? Promise.reject(new Error('DynamoDB unavailable')) : store.change(key, change),
+    };
+    const gateway = new GovernedModelGateway(
+      new ScriptedModel(['answer']),
+      { 'claude-haiku-5-5': { maxInFlight: 2 } },
+      flaky,
+      'worker',
+      createObservability(POWERTOOLS_ON),
+    );
+
+    await expect(gateway.complete(request)).resolves.toMatchObject({ text: 'answer' });
+    expect(Object.keys(store.states.get('claude-haiku-5-5')?.leases ?? {})).toHaveLength(1);
+  });
+});
