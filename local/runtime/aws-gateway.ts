@@ -48,7 +48,12 @@ interface Session {
 
 const AUTHORIZATION = /Credential=([^/]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
 const HOP_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
-const SIGNING_HEADERS = new Set(['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256']);
+const SIGNING_HEADERS = new Set([
+  'authorization',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+]);
 
 interface ErrorReply {
   status: number;
@@ -77,7 +82,8 @@ export class LocalAwsGateway {
     let gateway: LocalAwsGateway | undefined;
     const server = createServer((request, response) => {
       void gateway?.handle(request, response).catch((error: unknown) => {
-        if (!response.headersSent) reply(response, 'json', { status: 500, type: 'InternalFailure', message: String(error) });
+        if (!response.headersSent)
+          reply(response, 'json', { status: 500, type: 'InternalFailure', message: String(error) });
         else response.destroy();
       });
     });
@@ -128,7 +134,14 @@ export class LocalAwsGateway {
         response.destroy();
         return;
       }
-      await this.forward(session, request, response, body, { url: this.options.anthropicUpstream }, anthropic[2] ?? '/');
+      await this.forward(
+        session,
+        request,
+        response,
+        body,
+        { url: this.options.anthropicUpstream },
+        anthropic[2] ?? '/',
+      );
       return;
     }
 
@@ -136,7 +149,11 @@ export class LocalAwsGateway {
     const service = (scope?.[3] ?? '') as 'dynamodb' | 'states' | 'bedrock';
     const style = service === 'bedrock' ? 'rest' : 'json';
     if (!scope) {
-      reply(response, style, { status: 403, type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+      reply(response, style, {
+        status: 403,
+        type: 'MissingAuthenticationTokenException',
+        message: 'Missing Authentication Token',
+      });
       return;
     }
     const session = this.sessions.get(scope[1] ?? '');
@@ -158,7 +175,11 @@ export class LocalAwsGateway {
     }
     const upstream = this.options.upstreams[service];
     if (!upstream) {
-      reply(response, style, { status: 400, type: 'UnknownOperationException', message: `No local ${service} endpoint` });
+      reply(response, style, {
+        status: 400,
+        type: 'UnknownOperationException',
+        message: `No local ${service} endpoint`,
+      });
       return;
     }
     let checks: AuthorizationRequest[];
@@ -174,7 +195,11 @@ export class LocalAwsGateway {
         for (const check of checks) authorize(session.principal, check);
       } catch (error) {
         if (!(error instanceof AccessDenied)) throw error;
-        reply(response, style, { status: style === 'rest' ? 403 : 400, type: error.code, message: error.message });
+        reply(response, style, {
+          status: style === 'rest' ? 403 : 400,
+          type: error.code,
+          message: error.message,
+        });
         return;
       }
     }
@@ -198,11 +223,26 @@ export class LocalAwsGateway {
     }
     headers.host = target.host;
     headers['content-length'] = String(body.length);
-    if (upstream.credentials) headers = await resign(headers, request.method ?? 'POST', target, basePath + path, body, region, await upstream.credentials());
+    if (upstream.credentials)
+      headers = await resign(
+        headers,
+        request.method ?? 'POST',
+        target,
+        basePath + path,
+        body,
+        region,
+        await upstream.credentials(),
+      );
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     await new Promise<void>((resolve) => {
       const outgoing = send(
-        { method: request.method, hostname: target.hostname, port: target.port, path: basePath + path, headers },
+        {
+          method: request.method,
+          hostname: target.hostname,
+          port: target.port,
+          path: basePath + path,
+          headers,
+        },
         (incoming) => {
           response.writeHead(incoming.statusCode ?? 502, incoming.headers);
           incoming.pipe(response);

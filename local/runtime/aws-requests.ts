@@ -41,7 +41,8 @@ export function dynamodbRequests(operation: string, body: Body): AuthorizationRe
       // IAM checks each item's own action on its table (there is no dynamodb:TransactWriteItems).
       return ((body.TransactItems ?? []) as Body[]).map((item) => {
         const [kind, detail] = Object.entries(item)[0] ?? ['', {}];
-        const action = { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem' }[kind] ?? 'ConditionCheckItem';
+        const action =
+          { Put: 'PutItem', Update: 'UpdateItem', Delete: 'DeleteItem' }[kind] ?? 'ConditionCheckItem';
         return {
           action: `dynamodb:${action}`,
           resource: tableArn(String((detail as Body).TableName ?? '')),

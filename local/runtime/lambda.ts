@@ -105,7 +105,10 @@ export class LocalLambdaFunction {
         timedOutSandbox = true;
         sandbox.kill();
         reject(
-          new LambdaFunctionError('Sandbox.Timedout', `Task timed out after ${this.spec.timeoutSeconds} seconds`),
+          new LambdaFunctionError(
+            'Sandbox.Timedout',
+            `Task timed out after ${this.spec.timeoutSeconds} seconds`,
+          ),
         );
       }, timeoutMs);
     });

@@ -34,6 +34,7 @@ import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
   localArn,
+  type CfnTemplate,
   type LocalFunctionSpec,
   type LocalScheduleSpec,
   type LocalStateMachineSpec,
@@ -76,6 +77,8 @@ export interface LocalOrchestratorOptions {
   entryOverrides?: Partial<Record<string, string>>;
   /** Extra environment for every function, e.g. the local Step Functions endpoint for the api function. */
   functionEnvironment?: Record<string, string>;
+  /** Tests only: changes the synthesized template (e.g. a role's policy) before the stack runs it. */
+  editTemplate?: (template: CfnTemplate) => void;
 }
 
 export interface LocalExecution {
@@ -139,7 +142,7 @@ export class LocalOrchestrator {
           '(its ItemReader); leave batchMap at "inline" here (cdk synth and the CDK tests cover "distributed")',
       );
     }
-    const stack = synthesizeLocalStack(config);
+    const stack = synthesizeLocalStack(config, options.editTemplate);
     const principals = localPrincipals(stack);
     const dynamodb = await startLocalDynamoDB({ dataDir: options.dataDir, port: options.dynamoPort });
     let simulatedModel: SimulatedModel | undefined;
@@ -374,7 +377,9 @@ export class LocalOrchestrator {
    */
   authorizeScheduledStart(): void {
     if (!localIamEnforced()) return;
-    const schedule = this.stack.schedules.find((candidate) => candidate.targetArn === this.batchStateMachineArn);
+    const schedule = this.stack.schedules.find(
+      (candidate) => candidate.targetArn === this.batchStateMachineArn,
+    );
     if (!schedule) throw new Error('No schedule of the template targets the batch state machine');
     authorize(this.principals.ofSchedule(schedule), {
       action: 'states:StartExecution',
@@ -420,7 +425,10 @@ function localPrincipals(stack: SynthesizedStack): LocalPrincipals {
   const functions = new Map(
     stack.functions.map((fn) => [
       fn.logicalId,
-      { role: role(fn.roleLogicalId, fn.logicalId, 'lambda.amazonaws.com', account), sessionName: fn.logicalId },
+      {
+        role: role(fn.roleLogicalId, fn.logicalId, 'lambda.amazonaws.com', account),
+        sessionName: fn.logicalId,
+      },
     ]),
   );
   const machines = new Map(
@@ -429,7 +437,10 @@ function localPrincipals(stack: SynthesizedStack): LocalPrincipals {
       const context = { ...account, 'aws:SourceArn': arn };
       return [
         machine.logicalId,
-        { role: role(machine.roleLogicalId, machine.name, 'states.amazonaws.com', context), sessionName: machine.name },
+        {
+          role: role(machine.roleLogicalId, machine.name, 'states.amazonaws.com', context),
+          sessionName: machine.name,
+        },
       ];
     }),
   );
@@ -439,7 +450,10 @@ function localPrincipals(stack: SynthesizedStack): LocalPrincipals {
       const context = { ...account, 'aws:SourceArn': group };
       return [
         schedule.logicalId,
-        { role: role(schedule.roleLogicalId, schedule.logicalId, 'scheduler.amazonaws.com', context), sessionName: schedule.logicalId },
+        {
+          role: role(schedule.roleLogicalId, schedule.logicalId, 'scheduler.amazonaws.com', context),
+          sessionName: schedule.logicalId,
+        },
       ];
     }),
   );
@@ -461,7 +475,9 @@ function bedrockUpstream(
   simulatedModel: SimulatedModel | undefined,
 ): { bedrock?: GatewayUpstream } {
   if (mode.kind === 'simulated' && simulatedModel) {
-    return { bedrock: { url: simulatedModel.url, credentials: () => Promise.resolve(LOCAL_BEDROCK_CREDENTIALS) } };
+    return {
+      bedrock: { url: simulatedModel.url, credentials: () => Promise.resolve(LOCAL_BEDROCK_CREDENTIALS) },
+    };
   }
   if (mode.kind === 'bedrock') {
     const region = mode.region ?? 'us-east-1';

@@ -94,7 +94,10 @@ export function startExecutionSyncIntegration(
       });
     } catch (error) {
       if (error instanceof StepFunctionsError)
-        throw new TaskError(`StepFunctions.${error.code.replace(/(Exception)?$/, 'Exception')}`, error.message);
+        throw new TaskError(
+          `StepFunctions.${error.code.replace(/(Exception)?$/, 'Exception')}`,
+          error.message,
+        );
       throw error;
     }
     const finished = await stepFunctions.waitForExecution(started.executionArn);

@@ -184,10 +184,15 @@ export function createTableInput(
  * extracts what the local runtime needs: each state machine's definition with its ARNs resolved, each
  * function's handler module, environment and timeout, and the tables.
  */
-export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedStack {
+export function synthesizeLocalStack(
+  config: OrchestratorConfig,
+  /** Tests only: changes the synthesized template before the local stack reads it. */
+  editTemplate?: (template: CfnTemplate) => void,
+): SynthesizedStack {
   const { app, stack } = buildApp({ config, skipBundling: true });
   const assembly = app.synth();
-  const template = assembly.getStackArtifact(stack.artifactId).template as CfnTemplate;
+  const template = structuredClone(assembly.getStackArtifact(stack.artifactId).template) as CfnTemplate;
+  editTemplate?.(template);
   const logicalIdOf = (construct: IConstruct) =>
     Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
 

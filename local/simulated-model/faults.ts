@@ -78,6 +78,8 @@ export interface SimulatedModelOptions {
   recordPrompts?: boolean;
   /** Shortest prefix (estimated tokens) the prompt cache takes, for every model; default 2,048 for Haiku, 1,024 otherwise. */
   promptCacheMinTokens?: number;
+  /** Characters appended to every worker or synthesis answer, for tests of outputs stored in chunks; default 0. */
+  outputPaddingChars?: Partial<Record<'worker' | 'synthesis', number>>;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -118,6 +120,12 @@ export const simulatedModelOptionsSchema = z.strictObject({
   faults: z.array(faultRuleSchema).optional(),
   recordPrompts: z.boolean().optional(),
   promptCacheMinTokens: z.number().int().positive().optional(),
+  outputPaddingChars: z
+    .strictObject({
+      worker: z.number().int().min(0).optional(),
+      synthesis: z.number().int().min(0).optional(),
+    })
+    .optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */

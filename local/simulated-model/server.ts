@@ -144,6 +144,7 @@ class SimulatedModelServer implements SimulatedModel {
   private latency: LatencyByRole;
   private jitterMs: number;
   private readonly recordPrompts: boolean;
+  private readonly outputPadding: Partial<Record<'worker' | 'synthesis', number>>;
   private host = DEFAULT_HOST;
   private closing: Promise<void> | undefined;
 
@@ -154,6 +155,7 @@ class SimulatedModelServer implements SimulatedModel {
     this.latency = resolveLatency(options.latencyMs, NO_LATENCY);
     this.jitterMs = options.jitterMs ?? 0;
     this.recordPrompts = options.recordPrompts ?? false;
+    this.outputPadding = options.outputPaddingChars ?? {};
     this.promptCache = new PromptCache(
       options.promptCacheMinTokens === undefined ? {} : { minTokens: options.promptCacheMinTokens },
     );
@@ -276,6 +278,9 @@ class SimulatedModelServer implements SimulatedModel {
     if (!(await delay(this.delayFor(role), signal))) return;
     if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
     const answer = answerFor(parsed.request, role, fault ?? undefined);
+    const padding = role === 'worker' || role === 'synthesis' ? (this.outputPadding[role] ?? 0) : 0;
+    if (padding > 0 && answer.kind === 'text' && answer.text)
+      answer.text += `\n\n${'lorem ipsum '.repeat(padding / 12 + 1).slice(0, padding)}`;
     this.reply(response, entry, 200, buildMessage(parsed.request, answer, input));
   }
 
