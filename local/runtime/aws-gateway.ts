@@ -79,9 +79,9 @@ export class LocalAwsGateway {
   ) {}
 
   static async start(options: LocalAwsGatewayOptions): Promise<LocalAwsGateway> {
-    let gateway: LocalAwsGateway | undefined;
+    const handlers: { handle?: (request: IncomingMessage, response: ServerResponse) => Promise<void> } = {};
     const server = createServer((request, response) => {
-      void gateway?.handle(request, response).catch((error: unknown) => {
+      void handlers.handle?.(request, response).catch((error: unknown) => {
         if (!response.headersSent)
           reply(response, 'json', { status: 500, type: 'InternalFailure', message: String(error) });
         else response.destroy();
@@ -92,7 +92,8 @@ export class LocalAwsGateway {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    gateway = new LocalAwsGateway(server, `http://127.0.0.1:${port}`, options);
+    const gateway = new LocalAwsGateway(server, `http://127.0.0.1:${port}`, options);
+    handlers.handle = (request, response) => gateway.handle(request, response);
     return gateway;
   }
 
