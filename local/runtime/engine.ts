@@ -62,7 +62,8 @@ type Definition = Record<string, unknown>;
  * 40 iterations of an inline Map at once; 0 or none already means 40 in the engine).
  */
 export function withInlineMapConcurrency<T extends Definition>(definition: T): T {
-  const copy = structuredClone(definition);
+  // A JSON copy, not structuredClone: the engine tells objects from values by their prototype, which must be this realm's.
+  const copy = JSON.parse(JSON.stringify(definition)) as T;
   const visit = (machine: unknown) => {
     const states = (machine as { States?: Record<string, Definition> }).States ?? {};
     for (const state of Object.values(states)) {

@@ -191,7 +191,9 @@ export function synthesizeLocalStack(
 ): SynthesizedStack {
   const { app, stack } = buildApp({ config, skipBundling: true });
   const assembly = app.synth();
-  const template = structuredClone(assembly.getStackArtifact(stack.artifactId).template) as CfnTemplate;
+  const template = JSON.parse(
+    JSON.stringify(assembly.getStackArtifact(stack.artifactId).template),
+  ) as CfnTemplate;
   editTemplate?.(template);
   const logicalIdOf = (construct: IConstruct) =>
     Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);

@@ -1,5 +1,8 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { LocalLambdaFunction } from '../../local/runtime/lambda';
 import type { CfnTemplate } from '../../local/runtime/synthesized-stack';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { lateWriter } from '../helpers/late-writer';
 
 /**
  * Local IAM: every AWS call a function makes is checked against that function's role in the
@@ -69,6 +72,76 @@ describe('local IAM', () => {
         );
       }
       expect(view.status).toBe('FAILED');
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
+
+describe('a function past its timeout', () => {
+  it('ends as Sandbox.Timedout, and the write it makes after its deadline never lands', async () => {
+    const orchestrator = await LocalOrchestrator.start({ model: { kind: 'simulated' } });
+    try {
+      const worker = orchestrator.functionFor('worker');
+      const spec = { ...worker.spec, entry: require.resolve('../helpers/late-writer'), timeoutSeconds: 1 };
+      const gateway = orchestrator.awsGateway;
+      const fn = new LocalLambdaFunction(
+        spec,
+        { TABLE_NAME: orchestrator.stack.tables[0]?.TableName, DYNAMODB_ENDPOINT: gateway.url },
+        {
+          open: (opened) => {
+            const { credentials } = gateway.openSession(orchestrator.principals.ofFunction(opened));
+            return {
+              environment: {
+                AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+                AWS_SESSION_TOKEN: credentials.sessionToken,
+              },
+              kill: () => gateway.revokeSession(credentials.accessKeyId),
+            };
+          },
+        },
+      );
+      await expect(fn.invoke({ pk: 'TIMEOUT#late' })).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      lateWriter.release();
+      await expect(lateWriter.written).rejects.toMatchObject({ name: 'ExpiredTokenException' });
+      const item = await orchestrator.dynamodb.client.send(
+        new GetItemCommand({
+          TableName: orchestrator.stack.tables[0]?.TableName,
+          Key: { pk: { S: 'TIMEOUT#late' }, sk: { S: 'LATE' } },
+        }),
+      );
+      expect(item.Item).toBeUndefined();
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
+
+describe('the state machine’s own role', () => {
+  it('fails the Task with Lambda.AWSLambdaException when the role may not invoke the function', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      retryIntervalOverrides: FAST_RETRIES,
+      editTemplate: (template) => {
+        for (const resource of Object.values(template.Resources)) {
+          if (resource.Type !== 'AWS::IAM::Policy') continue;
+          if (!JSON.stringify(resource.Properties?.Roles).includes('"WorkflowStateMachineRole')) continue;
+          const document = resource.Properties?.PolicyDocument as { Statement: { Resource: unknown }[] };
+          document.Statement = document.Statement.filter(
+            (statement) => !JSON.stringify(statement.Resource).includes('WorkflowPlanFunction'),
+          );
+        }
+      },
+    });
+    try {
+      const { execution, view } = await runJob(orchestrator);
+      expect(execution.status).toBe('FAILED');
+      expect(view.status).toBe('FAILED');
+      expect(view.error?.name).toBe('Lambda.AWSLambdaException');
+      expect(view.error?.message).toMatch(
+        /assumed-role\/WorkflowStateMachineRole\w+\/orchestrator is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:WorkflowPlanFunction\w+ because no identity-based policy allows the lambda:InvokeFunction action \(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException/,
+      );
     } finally {
       await orchestrator.close();
     }

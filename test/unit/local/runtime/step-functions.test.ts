@@ -200,3 +200,25 @@ describe('execution history', () => {
     expect(service.running()).toHaveLength(0);
   });
 });
+
+describe('the definition the engine runs', () => {
+  it('still resolves nested Parameters templates (the MaxConcurrency cap copies it within this realm)', async () => {
+    const seen: unknown[] = [];
+    const { run } = machineWith(
+      {
+        StartAt: 'Work',
+        States: {
+          Work: {
+            Type: 'Task',
+            Resource: FUNCTION,
+            Parameters: { FunctionName: 'work', Payload: { 'jobId.$': '$.jobId' } },
+            End: true,
+          },
+        },
+      },
+      { Work: (input) => Promise.resolve(seen.push(input)) },
+    );
+    await run({ jobId: 'j' });
+    expect(seen).toEqual([{ FunctionName: 'work', Payload: { jobId: 'j' } }]);
+  });
+});
