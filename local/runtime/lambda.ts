@@ -50,6 +50,8 @@ interface Sandbox {
 export class LocalLambdaFunction {
   private module: HandlerModule | undefined;
   private readonly idle: Sandbox[] = [];
+  private readonly running = new Map<Promise<unknown>, Sandbox>();
+  private closed = false;
   invocations = 0;
 
   constructor(
@@ -75,10 +77,32 @@ export class LocalLambdaFunction {
     };
   }
 
+  /**
+   * Kills every sandbox and waits for the invocations still running to end (their AWS and model
+   * calls now fail at once), so nothing of this function outlives the local stack.
+   */
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    for (const sandbox of [...this.idle.splice(0), ...this.running.values()]) sandbox.kill();
+    await Promise.allSettled(this.running.keys());
+  }
+
   /** Invokes like Lambda does: JSON in, JSON out, the function's timeout enforced, errors as errorType/Cause. */
   async invoke(payload: unknown): Promise<unknown> {
     this.invocations++;
+    if (this.closed)
+      throw new LambdaFunctionError('Lambda.ServiceException', 'The local stack has stopped');
     const sandbox = await this.sandbox();
+    const invocation = this.run(sandbox, payload);
+    this.running.set(invocation, sandbox);
+    try {
+      return await invocation;
+    } finally {
+      this.running.delete(invocation);
+    }
+  }
+
+  private async run(sandbox: Sandbox, payload: unknown): Promise<unknown> {
     const handler = sandbox.handler;
     const timeoutMs = this.spec.timeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs;

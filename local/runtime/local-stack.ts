@@ -388,6 +388,7 @@ export class LocalOrchestrator {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.functions.values()].map((fn) => fn.shutdown()));
     await this.awsGateway.close();
     await this.simulatedModel?.close();
     await this.dynamodb.close();
