@@ -90,8 +90,7 @@ export class LocalLambdaFunction {
   /** Invokes like Lambda does: JSON in, JSON out, the function's timeout enforced, errors as errorType/Cause. */
   async invoke(payload: unknown): Promise<unknown> {
     this.invocations++;
-    if (this.closed)
-      throw new LambdaFunctionError('Lambda.ServiceException', 'The local stack has stopped');
+    if (this.closed) throw new LambdaFunctionError('Lambda.ServiceException', 'The local stack has stopped');
     const sandbox = await this.sandbox();
     const invocation = this.run(sandbox, payload);
     this.running.set(invocation, sandbox);
