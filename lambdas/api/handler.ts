@@ -7,7 +7,7 @@ import { BatchRepository } from '../shared/storage/batch-repository';
 import { loadBatchDefinitions } from '../shared/batches/catalog';
 import type { BatchDefinition } from '../shared/domain/batch-schemas';
 import { CommonEnvSchema, type Env, parseEnv } from '../shared/runtime/env';
-import { createDocumentClient, JobRepository } from '../shared/storage/job-repository';
+import { createDocumentClient, JobRepository, localCredentials } from '../shared/storage/job-repository';
 import { createObservability, observabilityMiddlewares } from '../shared/runtime/observability';
 import { handleApiRequest, httpErrorHandler } from './http-api';
 import { IdempotencyStore } from './idempotency';
@@ -35,12 +35,15 @@ export function createHandler(rawEnv: Env): ApiHandler {
   const env = parseEnv(ApiEnvSchema, rawEnv);
   const observability = createObservability(rawEnv);
   const { tracer } = observability;
-  const documents = createDocumentClient({ region: env.AWS_REGION, endpoint: env.DYNAMODB_ENDPOINT, tracer });
+  const documents = createDocumentClient({
+    region: env.AWS_REGION,
+    endpoint: env.DYNAMODB_ENDPOINT,
+    credentials: env,
+    tracer,
+  });
   const sfn = new SFNClient({
     region: env.AWS_REGION,
-    ...(env.SFN_ENDPOINT
-      ? { endpoint: env.SFN_ENDPOINT, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : {}),
+    ...(env.SFN_ENDPOINT ? { endpoint: env.SFN_ENDPOINT, credentials: localCredentials(env) } : {}),
   });
   tracer.captureAWSv3Client(sfn);
   const service = new JobsService({

@@ -197,8 +197,14 @@ export class OrchestratorWorkflow extends Construct {
       'dynamodb:UpdateItem',
       'dynamodb:BatchWriteItem',
     );
-    table.grant(this.workerFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
+    table.grant(
+      this.workerFunction,
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:Query',
+    );
+    table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
     table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');
     table.grant(this.markFailedFunction, 'dynamodb:UpdateItem');
     const modelFunctions = [

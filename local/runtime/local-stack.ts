@@ -18,7 +18,7 @@ import { type JobView, toJobView } from '../../lambdas/shared/views/job-view';
 import { type JobRequest, JobRequestSchema, type JobStatus } from '../../lambdas/shared/domain/schemas';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './dynamodb';
 import { executionStatusChangeEvent, LocalEventRules } from './event-rules';
-import { lambdaInvokeIntegration, LocalLambdaFunction } from './lambda';
+import { lambdaInvokeIntegration, LocalLambdaFunction, type SandboxProvider } from './lambda';
 import {
   type ExecutionEvent,
   type ExecutionRecord,
@@ -32,7 +32,20 @@ import {
   type SimulatedModelOptions,
   startSimulatedModel,
 } from '../simulated-model';
-import { type SynthesizedStack, synthesizeLocalStack } from './synthesized-stack';
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  localArn,
+  type CfnTemplate,
+  type LocalFunctionSpec,
+  type LocalScheduleSpec,
+  type LocalStateMachineSpec,
+  type SynthesizedStack,
+  synthesizeLocalStack,
+} from './synthesized-stack';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type GatewayUpstream, LocalAwsGateway } from './aws-gateway';
+import { authorize, type LocalPrincipal, serviceCanAssume } from './iam-roles';
 
 export type { ExecutionEvent, ExecutionRecord };
 
@@ -72,6 +85,8 @@ export interface LocalOrchestratorOptions {
   entryOverrides?: Partial<Record<string, string>>;
   /** Extra environment for every function, e.g. the local Step Functions endpoint for the api function. */
   functionEnvironment?: Record<string, string>;
+  /** Tests only: changes the synthesized template (e.g. a role's policy) before the stack runs it. */
+  editTemplate?: (template: CfnTemplate) => void;
 }
 
 export interface LocalExecution {
@@ -114,6 +129,9 @@ export class LocalOrchestrator {
     readonly localConsoleUrl: string | undefined,
     /** The stack's EventBridge rules, fed with the executions' status changes. */
     readonly eventRules: LocalEventRules,
+    /** The endpoint every function reaches AWS through, checking each call against its role. */
+    readonly awsGateway: LocalAwsGateway,
+    readonly principals: LocalPrincipals,
   ) {
     const tableName = stack.jobsTableName;
     const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
@@ -133,14 +151,47 @@ export class LocalOrchestrator {
           '(its ItemReader); leave batchMap at "inline" here (cdk synth and the CDK tests cover "distributed")',
       );
     }
-    const stack = synthesizeLocalStack(config);
+    const stack = synthesizeLocalStack(config, options.editTemplate);
+    const principals = localPrincipals(stack);
     const dynamodb = await startLocalDynamoDB({ dataDir: options.dataDir, port: options.dynamoPort });
     let simulatedModel: SimulatedModel | undefined;
+    let gateway: LocalAwsGateway | undefined;
     try {
       for (const table of stack.tables) await ensureTable(dynamodb.client, table);
       if (options.model.kind === 'simulated')
         simulatedModel = await startSimulatedModel(options.model.options);
       const modelEnvironment = localModelEnvironment(options.model, config, simulatedModel);
+      // Every AWS call a function makes goes through the gateway, which checks it against the
+      // function's role; the endpoints the caller gave (e.g. a fault proxy) sit behind it.
+      gateway = await LocalAwsGateway.start({
+        enforceIam: localIamEnforced(),
+        upstreams: {
+          dynamodb: { url: options.functionEnvironment?.DYNAMODB_ENDPOINT ?? dynamodb.endpoint },
+          ...(options.functionEnvironment?.SFN_ENDPOINT
+            ? { states: { url: options.functionEnvironment.SFN_ENDPOINT } }
+            : {}),
+          ...bedrockUpstream(options.model, simulatedModel),
+        },
+        ...anthropicUpstream(options.model, simulatedModel),
+      });
+      const sessions = gateway;
+      const sandboxes: SandboxProvider = {
+        open: (spec) => {
+          const principal = principals.ofFunction(spec);
+          const { credentials, anthropicBaseUrl } = sessions.openSession(principal);
+          return {
+            environment: {
+              AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+              AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+              AWS_SESSION_TOKEN: credentials.sessionToken,
+              ...(spec.environment.MODEL_PROVIDER && config.provider === 'anthropic'
+                ? { ANTHROPIC_BASE_URL: anthropicBaseUrl }
+                : {}),
+            },
+            kill: () => sessions.revokeSession(credentials.accessKeyId),
+          };
+        },
+      };
 
       const functions = new Map(
         stack.functions.map((synthesized) => {
@@ -156,15 +207,19 @@ export class LocalOrchestrator {
           const environment = {
             ...spec.environment,
             AWS_REGION: 'us-east-1',
-            DYNAMODB_ENDPOINT: dynamodb.endpoint,
             // Powertools stays quiet: stdout and stderr belong to the CLI, metrics and traces have nowhere to go.
             ...LOCAL_POWERTOOLS_ENVIRONMENT,
             ...options.functionEnvironment,
+            DYNAMODB_ENDPOINT: sessions.url,
+            ...(options.functionEnvironment?.SFN_ENDPOINT ? { SFN_ENDPOINT: sessions.url } : {}),
             // Deployed, the definitions are bundled next to the code; locally they are read in place.
             ...(spec.environment.BATCHES_DIR ? { BATCHES_DIR: DEFAULT_BATCHES_DIR } : {}),
             ...(spec.environment.MODEL_PROVIDER ? modelEnvironment : {}),
+            ...(spec.environment.MODEL_PROVIDER && config.provider === 'bedrock'
+              ? { ANTHROPIC_BEDROCK_BASE_URL: sessions.url }
+              : {}),
           };
-          return [spec.arn, new LocalLambdaFunction(spec, environment)] as const;
+          return [spec.arn, new LocalLambdaFunction(spec, environment, sandboxes)] as const;
         }),
       );
 
@@ -172,12 +227,15 @@ export class LocalOrchestrator {
       // As in AWS, every execution's status changes go to EventBridge, whose rules invoke their targets.
       const eventRules = new LocalEventRules(stack.rules, functions);
       stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
-      // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
-      const invoke = lambdaInvokeIntegration(functions) as unknown as TaskHandlers[string];
-      const startExecutionSync = startExecutionSyncIntegration(
-        stepFunctions,
-      ) as unknown as TaskHandlers[string];
+      const enforced = localIamEnforced();
       for (const machine of stack.stateMachines) {
+        const caller = enforced ? principals.ofStateMachine(machine) : undefined;
+        // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
+        const invoke = lambdaInvokeIntegration(functions, caller) as unknown as TaskHandlers[string];
+        const startExecutionSync = startExecutionSyncIntegration(
+          stepFunctions,
+          caller,
+        ) as unknown as TaskHandlers[string];
         stepFunctions.register({
           name: machine.name,
           definition:
@@ -207,8 +265,11 @@ export class LocalOrchestrator {
         stepFunctions,
         options.functionEnvironment?.CONSOLE_URL,
         eventRules,
+        gateway,
+        principals,
       );
     } catch (error) {
+      await gateway?.close();
       await simulatedModel?.close();
       await dynamodb.close();
       throw error;
@@ -376,12 +437,138 @@ export class LocalOrchestrator {
     );
   }
 
+  /**
+   * Checks, as EventBridge Scheduler does when a schedule fires, that the schedule's role may start
+   * the batch state machine; throws `AccessDeniedException` when it may not.
+   */
+  authorizeScheduledStart(): void {
+    if (!localIamEnforced()) return;
+    const schedule = this.stack.schedules.find(
+      (candidate) => candidate.targetArn === this.batchStateMachineArn,
+    );
+    if (!schedule) throw new Error('No schedule of the template targets the batch state machine');
+    authorize(this.principals.ofSchedule(schedule), {
+      action: 'states:StartExecution',
+      resource: this.batchStateMachineArn,
+    });
+  }
+
   async close(): Promise<void> {
     // Deliveries still under way need the table.
     await this.eventRules.settled();
+    await Promise.all([...this.functions.values()].map((fn) => fn.shutdown()));
+    await this.awsGateway.close();
     await this.simulatedModel?.close();
     await this.dynamodb.close();
   }
+}
+
+/**
+ * IAM is enforced in every local run and test; `LOCAL_IAM=off` turns the role checks off for
+ * debugging only (sandboxes are still killed at their deadline).
+ */
+export function localIamEnforced(): boolean {
+  return process.env.LOCAL_IAM !== 'off';
+}
+
+export interface LocalPrincipals {
+  ofFunction(spec: LocalFunctionSpec): LocalPrincipal;
+  ofStateMachine(spec: LocalStateMachineSpec): LocalPrincipal;
+  ofSchedule(spec: LocalScheduleSpec): LocalPrincipal;
+}
+
+/**
+ * The principal each function, state machine and schedule acts as, after checking that its
+ * service may assume its role (AWS refuses to create or run them otherwise).
+ */
+function localPrincipals(stack: SynthesizedStack): LocalPrincipals {
+  const role = (logicalId: string, owner: string, service: string, context: Record<string, string>) => {
+    const found = stack.roles.get(logicalId);
+    if (!found) throw new Error(`${owner}: role ${logicalId} is not in the template`);
+    if (localIamEnforced() && !serviceCanAssume(found, service, context)) {
+      throw new Error(`${owner}: the role ${found.arn} cannot be assumed by ${service}`);
+    }
+    return found;
+  };
+  const account = { 'aws:SourceAccount': LOCAL_ACCOUNT };
+  const functions = new Map(
+    stack.functions.map((fn) => [
+      fn.logicalId,
+      {
+        role: role(fn.roleLogicalId, fn.logicalId, 'lambda.amazonaws.com', account),
+        sessionName: fn.logicalId,
+      },
+    ]),
+  );
+  const machines = new Map(
+    stack.stateMachines.map((machine) => {
+      const arn = localArn('states', `stateMachine:${machine.name}`);
+      const context = { ...account, 'aws:SourceArn': arn };
+      return [
+        machine.logicalId,
+        {
+          role: role(machine.roleLogicalId, machine.name, 'states.amazonaws.com', context),
+          sessionName: machine.name,
+        },
+      ];
+    }),
+  );
+  const schedules = new Map(
+    stack.schedules.map((schedule) => {
+      const group = `arn:aws:scheduler:${LOCAL_REGION}:${LOCAL_ACCOUNT}:schedule-group/${schedule.groupName}`;
+      const context = { ...account, 'aws:SourceArn': group };
+      return [
+        schedule.logicalId,
+        {
+          role: role(schedule.roleLogicalId, schedule.logicalId, 'scheduler.amazonaws.com', context),
+          sessionName: schedule.logicalId,
+        },
+      ];
+    }),
+  );
+  const lookup = <T>(map: Map<string, T>, id: string) => {
+    const found = map.get(id);
+    if (!found) throw new Error(`No principal for ${id}`);
+    return found;
+  };
+  return {
+    ofFunction: (spec) => lookup(functions, spec.logicalId),
+    ofStateMachine: (spec) => lookup(machines, spec.logicalId),
+    ofSchedule: (spec) => lookup(schedules, spec.logicalId),
+  };
+}
+
+/** Bedrock behind the gateway: the simulated model (checking signatures with its dummy key) or real Bedrock. */
+function bedrockUpstream(
+  mode: ModelMode,
+  simulatedModel: SimulatedModel | undefined,
+): { bedrock?: GatewayUpstream } {
+  if (mode.kind === 'simulated' && simulatedModel) {
+    return {
+      bedrock: { url: simulatedModel.url, credentials: () => Promise.resolve(LOCAL_BEDROCK_CREDENTIALS) },
+    };
+  }
+  if (mode.kind === 'bedrock') {
+    const region = mode.region ?? 'us-east-1';
+    // This process's own AWS credentials (the default chain), as an SDK client would find them.
+    const client = new DynamoDBClient({ region });
+    return {
+      bedrock: {
+        url: mode.baseUrl ?? `https://bedrock-runtime.${region}.amazonaws.com`,
+        credentials: () => client.config.credentials(),
+      },
+    };
+  }
+  return {};
+}
+
+function anthropicUpstream(
+  mode: ModelMode,
+  simulatedModel: SimulatedModel | undefined,
+): { anthropicUpstream?: string } {
+  if (mode.kind === 'anthropic') return { anthropicUpstream: mode.baseUrl ?? 'https://api.anthropic.com' };
+  if (mode.kind === 'simulated' && simulatedModel) return { anthropicUpstream: simulatedModel.url };
+  return {};
 }
 
 /** Overrides the template's Powertools settings; `functionEnvironment` may turn logs back on (tests). */

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { AccessDenied, authorize, type LocalPrincipal } from './iam-roles';
+import { LOCAL_ACCOUNT, LOCAL_REGION } from './synthesized-stack';
 import { type ExecutionRecord, type LocalStepFunctions, StepFunctionsError } from './step-functions';
 
 /** The resource of a Task that starts another state machine and waits for it, with JSON output. */
@@ -9,6 +12,33 @@ const StartExecutionParametersSchema = z.object({
   Name: z.string().optional(),
   Input: z.unknown().optional(),
 });
+
+const SYNC_RULE = `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+
+/**
+ * What `.sync` needs from the parent's role, as AWS documents it: start the child, describe and
+ * stop its executions, and manage the EventBridge rule the service follows the child with.
+ */
+function authorizeSync(caller: LocalPrincipal, stateMachineArn: string, name: string | undefined): void {
+  const executions = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name ?? 'execution'}`;
+  const checks = [
+    { action: 'states:StartExecution', resource: stateMachineArn },
+    { action: 'states:DescribeExecution', resource: executions },
+    { action: 'states:StopExecution', resource: executions },
+    { action: 'events:PutTargets', resource: SYNC_RULE },
+    { action: 'events:PutRule', resource: SYNC_RULE },
+    { action: 'events:DescribeRule', resource: SYNC_RULE },
+  ];
+  try {
+    for (const check of checks) authorize(caller, check);
+  } catch (error) {
+    if (!(error instanceof AccessDenied)) throw error;
+    throw new TaskError(
+      'StepFunctions.AWSStepFunctionsException',
+      `${error.message} (Service: AWSStepFunctions; Status Code: 400; Error Code: AccessDeniedException; Request ID: ${randomUUID()}; Proxy: null)`,
+    );
+  }
+}
 
 /** A Task's failure as Step Functions reports it: the error name is what Retry and Catch match on. */
 export class TaskError extends Error {
@@ -44,12 +74,17 @@ export function describeForSync(record: ExecutionRecord): Record<string, unknown
  * child execution in the same local engine, waits for it, and returns its description; a child that
  * does not succeed fails the Task with `States.TaskFailed` and the description as the cause, as AWS does.
  */
-export function startExecutionSyncIntegration(stepFunctions: LocalStepFunctions) {
+export function startExecutionSyncIntegration(
+  stepFunctions: LocalStepFunctions,
+  /** The parent state machine's role, which starts the child and follows it. */
+  caller?: LocalPrincipal,
+) {
   return async (parameters: unknown): Promise<Record<string, unknown>> => {
     const parsed = StartExecutionParametersSchema.safeParse(parameters);
     if (!parsed.success)
       throw new TaskError('States.Runtime', `Invalid StartExecution parameters: ${parsed.error.message}`);
     const { StateMachineArn, Name, Input } = parsed.data;
+    if (caller) authorizeSync(caller, StateMachineArn, Name);
     let started: ExecutionRecord;
     try {
       started = stepFunctions.startExecution({
@@ -59,7 +94,10 @@ export function startExecutionSyncIntegration(stepFunctions: LocalStepFunctions)
       });
     } catch (error) {
       if (error instanceof StepFunctionsError)
-        throw new TaskError(`StepFunctions.${error.code}Exception`, error.message);
+        throw new TaskError(
+          `StepFunctions.${error.code.replace(/(Exception)?$/, 'Exception')}`,
+          error.message,
+        );
       throw error;
     }
     const finished = await stepFunctions.waitForExecution(started.executionArn);

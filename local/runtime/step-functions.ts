@@ -2,6 +2,14 @@ import './polyfills';
 import { EventEmitter } from 'node:events';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './synthesized-stack';
+import {
+  HISTORY_EVENT_LIMIT,
+  HISTORY_LIMIT_CAUSE,
+  installEngineSemantics,
+  PAYLOAD_LIMIT_BYTES,
+  withInlineMapConcurrency,
+  withPayloadLimits,
+} from './engine';
 
 type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
 type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
@@ -85,9 +93,19 @@ export class LocalStepFunctions {
     for (const listener of this.statusListeners) listener({ ...record });
   }
 
+  constructor() {
+    installEngineSemantics();
+  }
+
   register(machine: LocalStateMachine): string {
     const arn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${machine.name}`;
-    this.machines.set(arn, { ...machine, arn, createdAt: new Date() });
+    const taskHandlers = Object.fromEntries(
+      Object.entries(machine.taskHandlers).map(([state, handler]) => [
+        state,
+        withPayloadLimits(state, handler),
+      ]),
+    );
+    this.machines.set(arn, { ...machine, taskHandlers, arn, createdAt: new Date() });
     return arn;
   }
 
@@ -119,6 +137,13 @@ export class LocalStepFunctions {
     const name = params.name ?? crypto.randomUUID();
     if (!NAME_PATTERN.test(name)) throw new StepFunctionsError('InvalidName', `Invalid Name: '${name}'`);
     const inputText = params.input ?? '{}';
+    if (Buffer.byteLength(inputText, 'utf8') > PAYLOAD_LIMIT_BYTES) {
+      // The API's own length constraint on `input`, checked before the input is parsed.
+      throw new StepFunctionsError(
+        'ValidationException',
+        `1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to ${PAYLOAD_LIMIT_BYTES}`,
+      );
+    }
     let input: unknown;
     try {
       input = JSON.parse(inputText);
@@ -146,9 +171,12 @@ export class LocalStepFunctions {
       history: [],
       events: [],
     };
-    const stateMachine = new StateMachine(machine.definition as unknown as StateMachineDefinition, {
-      validationOptions: { checkArn: false },
-    });
+    const stateMachine = new StateMachine(
+      withInlineMapConcurrency(machine.definition) as unknown as StateMachineDefinition,
+      {
+        validationOptions: { checkArn: false },
+      },
+    );
     const run = stateMachine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: machine.taskHandlers,
@@ -163,8 +191,10 @@ export class LocalStepFunctions {
     emitter.setMaxListeners(0);
     const consumed = (async () => {
       for await (const event of run.eventLogs) {
+        if (record.history.length >= HISTORY_EVENT_LIMIT) continue;
         record.events.push(event);
         record.history.push(...toHistoryEvents(event, record.history.length));
+        if (record.history.length >= HISTORY_EVENT_LIMIT) failOnHistoryLimit(record, run.abort);
         emitter.emit('event', event);
       }
     })();
@@ -273,6 +303,26 @@ export class LocalStepFunctions {
       throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     return execution;
   }
+}
+
+/** As AWS does: event 25,000 is the execution's failure, `States.Runtime`, and nothing follows it. */
+function failOnHistoryLimit(record: ExecutionRecord, abort: () => void): void {
+  record.history.length = HISTORY_EVENT_LIMIT - 1;
+  record.history.push({
+    id: HISTORY_EVENT_LIMIT,
+    previousEventId: HISTORY_EVENT_LIMIT - 1,
+    timestamp: Date.now() / 1000,
+    type: 'ExecutionFailed',
+    executionFailedEventDetails: { error: 'States.Runtime', cause: HISTORY_LIMIT_CAUSE },
+  });
+  if (record.status === 'RUNNING')
+    Object.assign(record, {
+      status: 'FAILED',
+      error: 'States.Runtime',
+      cause: HISTORY_LIMIT_CAUSE,
+      stopDate: new Date(),
+    });
+  abort();
 }
 
 function describeFailure(error: unknown): Pick<ExecutionRecord, 'status' | 'error' | 'cause'> {

@@ -4,6 +4,7 @@ import type { IConstruct } from 'constructs';
 import { buildApp } from '../../lib/app';
 import type { OrchestratorConfig } from '../../lib/config';
 import { WorkflowFunction } from '../../lib/constructs/workflow-function';
+import { type LocalRole, roleLogicalIdOf, rolesFromTemplate } from './iam-roles';
 
 /** The account and region local ARNs are made in; nothing here talks to AWS. */
 export const LOCAL_ACCOUNT = '000000000000';
@@ -21,6 +22,8 @@ export interface LocalFunctionSpec {
   entry: string;
   environment: Record<string, string>;
   timeoutSeconds: number;
+  /** Logical id of the function's execution role. */
+  roleLogicalId: string;
 }
 
 export interface LocalStateMachineSpec {
@@ -29,6 +32,16 @@ export interface LocalStateMachineSpec {
   name: string;
   /** The definition from the template, with ARNs resolved to local ones. */
   definition: Record<string, unknown>;
+  /** Logical id of the state machine's role. */
+  roleLogicalId: string;
+}
+
+export interface LocalScheduleSpec {
+  logicalId: string;
+  /** The target's ARN (a state machine), resolved. */
+  targetArn: string;
+  roleLogicalId: string;
+  groupName: string;
 }
 
 /** An EventBridge rule of the template, with its ARNs resolved to local ones. */
@@ -51,6 +64,8 @@ export interface SynthesizedStack {
   rules: LocalEventRuleSpec[];
   /** The jobs table's local name (the other tables, such as the governor's, are in `tables` too). */
   jobsTableName: string;
+  schedules: LocalScheduleSpec[];
+  roles: Map<string, LocalRole>;
 }
 
 /** Local names of resources whose deployed names CloudFormation generates. */
@@ -63,6 +78,9 @@ export function localArn(
 ): string {
   return `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 }
+
+/** The ARN of a role of the template, named after its logical id. */
+export const localRoleArn = (logicalId: string) => `arn:aws:iam::${LOCAL_ACCOUNT}:role/${logicalId}`;
 
 const PSEUDO_PARAMETERS: Record<string, string> = {
   'AWS::Partition': 'aws',
@@ -88,6 +106,18 @@ export function resolveIntrinsics(value: Json, template: CfnTemplate, names: Loc
   if ('Fn::Join' in value && Array.isArray(value['Fn::Join'])) {
     const [separator, parts] = value['Fn::Join'] as [string, Json[]];
     return parts.map((part) => String(resolveIntrinsics(part, template, names))).join(separator);
+  }
+  if ('Fn::Split' in value && Array.isArray(value['Fn::Split'])) {
+    const [separator, source] = value['Fn::Split'] as [string, Json];
+    return String(resolveIntrinsics(source, template, names)).split(separator);
+  }
+  if ('Fn::Select' in value && Array.isArray(value['Fn::Select'])) {
+    const [index, list] = value['Fn::Select'] as [number | string, Json];
+    const items = resolveIntrinsics(list, template, names);
+    if (!Array.isArray(items)) throw new Error('Fn::Select needs a list');
+    const selected = items[Number(index)];
+    if (selected === undefined) throw new Error(`Fn::Select index ${index} is out of range`);
+    return selected;
   }
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => [key, resolveIntrinsics(item, template, names)]),
@@ -129,6 +159,14 @@ function resolveGetAtt(
       return localArn('states', `stateMachine:${name}`);
     case 'AWS::Logs::LogGroup':
       return `arn:aws:logs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:log-group:${name}:*`;
+    case 'AWS::IAM::Role':
+      return localRoleArn(name);
+    case 'AWS::SQS::Queue':
+      return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
+    case 'AWS::S3::Bucket':
+      return `arn:aws:s3:::${name}`;
+    case 'AWS::KMS::Key':
+      return `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/${name}`;
     default:
       throw new Error(`Cannot resolve the Arn of ${resource.Type} ${logicalId} locally`);
   }
@@ -157,10 +195,17 @@ export function createTableInput(
  * extracts what the local runtime needs: each state machine's definition with its ARNs resolved, each
  * function's handler module, environment and timeout, and the tables.
  */
-export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedStack {
+export function synthesizeLocalStack(
+  config: OrchestratorConfig,
+  /** Tests only: changes the synthesized template before the local stack reads it. */
+  editTemplate?: (template: CfnTemplate) => void,
+): SynthesizedStack {
   const { app, stack } = buildApp({ config, skipBundling: true });
   const assembly = app.synth();
-  const template = assembly.getStackArtifact(stack.artifactId).template as CfnTemplate;
+  const template = JSON.parse(
+    JSON.stringify(assembly.getStackArtifact(stack.artifactId).template),
+  ) as CfnTemplate;
+  editTemplate?.(template);
   const logicalIdOf = (construct: IConstruct) =>
     Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
 
@@ -177,7 +222,12 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
         string,
         unknown
       >;
-      return { logicalId, name: names[logicalId] ?? logicalId, definition };
+      return {
+        logicalId,
+        name: names[logicalId] ?? logicalId,
+        definition,
+        roleLogicalId: roleLogicalIdOf(resource.Properties?.RoleArn, logicalId),
+      };
     });
   const orchestrator = stateMachines.find((machine) => machine.logicalId === orchestratorLogicalId);
   if (!orchestrator) throw new Error('The template has no orchestrator state machine');
@@ -198,6 +248,7 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
         entry: fn.entry,
         environment: resolveIntrinsics(variables, template, names) as Record<string, string>,
         timeoutSeconds: Number(properties.Timeout ?? 3),
+        roleLogicalId: roleLogicalIdOf(properties.Role, logicalId),
       };
     });
 
@@ -221,6 +272,30 @@ export function synthesizeLocalStack(config: OrchestratorConfig): SynthesizedSta
       };
     });
 
+  const schedules = Object.entries(template.Resources)
+    .filter(([, resource]) => resource.Type === 'AWS::Scheduler::Schedule')
+    .map(([logicalId, resource]) => {
+      const target = (resource.Properties?.Target ?? {}) as Record<string, Json>;
+      return {
+        logicalId,
+        targetArn: String(resolveIntrinsics(target.Arn ?? null, template, names)),
+        roleLogicalId: roleLogicalIdOf(target.RoleArn, logicalId),
+        groupName: String(resource.Properties?.GroupName ?? 'default'),
+      };
+    });
+
+  const roles = rolesFromTemplate(template, names);
   const jobsTableName = logicalIdOf(stack.jobs.table);
-  return { template, orchestrator, batch, stateMachines, functions, tables, rules, jobsTableName };
+  return {
+    template,
+    orchestrator,
+    batch,
+    stateMachines,
+    functions,
+    tables,
+    rules,
+    jobsTableName,
+    schedules,
+    roles,
+  };
 }

@@ -100,6 +100,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       scheduler = new LocalScheduler({
         definitions: loadBatchDefinitions(),
         start: (definition) => {
+          try {
+            orchestrator.authorizeScheduledStart();
+          } catch (error) {
+            // EventBridge Scheduler records the failed invocation and sends it to the DLQ; locally it is said aloud.
+            process.stderr.write(`Schedule ${definition.name} did not start: ${(error as Error).message}\n`);
+            return;
+          }
           orchestrator.startBatch(batchExecutionInput(definition, 'schedule')).then(
             (run) => options.onScheduledRun?.(definition, run.runId),
             (error: unknown) =>

@@ -81,6 +81,8 @@ export interface SimulatedModelOptions {
   promptCacheMinTokens?: number;
   /** Rate limits enforced per model id, answering 429 with `retry-after` beyond them; default none. */
   limits?: ProviderLimits;
+  /** Characters appended to every worker or synthesis answer, for tests of outputs stored in chunks; default 0. */
+  outputPaddingChars?: Partial<Record<'worker' | 'synthesis', number>>;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -122,6 +124,12 @@ export const simulatedModelOptionsSchema = z.strictObject({
   recordPrompts: z.boolean().optional(),
   promptCacheMinTokens: z.number().int().positive().optional(),
   limits: providerLimitsSchema.optional(),
+  outputPaddingChars: z
+    .strictObject({
+      worker: z.number().int().min(0).optional(),
+      synthesis: z.number().int().min(0).optional(),
+    })
+    .optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */

@@ -153,6 +153,7 @@ class SimulatedModelServer implements SimulatedModel {
   private latency: LatencyByRole;
   private jitterMs: number;
   private readonly recordPrompts: boolean;
+  private readonly outputPadding: Partial<Record<'worker' | 'synthesis', number>>;
   private host = DEFAULT_HOST;
   private closing: Promise<void> | undefined;
 
@@ -164,6 +165,7 @@ class SimulatedModelServer implements SimulatedModel {
     this.jitterMs = options.jitterMs ?? 0;
     this.recordPrompts = options.recordPrompts ?? false;
     this.limiter = options.limits ? new RateLimiter(options.limits) : undefined;
+    this.outputPadding = options.outputPaddingChars ?? {};
     this.promptCache = new PromptCache(
       options.promptCacheMinTokens === undefined ? {} : { minTokens: options.promptCacheMinTokens },
     );
@@ -306,6 +308,9 @@ class SimulatedModelServer implements SimulatedModel {
       if (!(await delay(this.delayFor(role), signal))) return;
       if (fault && isHttpFault(fault.kind)) return this.replyWithFault(api, response, entry, fault.kind);
       const answer = answerFor(parsed.request, role, fault ?? undefined);
+      const padding = role === 'worker' || role === 'synthesis' ? (this.outputPadding[role] ?? 0) : 0;
+      if (padding > 0 && answer.kind === 'text' && answer.text)
+        answer.text += `\n\n${'lorem ipsum '.repeat(padding / 12 + 1).slice(0, padding)}`;
       const message = buildMessage(parsed.request, answer, input);
       verdict?.release(message.usage.output_tokens);
       this.reply(response, entry, 200, message, this.rateLimitHeaders(api, model));

@@ -440,6 +440,19 @@ describe('load', () => {
 });
 
 describe('local Step Functions endpoint', () => {
+  it('refuses StartExecution with an input over 256 KiB with the API’s ValidationException', async () => {
+    const input = JSON.stringify({ jobId: 'too-large', padding: 'x'.repeat(262_144) });
+    await expect(
+      sfn.send(
+        new StartExecutionCommand({
+          stateMachineArn: server.orchestrator.stateMachineArn,
+          name: 'too-large',
+          input,
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
   it('starts, describes, lists, reads the history of and stops executions through @aws-sdk/client-sfn', async () => {
     const stateMachineArn = server.orchestrator.stateMachineArn;
     const name = `sdk-direct-${Date.now()}`;

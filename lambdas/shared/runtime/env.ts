@@ -10,6 +10,13 @@ export const CommonEnvSchema = z.object({
   DYNAMODB_ENDPOINT: z.url().optional(),
   AWS_REGION: z.string().default('us-east-1'),
   JOB_TTL_DAYS: positiveInt(30),
+  /**
+   * The credentials the function's AWS requests are signed with. Lambda sets them from the
+   * function's role; locally each sandbox gets its own. Unset, the AWS default chain is used.
+   */
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
 });
 
 /** StartBatchRun: the bucket item lists go to, set only when the batch runs a Distributed Map. */
@@ -35,13 +42,6 @@ export const ModelEnvSchema = CommonEnvSchema.extend({
   ANTHROPIC_BASE_URL: z.url().optional(),
   /** Provider `bedrock`: another Bedrock runtime endpoint (the simulated model locally); default the region's. */
   ANTHROPIC_BEDROCK_BASE_URL: z.url().optional(),
-  /**
-   * Provider `bedrock`: the credentials requests are signed with. Lambda sets them from the function's
-   * role; locally they are dummies. Unset, the AWS default credential chain is used.
-   */
-  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
-  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  AWS_SESSION_TOKEN: z.string().min(1).optional(),
   /** The deployment's `modelLimits` as JSON; set (with CAPACITY_TABLE_NAME) only when it has entries. */
   MODEL_LIMITS: z
     .string()

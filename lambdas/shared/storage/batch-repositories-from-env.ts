@@ -11,6 +11,7 @@ export function batchRepositoriesFromEnv(
   const documents = createDocumentClient({
     region: env.AWS_REGION,
     endpoint: env.DYNAMODB_ENDPOINT,
+    credentials: env,
     ...(tracer ? { tracer } : {}),
   });
   return {

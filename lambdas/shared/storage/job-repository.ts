@@ -537,16 +537,36 @@ function withAssembledOutput(
 /** Records an AWS SDK client's calls as X-Ray subsegments (Powertools' `Tracer`). */
 export type ClientTracer = Pick<Tracer, 'captureAWSv3Client'>;
 
+/** Credentials from a function's own environment (what Lambda sets from its role). */
+export interface EnvCredentials {
+  AWS_ACCESS_KEY_ID?: string | undefined;
+  AWS_SECRET_ACCESS_KEY?: string | undefined;
+  AWS_SESSION_TOKEN?: string | undefined;
+}
+
+/**
+ * Local runs only (an endpoint is set): sign with the credentials in the function's environment, so
+ * the local stack knows which function's role makes the call; dummies when there are none.
+ */
+export function localCredentials(env: EnvCredentials) {
+  return {
+    accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local',
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+  };
+}
+
 /** One DynamoDB client per container; `endpoint` is set only for local runs against dynalite. */
 export function createDocumentClient(options: {
   region: string;
   endpoint?: string;
   tracer?: ClientTracer;
+  credentials?: EnvCredentials;
 }): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     region: options.region,
     ...(options.endpoint
-      ? { endpoint: options.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      ? { endpoint: options.endpoint, credentials: localCredentials(options.credentials ?? {}) }
       : {}),
   });
   options.tracer?.captureAWSv3Client(client);
@@ -555,7 +575,7 @@ export function createDocumentClient(options: {
 
 /** The repository a function uses, from its parsed environment. */
 export function repositoryFromEnv(
-  env: {
+  env: EnvCredentials & {
     TABLE_NAME: string;
     AWS_REGION: string;
     DYNAMODB_ENDPOINT?: string | undefined;
@@ -566,6 +586,7 @@ export function repositoryFromEnv(
   const documents = createDocumentClient({
     region: env.AWS_REGION,
     endpoint: env.DYNAMODB_ENDPOINT,
+    credentials: env,
     ...(tracer ? { tracer } : {}),
   });
   return new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS);

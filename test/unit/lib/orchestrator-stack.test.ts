@@ -87,7 +87,10 @@ describe('functions', () => {
     [
       'Runs one subtask',
       [
+        // BatchWriteItem and Query: an output over 64 KiB is written and read back in chunks.
+        'dynamodb:BatchWriteItem',
         'dynamodb:GetItem',
+        'dynamodb:Query',
         'dynamodb:UpdateItem',
         'secretsmanager:DescribeSecret',
         'secretsmanager:GetSecretValue',
@@ -96,6 +99,7 @@ describe('functions', () => {
     [
       'Combines',
       [
+        'dynamodb:BatchWriteItem',
         'dynamodb:Query',
         'dynamodb:UpdateItem',
         'secretsmanager:DescribeSecret',
