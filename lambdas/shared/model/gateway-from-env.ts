@@ -21,6 +21,8 @@ export function modelGatewayFromEnv(
   const documents = createDocumentClient({
     region: env.AWS_REGION,
     ...(env.DYNAMODB_ENDPOINT ? { endpoint: env.DYNAMODB_ENDPOINT } : {}),
+    // Locally each invocation signs with its sandbox's own credentials, which the IAM check reads.
+    credentials: env,
     tracer: observability.tracer,
   });
   const store = new CapacityStore(documents, env.CAPACITY_TABLE_NAME);
