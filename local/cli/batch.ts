@@ -1,11 +1,13 @@
 import '../runtime/polyfills';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import type { OrchestratorConfig } from '../../lib/config';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
 import { batchExecutionInput, resolveBatchItems } from '../../lambdas/shared/domain/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
 import { modelModeFromEnv } from './model-mode';
-import { LocalOrchestrator } from '../runtime/local-stack';
+import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
+import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
+import { loadLocalConfig, localDataDir } from './config';
 import { runMain } from './run-main';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -57,18 +59,41 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return EXIT.usage;
   }
 
-  const model = modelModeFromEnv(env);
+  let config: OrchestratorConfig;
+  let model: ModelMode;
+  try {
+    // The same configuration as `cdk synth`: cdk.json's orchestrator context and the environment.
+    config = loadLocalConfig(env);
+    model = modelModeFromEnv(env, config.provider);
+  } catch (error) {
+    log(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT.usage;
+  }
   log(
     model.kind === 'simulated'
-      ? 'Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.'
-      : `Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`,
+      ? `Model: SIMULATED${config.provider === 'bedrock' ? ' on the Bedrock route' : ''} (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.`
+      : model.kind === 'bedrock'
+        ? `Model: Amazon Bedrock${model.region ? ` in ${model.region}` : ''}`
+        : `Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`,
   );
   const startedAt = Date.now();
-  const orchestrator = await LocalOrchestrator.start({
-    model,
-    dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
-    ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
-  });
+  let orchestrator: LocalOrchestrator;
+  try {
+    orchestrator = await LocalOrchestrator.start({
+      config,
+      model,
+      dataDir: localDataDir(env),
+      ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof LocalStoreUnavailable)) throw error;
+    log(`error: ${error.message}`);
+    return EXIT.usage;
+  }
+  const { models } = orchestrator.config;
+  log(
+    `Models: orchestrator ${models.orchestrator} · workers ${models.worker} · synthesis ${models.synthesis}`,
+  );
   try {
     // The file may be anywhere, not only in batches/: its requests go with the run.
     const batch = await orchestrator.startBatch({

@@ -14,12 +14,15 @@ export function providerFromEnv(env: NodeJS.ProcessEnv): ModelProvider {
 }
 
 /**
- * The model the local run uses. Provider `anthropic`: the Anthropic API when a key is set. Provider
+ * The model the local run uses, for the configuration's provider (default: `MODEL_PROVIDER`). Provider `anthropic`: the Anthropic API when a key is set. Provider
  * `bedrock`: real Bedrock only when `BEDROCK_LIVE=1` (with this process's AWS credentials, so a run
  * is never billed by accident). Otherwise the simulated model, on the provider's route.
  */
-export function modelModeFromEnv(env: NodeJS.ProcessEnv): ModelMode {
-  if (providerFromEnv(env) === 'bedrock') {
+export function modelModeFromEnv(
+  env: NodeJS.ProcessEnv,
+  provider: ModelProvider = providerFromEnv(env),
+): ModelMode {
+  if (provider === 'bedrock') {
     if (env.BEDROCK_LIVE === '1') {
       return {
         kind: 'bedrock',

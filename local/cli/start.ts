@@ -1,8 +1,9 @@
 import '../runtime/polyfills';
-import * as path from 'node:path';
-import type { ModelProvider } from '../../lib/config';
+import type { OrchestratorConfig } from '../../lib/config';
 import { parseCliArgs, USAGE, UsageError } from './args';
 import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
+import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
+import { loadLocalConfig, localDataDir } from './config';
 import {
   PlainProgressRenderer,
   reportProgress,
@@ -10,7 +11,7 @@ import {
   TtyProgressRenderer,
   usageTable,
 } from './progress';
-import { modelModeFromEnv, providerFromEnv } from './model-mode';
+import { modelModeFromEnv } from './model-mode';
 import { type ProfileSummary, profileSummaries } from '../../lambdas/shared/domain/profiles';
 import { runMain } from './run-main';
 
@@ -45,11 +46,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const log = (line: string) => process.stderr.write(`${line}\n`);
   let command;
   let model: ModelMode;
-  let provider: ModelProvider;
+  let config: OrchestratorConfig;
   try {
     command = parseCliArgs(argv);
-    provider = providerFromEnv(env);
-    model = modelModeFromEnv(env);
+    // The same configuration as `cdk synth`: cdk.json's orchestrator context and the environment.
+    config = loadLocalConfig(env);
+    model = modelModeFromEnv(env, config.provider);
   } catch (error) {
     if (error instanceof UsageError || error instanceof Error) {
       log(`error: ${error.message}\n\n${USAGE}`);
@@ -70,7 +72,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
   if (model.kind === 'simulated') {
     log(
-      provider === 'bedrock'
+      config.provider === 'bedrock'
         ? 'Model: SIMULATED on the Bedrock route (a local test double, not real generation). Set BEDROCK_LIVE=1 to use Amazon Bedrock.'
         : 'Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.',
     );
@@ -82,12 +84,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     log(`Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`);
   }
   const startedAt = Date.now();
-  const orchestrator = await LocalOrchestrator.start({
-    config: { provider },
-    model,
-    dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
-    ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
-  });
+  let orchestrator: LocalOrchestrator;
+  try {
+    orchestrator = await LocalOrchestrator.start({
+      config,
+      model,
+      dataDir: localDataDir(env),
+      ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof LocalStoreUnavailable)) throw error;
+    log(`error: ${error.message}`);
+    return EXIT.usage;
+  }
   try {
     const { models, maxConcurrency } = orchestrator.config;
     log(

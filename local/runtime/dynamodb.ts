@@ -5,6 +5,7 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  ResourceInUseException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
@@ -17,7 +18,7 @@ export interface LocalDynamoDB {
 }
 
 export interface LocalDynamoDBOptions {
-  /** Folder for the LevelDB files; in memory when unset. */
+  /** Folder for the LevelDB files; in memory when unset. A data folder shared by processes: shared-dynamodb.ts. */
   dataDir?: string;
   /** @default 0 (any free port) */
   port?: number;
@@ -26,7 +27,7 @@ export interface LocalDynamoDBOptions {
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-/** Starts dynalite, a DynamoDB-compatible server, on loopback. */
+/** Starts dynalite, a DynamoDB-compatible server, on loopback: in memory, private to this process. */
 export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Promise<LocalDynamoDB> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const server = dynalite({
@@ -61,7 +62,10 @@ export async function startLocalDynamoDB(options: LocalDynamoDBOptions = {}): Pr
   };
 }
 
-/** Creates the table unless it exists (tables on disk survive between runs). */
+/**
+ * Creates the table unless it exists (tables on disk survive between runs; another process sharing
+ * the data folder may be creating it at the same moment).
+ */
 export async function ensureTable(client: DynamoDBClient, input: CreateTableCommandInput): Promise<void> {
   try {
     await client.send(new DescribeTableCommand({ TableName: input.TableName }));
@@ -74,7 +78,12 @@ export async function ensureTable(client: DynamoDBClient, input: CreateTableComm
       throw error;
     }
   }
-  await client.send(new CreateTableCommand(input));
+  try {
+    await client.send(new CreateTableCommand(input));
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException) && (error as Error).name !== 'ResourceInUseException')
+      throw error;
+  }
   await waitUntilActive(client, input.TableName ?? '');
 }
 

@@ -3,6 +3,7 @@ import type { Context } from 'aws-lambda';
 import type { LambdaHandler } from '../../lambdas/shared/runtime/lambda-handler';
 import type { LocalFunctionSpec } from './synthesized-stack';
 import { AccessDenied, authorize, type LocalPrincipal } from './iam-roles';
+import { loadOnDemand } from './load-on-demand';
 
 type Env = Record<string, string | undefined>;
 type HandlerModule = { createHandler: (env: Env) => LambdaHandler<unknown> };
@@ -64,7 +65,7 @@ export class LocalLambdaFunction {
     const reused = this.idle.pop();
     if (reused) return reused;
     if (!this.module) {
-      const module = (await import(this.spec.entry)) as HandlerModule;
+      const module = loadOnDemand<HandlerModule>(this.spec.entry);
       if (typeof module.createHandler !== 'function') {
         throw new Error(`${this.spec.entry} does not export createHandler`);
       }

@@ -26,12 +26,11 @@ import {
   type TaskHandlers,
 } from './step-functions';
 import { START_EXECUTION_SYNC_RESOURCE, startExecutionSyncIntegration } from './start-execution-sync';
-import {
-  LOCAL_BEDROCK_CREDENTIALS,
-  type SimulatedModel,
-  type SimulatedModelOptions,
-  startSimulatedModel,
-} from '../simulated-model';
+import type { SimulatedModel, SimulatedModelOptions } from '../simulated-model';
+import { openSharedDynamoDB } from './shared-dynamodb';
+import { EXECUTIONS_TABLE_INPUT, ExecutionStore } from './execution-store';
+import { loadLocalStack } from './template-cache';
+import { loadOnDemand } from './load-on-demand';
 import {
   LOCAL_ACCOUNT,
   LOCAL_REGION,
@@ -41,8 +40,11 @@ import {
   type LocalScheduleSpec,
   type LocalStateMachineSpec,
   type SynthesizedStack,
-  synthesizeLocalStack,
 } from './synthesized-stack';
+
+/** The simulated model's module, loaded only when a run uses it. */
+const simulatedModelModule = () =>
+  loadOnDemand<typeof import('../simulated-model')>(path.join(__dirname, '..', 'simulated-model'));
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type GatewayUpstream, LocalAwsGateway } from './aws-gateway';
 import { authorize, type LocalPrincipal, serviceCanAssume } from './iam-roles';
@@ -62,9 +64,15 @@ export type ModelMode =
 export interface LocalOrchestratorOptions {
   config?: OrchestratorConfigInput;
   model: ModelMode;
-  /** Folder for DynamoDB's files; in memory when unset. */
+  /**
+   * The local data folder (`.local/` for the CLIs): DynamoDB's files, shared with every other process
+   * using the folder (shared-dynamodb.ts), and the template cache. In memory, private, when unset.
+   */
   dataDir?: string;
+  /** This process's DynamoDB endpoint port; default any free port. */
   dynamoPort?: number;
+  /** Where synthesized templates are cached; default `<dataDir>/template-cache` (none in memory). */
+  templateCacheDir?: string;
   /** Milliseconds to wait before each retry, per state name (tests use this instead of real backoff). */
   retryIntervalOverrides?: Record<string, number | number[]>;
   /**
@@ -95,6 +103,16 @@ export interface LocalExecution {
   events: AsyncIterable<ExecutionEvent>;
   /** Settles when the execution ends and its events are recorded; never rejects. */
   finished: Promise<ExecutionRecord>;
+}
+
+/** What `LocalOrchestrator.start` spent its time on (the CLIs' start-up, the bench). */
+export interface StartupTimings {
+  /** `hit`: the template came from the cache; `miss`: the CDK synthesized it. */
+  templateCache: 'hit' | 'miss';
+  templateMs: number;
+  dynamodbMs: number;
+  /** Whether this process serves the data folder's DynamoDB (it was the first, or took over). */
+  ownsStore: boolean;
 }
 
 export interface LocalBatchExecution {
@@ -132,6 +150,7 @@ export class LocalOrchestrator {
     /** The endpoint every function reaches AWS through, checking each call against its role. */
     readonly awsGateway: LocalAwsGateway,
     readonly principals: LocalPrincipals,
+    readonly startup: StartupTimings,
   ) {
     const tableName = stack.jobsTableName;
     const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
@@ -151,15 +170,38 @@ export class LocalOrchestrator {
           '(its ItemReader); leave batchMap at "inline" here (cdk synth and the CDK tests cover "distributed")',
       );
     }
-    const stack = synthesizeLocalStack(config, options.editTemplate);
+    // The three slow parts overlap: the template (from the cache, or synthesized), DynamoDB, the model.
+    const began = Date.now();
+    const timings = { templateMs: 0, dynamodbMs: 0 };
+    const templateCacheDir =
+      options.templateCacheDir ??
+      (options.dataDir ? path.join(options.dataDir, 'template-cache') : undefined);
+    const opening = (
+      options.dataDir
+        ? openSharedDynamoDB({
+            dataDir: options.dataDir,
+            ...(options.dynamoPort ? { port: options.dynamoPort } : {}),
+          })
+        : startLocalDynamoDB({ port: options.dynamoPort })
+    ).then((opened) => ((timings.dynamodbMs = Date.now() - began), opened));
+    const modelOptions = options.model.kind === 'simulated' ? options.model.options : undefined;
+    const modelStarting =
+      options.model.kind === 'simulated'
+        ? Promise.resolve().then(() => simulatedModelModule().startSimulatedModel(modelOptions))
+        : Promise.resolve(undefined);
+    // Last: on a cache miss the synthesis holds the CPU, while the files open and the ports bind.
+    const loading = loadLocalStack(config, {
+      ...(templateCacheDir ? { cacheDir: templateCacheDir } : {}),
+      ...(options.editTemplate ? { editTemplate: options.editTemplate } : {}),
+    }).then((loaded) => ((timings.templateMs = Date.now() - began), loaded));
+    const [loaded, dynamodb, simulatedModel] = await settleAll([loading, opening, modelStarting] as const);
+    const stack = loaded.stack;
     const principals = localPrincipals(stack);
-    const dynamodb = await startLocalDynamoDB({ dataDir: options.dataDir, port: options.dynamoPort });
-    let simulatedModel: SimulatedModel | undefined;
     let gateway: LocalAwsGateway | undefined;
     try {
-      for (const table of stack.tables) await ensureTable(dynamodb.client, table);
-      if (options.model.kind === 'simulated')
-        simulatedModel = await startSimulatedModel(options.model.options);
+      await Promise.all(
+        [...stack.tables, EXECUTIONS_TABLE_INPUT].map((table) => ensureTable(dynamodb.client, table)),
+      );
       const modelEnvironment = localModelEnvironment(options.model, config, simulatedModel);
       // Every AWS call a function makes goes through the gateway, which checks it against the
       // function's role; the endpoints the caller gave (e.g. a fault proxy) sit behind it.
@@ -223,7 +265,13 @@ export class LocalOrchestrator {
         }),
       );
 
-      const stepFunctions = new LocalStepFunctions();
+      const stepFunctions = new LocalStepFunctions(
+        new ExecutionStore(dynamodb.client, (error) =>
+          process.stderr.write(
+            `warning: the local execution history could not be written: ${error instanceof Error ? error.message : String(error)}\n`,
+          ),
+        ),
+      );
       // As in AWS, every execution's status changes go to EventBridge, whose rules invoke their targets.
       const eventRules = new LocalEventRules(stack.rules, functions);
       stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
@@ -267,6 +315,11 @@ export class LocalOrchestrator {
         eventRules,
         gateway,
         principals,
+        {
+          templateCache: loaded.cache,
+          ...timings,
+          ownsStore: 'owns' in dynamodb ? (dynamodb as { owns(): boolean }).owns() : true,
+        },
       );
     } catch (error) {
       await gateway?.close();
@@ -291,7 +344,7 @@ export class LocalOrchestrator {
     const jobId = options.jobId ?? newJobId(parsed.task);
     const created = await this.repository.createJob({ jobId, status: 'QUEUED', ...parsed });
     if (!created) throw new Error(`A job with id ${jobId} already exists`);
-    const execution = this.stepFunctions.startExecution({
+    const execution = await this.stepFunctions.startExecution({
       stateMachineArn: this.stateMachineArn,
       name: jobId,
       input: JSON.stringify({ jobId }),
@@ -326,7 +379,7 @@ export class LocalOrchestrator {
         })),
       });
     }
-    const execution = this.stepFunctions.startExecution({
+    const execution = await this.stepFunctions.startExecution({
       stateMachineArn: this.batchStateMachineArn,
       name: runId,
       input: JSON.stringify({ ...parsed, runId }),
@@ -355,7 +408,8 @@ export class LocalOrchestrator {
    * looking alive. Returns their ids.
    */
   async failInterruptedJobs(message: string): Promise<string[]> {
-    const running = new Set(this.stepFunctions.running().map((execution) => execution.name));
+    const running = await this.runningAnywhere(this.stateMachineArn);
+    const startedAt = Date.now();
     const interrupted: string[] = [];
     for (const status of UNFINISHED_STATUSES) {
       let cursor: Record<string, string> | undefined;
@@ -363,6 +417,8 @@ export class LocalOrchestrator {
         const page = await this.repository.listJobs({ status, limit: 100, cursor });
         for (const job of page.items) {
           if (running.has(job.jobId)) continue;
+          // Another process may have recorded it a moment ago and be about to start its execution.
+          if (status === 'QUEUED' && startedAt - Date.parse(job.createdAt) < QUEUED_GRACE_MS) continue;
           if (await this.interruptJob(job.jobId, message)) interrupted.push(job.jobId);
         }
         cursor = page.cursor;
@@ -384,7 +440,7 @@ export class LocalOrchestrator {
    * their items that never ran. Returns their run ids.
    */
   async failInterruptedBatchRuns(message: string): Promise<string[]> {
-    const running = new Set(this.stepFunctions.running().map((execution) => execution.name));
+    const running = await this.runningAnywhere(this.batchStateMachineArn);
     const interrupted: string[] = [];
     let cursor: Record<string, string> | undefined;
     do {
@@ -451,6 +507,12 @@ export class LocalOrchestrator {
       action: 'states:StartExecution',
       resource: this.batchStateMachineArn,
     });
+  }
+
+  /** Names of the executions still running in this process or another live one sharing the data folder. */
+  private async runningAnywhere(stateMachineArn: string): Promise<Set<string>> {
+    const running = await this.stepFunctions.findExecutions({ stateMachineArn, statusFilter: 'RUNNING' });
+    return new Set(running.map((execution) => execution.name));
   }
 
   async close(): Promise<void> {
@@ -545,7 +607,10 @@ function bedrockUpstream(
 ): { bedrock?: GatewayUpstream } {
   if (mode.kind === 'simulated' && simulatedModel) {
     return {
-      bedrock: { url: simulatedModel.url, credentials: () => Promise.resolve(LOCAL_BEDROCK_CREDENTIALS) },
+      bedrock: {
+        url: simulatedModel.url,
+        credentials: () => Promise.resolve(simulatedModelModule().LOCAL_BEDROCK_CREDENTIALS),
+      },
     };
   }
   if (mode.kind === 'bedrock') {
@@ -610,8 +675,8 @@ function localModelEnvironment(
       return config.provider === 'bedrock'
         ? {
             ANTHROPIC_BEDROCK_BASE_URL: simulatedModel?.url ?? '',
-            AWS_ACCESS_KEY_ID: LOCAL_BEDROCK_CREDENTIALS.accessKeyId,
-            AWS_SECRET_ACCESS_KEY: LOCAL_BEDROCK_CREDENTIALS.secretAccessKey,
+            AWS_ACCESS_KEY_ID: simulatedModelModule().LOCAL_BEDROCK_CREDENTIALS.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: simulatedModelModule().LOCAL_BEDROCK_CREDENTIALS.secretAccessKey,
           }
         : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
   }
@@ -652,4 +717,29 @@ export function taskStatesWithResource(definition: Record<string, unknown>, reso
   };
   visit(definition);
   return names;
+}
+
+/** How long a QUEUED job without an execution is given before it counts as interrupted. */
+const QUEUED_GRACE_MS = 60_000;
+
+/**
+ * Awaits every promise; when one rejects, closes whatever the others opened and rethrows, so a
+ * failed start leaves no server listening.
+ */
+async function settleAll<T extends readonly Promise<unknown>[]>(
+  promises: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((result) => result.status === 'rejected');
+  if (failed) {
+    for (const result of results) {
+      const value =
+        result.status === 'fulfilled' ? (result.value as { close?: () => Promise<void> }) : undefined;
+      if (value && typeof value.close === 'function') await value.close().catch(() => undefined);
+    }
+    throw failed.reason;
+  }
+  return results.map((result) => (result as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
 }

@@ -87,7 +87,7 @@ export function startExecutionSyncIntegration(
     if (caller) authorizeSync(caller, StateMachineArn, Name);
     let started: ExecutionRecord;
     try {
-      started = stepFunctions.startExecution({
+      started = await stepFunctions.startExecution({
         stateMachineArn: StateMachineArn,
         ...(Name !== undefined ? { name: Name } : {}),
         input: typeof Input === 'string' ? Input : JSON.stringify(Input ?? {}),

@@ -2,6 +2,7 @@ import './polyfills';
 import { EventEmitter } from 'node:events';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './synthesized-stack';
+import type { ExecutionStore, StoredExecution } from './execution-store';
 import {
   HISTORY_EVENT_LIMIT,
   HISTORY_LIMIT_CAUSE,
@@ -73,11 +74,15 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 /**
  * The Step Functions service, locally: state machines registered by ARN, executions run by
  * aws-local-stepfunctions, with the API's semantics (execution names unique per state machine,
- * describe/stop/list/history). The HTTP endpoint in `sfn-endpoint.ts` speaks its wire protocol.
+ * describe/stop/list/history). The HTTP endpoint in `step-functions-endpoint.ts` speaks its wire
+ * protocol. With a `store` (execution-store.ts), every execution and its history is also recorded
+ * in the local DynamoDB, so names stay taken for 90 days across restarts, and the `find…` methods
+ * answer for executions of other processes sharing the data folder too.
  */
 export class LocalStepFunctions {
   private readonly machines = new Map<string, LocalStateMachine & { arn: string; createdAt: Date }>();
   private readonly executions = new Map<string, RunningExecution>();
+  private stopPoll: NodeJS.Timeout | undefined;
   private readonly statusListeners = new Set<(record: ExecutionRecord) => void>();
 
   /**
@@ -93,7 +98,7 @@ export class LocalStepFunctions {
     for (const listener of this.statusListeners) listener({ ...record });
   }
 
-  constructor() {
+  constructor(private readonly store?: ExecutionStore) {
     installEngineSemantics();
   }
 
@@ -127,7 +132,11 @@ export class LocalStepFunctions {
     return machine;
   }
 
-  startExecution(params: { stateMachineArn: string; name?: string; input?: string }): ExecutionRecord {
+  async startExecution(params: {
+    stateMachineArn: string;
+    name?: string;
+    input?: string;
+  }): Promise<ExecutionRecord> {
     const machine = this.machines.get(params.stateMachineArn);
     if (!machine)
       throw new StepFunctionsError(
@@ -171,6 +180,12 @@ export class LocalStepFunctions {
       history: [],
       events: [],
     };
+    const holder = await this.store?.claim(record);
+    if (holder) {
+      // Taken by another process, or before a restart, within 90 days: the same rule as above.
+      if (holder.status === 'RUNNING' && holder.input === inputText) return fromStored(holder);
+      throw new StepFunctionsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
+    }
     const stateMachine = new StateMachine(
       withInlineMapConcurrency(machine.definition) as unknown as StateMachineDefinition,
       {
@@ -193,8 +208,10 @@ export class LocalStepFunctions {
       for await (const event of run.eventLogs) {
         if (record.history.length >= HISTORY_EVENT_LIMIT) continue;
         record.events.push(event);
+        const before = record.history.length;
         record.history.push(...toHistoryEvents(event, record.history.length));
         if (record.history.length >= HISTORY_EVENT_LIMIT) failOnHistoryLimit(record, run.abort);
+        this.store?.appendHistory(executionArn, record.history.slice(before));
         emitter.emit('event', event);
       }
     })();
@@ -211,12 +228,14 @@ export class LocalStepFunctions {
       .then(async () => {
         record.stopDate ??= new Date();
         await consumed.catch(() => undefined);
+        await this.store?.finish(record);
         emitter.emit('end');
         this.emitStatusChange(record);
         return record;
       });
     this.executions.set(executionArn, { record, emitter, abort: run.abort, finished });
     this.emitStatusChange(record);
+    this.pollStopRequests();
     return record;
   }
 
@@ -229,13 +248,15 @@ export class LocalStepFunctions {
     const execution = this.get(executionArn);
     if (execution.record.status === 'RUNNING') {
       Object.assign(execution.record, { status: 'ABORTED', stopDate: new Date(), error, cause });
-      execution.record.history.push({
+      const aborted: HistoryEvent = {
         id: execution.record.history.length + 1,
         previousEventId: execution.record.history.length,
         timestamp: Date.now() / 1000,
         type: 'ExecutionAborted',
         executionAbortedEventDetails: { ...(error ? { error } : {}), ...(cause ? { cause } : {}) },
-      });
+      };
+      execution.record.history.push(aborted);
+      this.store?.appendHistory(executionArn, [aborted]);
       execution.abort();
     }
     return execution.record;
@@ -293,6 +314,74 @@ export class LocalStepFunctions {
     }
   }
 
+  /** An execution of this process, or (with a store) of any process sharing the data folder. */
+  async findExecution(executionArn: string): Promise<ExecutionRecord> {
+    const local = this.executions.get(executionArn);
+    if (local) return local.record;
+    const stored = await this.store?.get(executionArn);
+    if (!stored)
+      throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+    return fromStored(stored);
+  }
+
+  /** `listExecutions` over every process sharing the data folder (this one's records are the freshest). */
+  async findExecutions(params: {
+    stateMachineArn: string;
+    statusFilter?: ExecutionStatus;
+  }): Promise<ExecutionRecord[]> {
+    const local = this.listExecutions({ stateMachineArn: params.stateMachineArn });
+    const byArn = new Map(local.map((record) => [record.executionArn, record]));
+    for (const stored of (await this.store?.list(params.stateMachineArn)) ?? []) {
+      if (!byArn.has(stored.executionArn)) byArn.set(stored.executionArn, fromStored(stored));
+    }
+    return [...byArn.values()]
+      .filter((record) => !params.statusFilter || record.status === params.statusFilter)
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+  }
+
+  /** The history of an execution of this process, or (with a store) of any process. */
+  async executionHistory(executionArn: string): Promise<HistoryEvent[]> {
+    const local = this.executions.get(executionArn);
+    if (local) return local.record.history;
+    await this.findExecution(executionArn);
+    return (await this.store?.history(executionArn)) ?? [];
+  }
+
+  /** Stops an execution of this process now, or asks the process that runs it to. */
+  async requestStop(executionArn: string, error?: string, cause?: string): Promise<ExecutionRecord> {
+    if (this.executions.has(executionArn)) return this.stopExecution(executionArn, error, cause);
+    const stored = await this.findExecution(executionArn);
+    if (stored.status === 'RUNNING' && this.store) {
+      const owner = await this.store.get(executionArn);
+      if (owner) await this.store.requestStop(owner, error, cause);
+      return { ...stored, stopDate: new Date() };
+    }
+    return stored;
+  }
+
+  /** While this process runs executions, it takes the stop requests other processes leave for it. */
+  private pollStopRequests(): void {
+    const store = this.store;
+    if (!store || this.stopPoll) return;
+    this.stopPoll = setInterval(() => {
+      if (this.running().length === 0) {
+        clearInterval(this.stopPoll);
+        this.stopPoll = undefined;
+        return;
+      }
+      void store.takeStopRequests().then(
+        (requests) => {
+          for (const request of requests) {
+            if (this.executions.has(request.executionArn))
+              this.stopExecution(request.executionArn, request.error, request.cause);
+          }
+        },
+        () => undefined,
+      );
+    }, 1_000);
+    this.stopPoll.unref();
+  }
+
   running(): ExecutionRecord[] {
     return [...this.executions.values()].map((e) => e.record).filter((record) => record.status === 'RUNNING');
   }
@@ -323,6 +412,25 @@ function failOnHistoryLimit(record: ExecutionRecord, abort: () => void): void {
       stopDate: new Date(),
     });
   abort();
+}
+
+function fromStored(stored: StoredExecution): ExecutionRecord {
+  const { executionArn, stateMachineArn, name, status, input, output, error, cause, startDate, stopDate } =
+    stored;
+  return {
+    executionArn,
+    stateMachineArn,
+    name,
+    status,
+    input,
+    startDate,
+    history: [],
+    events: [],
+    ...(output !== undefined ? { output } : {}),
+    ...(error !== undefined ? { error } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+    ...(stopDate !== undefined ? { stopDate } : {}),
+  };
 }
 
 function describeFailure(error: unknown): Pick<ExecutionRecord, 'status' | 'error' | 'cause'> {

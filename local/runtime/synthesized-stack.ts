@@ -1,10 +1,9 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
-import { type CfnElement, Stack } from 'aws-cdk-lib';
-import type { IConstruct } from 'constructs';
-import { buildApp } from '../../lib/app';
-import type { OrchestratorConfig } from '../../lib/config';
-import { WorkflowFunction } from '../../lib/constructs/workflow-function';
 import { type LocalRole, roleLogicalIdOf, rolesFromTemplate } from './iam-roles';
+
+// What the local runtime takes from a synthesized template, with no import of aws-cdk-lib: a local
+// run loads a cached template (template-cache.ts) and needs the CDK only when the cache misses
+// (synthesis.ts).
 
 /** The account and region local ARNs are made in; nothing here talks to AWS. */
 export const LOCAL_ACCOUNT = '000000000000';
@@ -190,27 +189,22 @@ export function createTableInput(
   return input as unknown as CreateTableCommandInput;
 }
 
-/**
- * Synthesizes the CDK app in-process (without bundling: locally the handlers run from source) and
- * extracts what the local runtime needs: each state machine's definition with its ARNs resolved, each
- * function's handler module, environment and timeout, and the tables.
- */
-export function synthesizeLocalStack(
-  config: OrchestratorConfig,
-  /** Tests only: changes the synthesized template before the local stack reads it. */
-  editTemplate?: (template: CfnTemplate) => void,
-): SynthesizedStack {
-  const { app, stack } = buildApp({ config, skipBundling: true });
-  const assembly = app.synth();
-  const template = JSON.parse(
-    JSON.stringify(assembly.getStackArtifact(stack.artifactId).template),
-  ) as CfnTemplate;
-  editTemplate?.(template);
-  const logicalIdOf = (construct: IConstruct) =>
-    Stack.of(construct).getLogicalId(construct.node.defaultChild as CfnElement);
+/** Which resources of the template the local runtime binds, found by walking the construct tree. */
+export interface TemplateBindings {
+  orchestratorLogicalId: string;
+  batchLogicalId: string;
+  jobsTableLogicalId: string;
+  /** Each function's logical id and its handler module (absolute path). */
+  functions: { logicalId: string; entry: string }[];
+}
 
-  const orchestratorLogicalId = logicalIdOf(stack.workflow.stateMachine);
-  const batchLogicalId = logicalIdOf(stack.batchWorkflow.stateMachine);
+/**
+ * Extracts what the local runtime needs from a synthesized template: each state machine's definition
+ * with its ARNs resolved, each function's handler module, environment and timeout, the tables, rules,
+ * schedules and roles.
+ */
+export function localStackFromTemplate(template: CfnTemplate, bindings: TemplateBindings): SynthesizedStack {
+  const { orchestratorLogicalId, batchLogicalId } = bindings;
   const names: LocalNames = { [orchestratorLogicalId]: 'orchestrator', [batchLogicalId]: 'batch' };
 
   const stateMachines = Object.entries(template.Resources)
@@ -234,23 +228,18 @@ export function synthesizeLocalStack(
   const batch = stateMachines.find((machine) => machine.logicalId === batchLogicalId);
   if (!batch) throw new Error('The template has no batch state machine');
 
-  const functions = stack.node
-    .findAll()
-    .filter((construct): construct is WorkflowFunction => construct instanceof WorkflowFunction)
-    .map((fn) => {
-      const logicalId = logicalIdOf(fn);
-      const properties = template.Resources[logicalId]?.Properties ?? {};
-      const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ??
-        {}) as Json;
-      return {
-        logicalId,
-        arn: localArn('lambda', `function:${logicalId}`),
-        entry: fn.entry,
-        environment: resolveIntrinsics(variables, template, names) as Record<string, string>,
-        timeoutSeconds: Number(properties.Timeout ?? 3),
-        roleLogicalId: roleLogicalIdOf(properties.Role, logicalId),
-      };
-    });
+  const functions = bindings.functions.map(({ logicalId, entry }) => {
+    const properties = template.Resources[logicalId]?.Properties ?? {};
+    const variables = ((properties.Environment as { Variables?: Json } | undefined)?.Variables ?? {}) as Json;
+    return {
+      logicalId,
+      arn: localArn('lambda', `function:${logicalId}`),
+      entry,
+      environment: resolveIntrinsics(variables, template, names) as Record<string, string>,
+      timeoutSeconds: Number(properties.Timeout ?? 3),
+      roleLogicalId: roleLogicalIdOf(properties.Role, logicalId),
+    };
+  });
 
   const tables = Object.entries(template.Resources)
     .filter(([, resource]) => resource.Type === 'AWS::DynamoDB::Table')
@@ -285,7 +274,7 @@ export function synthesizeLocalStack(
     });
 
   const roles = rolesFromTemplate(template, names);
-  const jobsTableName = logicalIdOf(stack.jobs.table);
+  const jobsTableName = bindings.jobsTableLogicalId;
   return {
     template,
     orchestrator,

@@ -1,8 +1,12 @@
 import '../runtime/polyfills';
-import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { modelModeFromEnv, providerFromEnv } from '../cli/model-mode';
+import type { OrchestratorConfig } from '../../lib/config';
+import { loadLocalConfig, localDataDir } from '../cli/config';
+import { modelModeFromEnv } from '../cli/model-mode';
+import type { ModelMode } from '../runtime/local-stack';
+import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
+import { PortInUseError } from './http';
 import { startLocalServer } from './server';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -44,12 +48,21 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const env = parsed.data;
-  const model = modelModeFromEnv({ ...process.env, SIM_MODEL_PORT: String(env.SIM_MODEL_PORT) });
-  const provider = providerFromEnv(process.env);
+  let config: OrchestratorConfig;
+  let model: ModelMode;
+  try {
+    // The same configuration as `cdk synth`: cdk.json's orchestrator context and the environment.
+    config = loadLocalConfig(process.env);
+    model = modelModeFromEnv({ ...process.env, SIM_MODEL_PORT: String(env.SIM_MODEL_PORT) }, config.provider);
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(2);
+  }
+  const provider = config.provider;
   const server = await startLocalServer({
-    config: { provider },
+    config,
     model,
-    dataDir: env.LOCAL_DATA_DIR ?? path.join(process.cwd(), '.local', 'dynamodb'),
+    dataDir: localDataDir(process.env),
     dynamoPort: env.DYNAMODB_PORT,
     apiPort: env.API_PORT,
     sfnPort: env.SFN_PORT,
@@ -64,7 +77,8 @@ async function main(): Promise<void> {
     `Console           ${server.consoleUrl}   (executions, graphs and history; loopback only)`,
     `Jobs API          ${server.apiUrl}   (header x-api-key: ${server.apiKey})`,
     `Step Functions    ${server.sfnEndpoint}   (state machine ${server.orchestrator.stateMachineArn})`,
-    `DynamoDB          ${dynamodb.endpoint}`,
+    `DynamoDB          ${dynamodb.endpoint}   (the data folder's store, shared with every npm start / npm run batch in it)`,
+    `Models            orchestrator ${server.orchestrator.config.models.orchestrator} · workers ${server.orchestrator.config.models.worker} · synthesis ${server.orchestrator.config.models.synthesis}`,
     simulatedModel
       ? `Model             SIMULATED at ${simulatedModel.url}${provider === 'bedrock' ? ' on the Bedrock route' : ''} (a local test double, not real generation)`
       : `Model             ${model.kind === 'bedrock' ? 'Amazon Bedrock' : 'Anthropic API'}`,
@@ -106,5 +120,5 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
+  process.exit(error instanceof LocalStoreUnavailable || error instanceof PortInUseError ? 2 : 1);
 });

@@ -14,6 +14,11 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
   return tooLarge ? undefined : Buffer.concat(chunks);
 }
 
+/** A fixed port is taken (by another `npm run serve`, say): the CLI says so in one line and exits 2. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+}
+
 /** Listens on loopback; a port in use fails with a message naming the variable that moves it. */
 export async function listen(
   server: Server,
@@ -25,7 +30,9 @@ export async function listen(
     const onError = (error: NodeJS.ErrnoException) =>
       reject(
         error.code === 'EADDRINUSE'
-          ? new Error(`Port ${port} is in use; set ${portVariable} to another port`)
+          ? new PortInUseError(
+              `port ${port} is in use (another npm run serve?); set ${portVariable} to another port`,
+            )
           : error,
       );
     server.once('error', onError);

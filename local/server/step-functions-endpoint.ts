@@ -71,23 +71,31 @@ function describe(record: ExecutionRecord) {
   };
 }
 
-export function handleSfnAction(service: LocalStepFunctions, action: Action, params: unknown): unknown {
+/**
+ * One action. Executions are those of every process sharing the data folder (the service's store),
+ * so the console of `npm run serve` shows jobs that `npm start` runs, and those of past runs.
+ */
+export async function handleSfnAction(
+  service: LocalStepFunctions,
+  action: Action,
+  params: unknown,
+): Promise<unknown> {
   switch (action) {
     case 'StartExecution': {
       const input = ACTIONS.StartExecution.parse(params);
-      const record = service.startExecution(input);
+      const record = await service.startExecution(input);
       return { executionArn: record.executionArn, startDate: epochSeconds(record.startDate) };
     }
     case 'DescribeExecution':
-      return describe(service.describeExecution(ACTIONS.DescribeExecution.parse(params).executionArn));
+      return describe(await service.findExecution(ACTIONS.DescribeExecution.parse(params).executionArn));
     case 'StopExecution': {
       const input = ACTIONS.StopExecution.parse(params);
-      const record = service.stopExecution(input.executionArn, input.error, input.cause);
+      const record = await service.requestStop(input.executionArn, input.error, input.cause);
       return { stopDate: epochSeconds(record.stopDate ?? new Date()) };
     }
     case 'ListExecutions': {
       const input = ACTIONS.ListExecutions.parse(params);
-      const records = service.listExecutions(input);
+      const records = await service.findExecutions(input);
       const { items, nextToken } = page(records, input.maxResults, input.nextToken);
       return {
         executions: items.map((record) => ({
@@ -103,7 +111,7 @@ export function handleSfnAction(service: LocalStepFunctions, action: Action, par
     }
     case 'GetExecutionHistory': {
       const input = ACTIONS.GetExecutionHistory.parse(params);
-      const history = [...service.describeExecution(input.executionArn).history];
+      const history = [...(await service.executionHistory(input.executionArn))];
       if (input.reverseOrder) history.reverse();
       const { items, nextToken } = page(history, input.maxResults, input.nextToken);
       return { events: items, ...(nextToken ? { nextToken } : {}) };
@@ -163,7 +171,7 @@ export async function startSfnEndpoint(options: {
         return sendError(response, 'SerializationException', 'Request body is not JSON');
       }
       try {
-        const result = handleSfnAction(options.service(), action as Action, params);
+        const result = await handleSfnAction(options.service(), action as Action, params);
         response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
         response.end(JSON.stringify(result));
       } catch (error) {

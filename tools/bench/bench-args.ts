@@ -4,6 +4,7 @@ import * as z from 'zod';
 export const BENCH_USAGE = `Usage: npm run bench -- [--n 1,4,16,64] [--jobs K] [--throughput-n N] [--repeat R]
                       [--seed S] [--jitter MS] [--init-samples S] [--out FILE] [--skip-bundles]
                       [--governor-jobs J] [--governor-n N] [--governor-limit L]
+                      [--startup-runs R] [--startup-only]
 
 Measures the orchestrator on the local stack with the simulated model at fixed latencies
 (plan 400 ms, worker 800 ms, synthesis 400 ms, plus 0–jitter ms), prints tables and writes JSON.
@@ -20,7 +21,9 @@ Measures the orchestrator on the local stack with the simulated model at fixed l
   --governor-jobs J   jobs started at once against a model answering 429 beyond L in flight per
                       model, without and with the governor (default 8; 0 leaves it out)
   --governor-n N      workers per governor job (default 6)
-  --governor-limit L  the model's in-flight limit, and the governor's maxInFlight (default 4)`;
+  --governor-limit L  the model's in-flight limit, and the governor's maxInFlight (default 4)
+  --startup-runs R    cold and warm launches of npm start for the time to first model call (default 5)
+  --startup-only      measure only the time to first model call (about a minute)`;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -37,6 +40,8 @@ export const BenchOptionsSchema = z.object({
   governorJobs: z.coerce.number().int().min(0).max(200),
   governorSubtasks: positiveInt(100),
   governorLimit: positiveInt(1_000),
+  startupRuns: positiveInt(50),
+  startupOnly: z.boolean(),
 });
 export type BenchOptions = z.infer<typeof BenchOptionsSchema>;
 
@@ -63,6 +68,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
         'governor-jobs': { type: 'string', default: '8' },
         'governor-n': { type: 'string', default: '6' },
         'governor-limit': { type: 'string', default: '4' },
+        'startup-runs': { type: 'string', default: '5' },
+        'startup-only': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -83,6 +90,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     governorJobs: values['governor-jobs'],
     governorSubtasks: values['governor-n'],
     governorLimit: values['governor-limit'],
+    startupRuns: values['startup-runs'],
+    startupOnly: values['startup-only'],
   });
   if (!result.success) {
     const flags: Record<string, string> = {
@@ -93,6 +102,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
       governorJobs: '--governor-jobs',
       governorSubtasks: '--governor-n',
       governorLimit: '--governor-limit',
+      startupRuns: '--startup-runs',
     };
     const issue = result.error.issues[0];
     const key = String(issue?.path[0] ?? '');

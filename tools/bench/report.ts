@@ -1,6 +1,7 @@
 /** The benchmark's printed tables. */
 import type { BundleMeasurement } from './bundles';
 import type { GovernorMeasurement, JobMeasurement, ThroughputMeasurement } from './local-jobs';
+import type { StartupMeasurement } from './startup';
 
 /** One latency scenario: N subtasks at a MaxConcurrency, the orchestrated runs and the sequential loop. */
 export interface ScenarioResult {
@@ -23,6 +24,8 @@ export interface BenchTargets {
   speedup: { target: string; measured: string; met: boolean | null };
   workerBundleBytes: { target: number; measured: number | null; met: boolean | null };
   workerInitMs: { target: number; measured: number | null; met: boolean | null };
+  /** Time to first model call of a warm `npm start` (median). */
+  startupWarmMs: { target: number; measured: number | null; met: boolean | null };
 }
 
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -136,6 +139,17 @@ export function costTable(scenarios: readonly ScenarioResult[]): string {
   );
 }
 
+export function startupTable(startup: StartupMeasurement): string {
+  const runs = (values: readonly number[]) => values.map((value) => String(Math.round(value))).join(', ');
+  return formatTable(
+    ['npm start', 'time to first model call (median)', 'runs (ms)'],
+    [
+      ['cold (no template cache)', ms(startup.coldMedianMs), runs(startup.coldMs)],
+      ['warm (template cached)', ms(startup.warmMedianMs), runs(startup.warmMs)],
+    ],
+  );
+}
+
 export function bundleTable(bundles: readonly BundleMeasurement[]): string {
   return formatTable(
     ['function', 'bundle', 'init (median)', 'largest parts'],
@@ -158,6 +172,7 @@ export function targetLines(targets: BenchTargets): string {
     `speedup ${targets.speedup.target}: ${targets.speedup.measured || '-'} → ${verdict(targets.speedup.met)}`,
     `worker bundle ≤ ${targets.workerBundleBytes.target} B: ${targets.workerBundleBytes.measured ?? '-'} → ${verdict(targets.workerBundleBytes.met)}`,
     `worker init ≤ ${targets.workerInitMs.target} ms: ${targets.workerInitMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.workerInitMs.met)}`,
+    `warm npm start to first model call ≤ ${targets.startupWarmMs.target} ms: ${targets.startupWarmMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.startupWarmMs.met)}`,
   ].join('\n');
 }
 

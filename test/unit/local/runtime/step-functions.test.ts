@@ -9,7 +9,7 @@ function machineWith(definition: Record<string, unknown>, taskHandlers: TaskHand
   const service = new LocalStepFunctions();
   const arn = service.register({ name: 'test', definition, taskHandlers });
   const run = async (input: unknown = {}) => {
-    const started = service.startExecution({ stateMachineArn: arn, input: JSON.stringify(input) });
+    const started = await service.startExecution({ stateMachineArn: arn, input: JSON.stringify(input) });
     return service.waitForExecution(started.executionArn);
   };
   return { service, arn, run };
@@ -20,19 +20,19 @@ const flush = async () => {
 };
 
 describe('payload limits', () => {
-  it('refuses to start an execution whose input is over 256 KiB with the API’s ValidationException', () => {
+  it('refuses to start an execution whose input is over 256 KiB with the API’s ValidationException', async () => {
     const { service, arn } = machineWith({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }, {});
     const input = JSON.stringify({ text: big(PAYLOAD_LIMIT_BYTES) });
-    expect(() => service.startExecution({ stateMachineArn: arn, input })).toThrow(
+    await expect(service.startExecution({ stateMachineArn: arn, input })).rejects.toThrow(
       expect.objectContaining({ name: 'ValidationException' }),
     );
   });
 
-  it('counts the limit in UTF-8 bytes, not characters', () => {
+  it('counts the limit in UTF-8 bytes, not characters', async () => {
     const { service, arn } = machineWith({ StartAt: 'Done', States: { Done: { Type: 'Succeed' } } }, {});
     const input = JSON.stringify({ text: 'é'.repeat(PAYLOAD_LIMIT_BYTES / 2) });
     expect(input.length).toBeLessThan(PAYLOAD_LIMIT_BYTES);
-    expect(() => service.startExecution({ stateMachineArn: arn, input })).toThrow(
+    await expect(service.startExecution({ stateMachineArn: arn, input })).rejects.toThrow(
       expect.objectContaining({ name: 'ValidationException' }),
     );
   });

@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { loadConfig, type OrchestratorConfig } from '../../lib/config';
+
+/** The checkout's root: where `cdk.json` is, whatever the current directory. */
+export const CHECKOUT_ROOT = path.join(__dirname, '..', '..');
+
+/**
+ * The configuration a local run uses: the same as `cdk synth` reads, through the same `loadConfig`:
+ * the `orchestrator` context of `cdk.json` (`CDK_CONTEXT_FILE` names another file, for tests), with
+ * the environment variables of docs/configuration.md taking precedence. Throws a readable error
+ * (`Invalid orchestrator configuration: …`) on a bad value, as `cdk synth` does.
+ */
+export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): OrchestratorConfig {
+  return loadConfig(orchestratorContext(env.CDK_CONTEXT_FILE ?? path.join(CHECKOUT_ROOT, 'cdk.json')), env);
+}
+
+function orchestratorContext(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let parsed: { context?: { orchestrator?: unknown } };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    throw new Error(`Invalid orchestrator configuration: ${file} is not JSON`);
+  }
+  return parsed.context?.orchestrator;
+}
+
+/** The data folder of local runs: `LOCAL_DATA_DIR`, default `.local/` in the checkout. */
+export function localDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(env.LOCAL_DATA_DIR ?? path.join(CHECKOUT_ROOT, '.local'));
+}
