@@ -4,7 +4,7 @@ import type { OrchestratorConfig } from '../../lib/config';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
 import { batchExecutionInput, resolveBatchItems } from '../../lambdas/shared/domain/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
-import { modelModeFromEnv } from './model-mode';
+import { describeModel, modelModeFromEnv } from './model-mode';
 import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
 import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
 import { loadLocalConfig, localDataDir } from './config';
@@ -69,13 +69,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     log(`error: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT.usage;
   }
-  log(
-    model.kind === 'simulated'
-      ? `Model: SIMULATED${config.provider === 'bedrock' ? ' on the Bedrock route' : ''} (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.`
-      : model.kind === 'bedrock'
-        ? `Model: Amazon Bedrock${model.region ? ` in ${model.region}` : ''}`
-        : `Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`,
-  );
+  log(describeModel(model, config.provider));
   const startedAt = Date.now();
   let orchestrator: LocalOrchestrator;
   try {

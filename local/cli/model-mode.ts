@@ -41,3 +41,16 @@ export function modelModeFromEnv(
   }
   return { kind: 'simulated', options: optionsFromEnv(env) };
 }
+
+/** The line a CLI prints about where its model calls go (the simulated model always says it is one). */
+export function describeModel(model: ModelMode, provider: ModelProvider): string {
+  if (model.kind === 'simulated') {
+    return provider === 'bedrock'
+      ? 'Model: SIMULATED on the Bedrock route (a local test double, not real generation). Set BEDROCK_LIVE=1 to use Amazon Bedrock.'
+      : 'Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.';
+  }
+  if (model.kind === 'bedrock') {
+    return `Model: Amazon Bedrock${model.region ? ` in ${model.region}` : ''}${model.baseUrl ? ` at ${model.baseUrl}` : ''}`;
+  }
+  return `Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`;
+}

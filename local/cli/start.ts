@@ -11,7 +11,7 @@ import {
   TtyProgressRenderer,
   usageTable,
 } from './progress';
-import { modelModeFromEnv } from './model-mode';
+import { describeModel, modelModeFromEnv } from './model-mode';
 import { type ProfileSummary, profileSummaries } from '../../lambdas/shared/domain/profiles';
 import { runMain } from './run-main';
 
@@ -70,19 +70,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return EXIT.ok;
   }
 
-  if (model.kind === 'simulated') {
-    log(
-      config.provider === 'bedrock'
-        ? 'Model: SIMULATED on the Bedrock route (a local test double, not real generation). Set BEDROCK_LIVE=1 to use Amazon Bedrock.'
-        : 'Model: SIMULATED (a local test double, not real generation). Set ANTHROPIC_API_KEY to use Claude.',
-    );
-  } else if (model.kind === 'bedrock') {
-    log(
-      `Model: Amazon Bedrock${model.region ? ` in ${model.region}` : ''}${model.baseUrl ? ` at ${model.baseUrl}` : ''}`,
-    );
-  } else {
-    log(`Model: Anthropic API${model.baseUrl ? ` at ${model.baseUrl}` : ''}`);
-  }
+  log(describeModel(model, config.provider));
   const startedAt = Date.now();
   let orchestrator: LocalOrchestrator;
   try {
