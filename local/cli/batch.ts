@@ -5,9 +5,8 @@ import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch
 import { batchExecutionInput, resolveBatchItems } from '../../lambdas/shared/domain/batch-schemas';
 import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
 import { describeModel, modelModeFromEnv } from './model-mode';
-import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
-import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
-import { loadLocalConfig, localDataDir } from './config';
+import type { ModelMode } from '../runtime/local-stack';
+import { loadLocalConfig, startLocalStackForCli } from './config';
 import { runMain } from './run-main';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -71,19 +70,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   log(describeModel(model, config.provider));
   const startedAt = Date.now();
-  let orchestrator: LocalOrchestrator;
-  try {
-    orchestrator = await LocalOrchestrator.start({
-      config,
-      model,
-      dataDir: localDataDir(env),
-      ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
-    });
-  } catch (error) {
-    if (!(error instanceof LocalStoreUnavailable)) throw error;
-    log(`error: ${error.message}`);
-    return EXIT.usage;
-  }
+  const orchestrator = await startLocalStackForCli(config, model, env, log);
+  if (!orchestrator) return EXIT.usage;
   const { models } = orchestrator.config;
   log(
     `Models: orchestrator ${models.orchestrator} · workers ${models.worker} · synthesis ${models.synthesis}`,

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, type OrchestratorConfig } from '../../lib/config';
+import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
+import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
 
 /** The checkout's root: where `cdk.json` is, whatever the current directory. */
 export const CHECKOUT_ROOT = path.join(__dirname, '..', '..');
@@ -35,4 +37,28 @@ function orchestratorContext(file: string): unknown {
 /** The data folder of local runs: `LOCAL_DATA_DIR`, default `.local/` in the checkout. */
 export function localDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(env.LOCAL_DATA_DIR ?? path.join(CHECKOUT_ROOT, '.local'));
+}
+
+/**
+ * Starts the local stack for a CLI on the checkout's data folder. When the folder cannot be shared
+ * (`LocalStoreUnavailable`), says so in one line and returns undefined: the CLI exits 2.
+ */
+export async function startLocalStackForCli(
+  config: OrchestratorConfig,
+  model: ModelMode,
+  env: NodeJS.ProcessEnv,
+  log: (line: string) => void,
+): Promise<LocalOrchestrator | undefined> {
+  try {
+    return await LocalOrchestrator.start({
+      config,
+      model,
+      dataDir: localDataDir(env),
+      ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof LocalStoreUnavailable)) throw error;
+    log(`error: ${error.message}`);
+    return undefined;
+  }
 }

@@ -1,9 +1,8 @@
 import '../runtime/polyfills';
 import type { OrchestratorConfig } from '../../lib/config';
 import { parseCliArgs, USAGE, UsageError } from './args';
-import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
-import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
-import { loadLocalConfig, localDataDir } from './config';
+import type { ModelMode } from '../runtime/local-stack';
+import { loadLocalConfig, startLocalStackForCli } from './config';
 import {
   PlainProgressRenderer,
   reportProgress,
@@ -72,19 +71,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
 
   log(describeModel(model, config.provider));
   const startedAt = Date.now();
-  let orchestrator: LocalOrchestrator;
-  try {
-    orchestrator = await LocalOrchestrator.start({
-      config,
-      model,
-      dataDir: localDataDir(env),
-      ...(env.DYNAMODB_PORT ? { dynamoPort: Number(env.DYNAMODB_PORT) } : {}),
-    });
-  } catch (error) {
-    if (!(error instanceof LocalStoreUnavailable)) throw error;
-    log(`error: ${error.message}`);
-    return EXIT.usage;
-  }
+  const orchestrator = await startLocalStackForCli(config, model, env, log);
+  if (!orchestrator) return EXIT.usage;
   try {
     const { models, maxConcurrency } = orchestrator.config;
     log(

@@ -27,19 +27,8 @@ import type { ExecutionRecord, ExecutionStatus, HistoryEvent } from './step-func
  * which process (`ownerPid`). A RUNNING execution whose process is gone can never finish: readers
  * see it ABORTED with `Interrupted`, and the first reader writes that down.
  */
-export interface StoredExecution {
-  executionArn: string;
-  stateMachineArn: string;
-  name: string;
-  status: ExecutionStatus;
-  input: string;
-  output?: string;
-  error?: string;
-  cause?: string;
-  startDate: Date;
-  stopDate?: Date;
-  ownerPid: number;
-}
+/** An execution as stored: its record without the in-memory history and events, and its process. */
+export type StoredExecution = Omit<ExecutionRecord, 'history' | 'events'> & { ownerPid: number };
 
 export const EXECUTIONS_TABLE = 'LocalStepFunctionsExecutions';
 /** How long a name stays taken after its execution started (AWS: 90 days). */
