@@ -50,6 +50,8 @@ const IDENTITY_HEADER = 'x-local-store';
 
 interface StoreRecord {
   port: number;
+  /** The owner's process: while it lives, a port that does not answer is a busy owner, not a stranger. */
+  pid?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,28 +93,25 @@ function closeServer(server: Server, graceMs = 2_000): Promise<void> {
 /** Serves the folder's LevelDB files on the recorded port, while this process owns them. */
 class StoreOwner {
   private dynaliteServer: Server | undefined;
-  private readonly ready: Promise<void>;
+  private ready: Promise<void> | undefined;
   private releasing = false;
   private failure: Error | undefined;
+  /** Requests dynalite is still working on: their connection may be gone, their operation is not. */
+  private inFlight = 0;
+  private whenIdle: (() => void) | undefined;
 
   private constructor(
     private readonly server: Server,
     readonly port: number,
-    levelDir: string,
-    waitForFilesMs: number,
-  ) {
-    this.ready = this.openFiles(levelDir, waitForFilesMs).catch((error: unknown) => {
-      this.failure = error instanceof Error ? error : new Error(String(error));
-    });
-  }
+    private readonly levelDir: string,
+  ) {}
 
-  /** Takes `port` (0: a new one) if no other process holds it; undefined when one does. */
-  static async claim(
-    port: number,
-    host: string,
-    dataDir: string,
-    waitForFilesMs: number,
-  ): Promise<StoreOwner | undefined> {
+  /**
+   * Takes `port` (0: a new one) if no other process holds it; undefined when one does. The files are
+   * opened only by `open()`: a process that took a fresh port but then lost the race to record it
+   * must never have held them, or the winner would find them locked.
+   */
+  static async claim(port: number, host: string, dataDir: string): Promise<StoreOwner | undefined> {
     // The server must exist (and listen) before its owner can be made: requests wait for it.
     const bound: { owner?: StoreOwner } = {};
     const server = http.createServer((request, response) => {
@@ -125,14 +124,19 @@ class StoreOwner {
       server,
       (server.address() as AddressInfo).port,
       path.join(dataDir, 'dynamodb'),
-      waitForFilesMs,
     );
     bound.owner = owner;
     return owner;
   }
 
-  /** Resolves when the files are open; rejects when they could not be (another program holds them). */
-  async opened(): Promise<void> {
+  /**
+   * Opens the files, waiting up to `waitForFilesMs` for a previous owner to close them; resolves when
+   * they are open, rejects when they could not be (another program holds them).
+   */
+  async open(waitForFilesMs: number): Promise<void> {
+    this.ready ??= this.openFiles(this.levelDir, waitForFilesMs).catch((error: unknown) => {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+    });
     await this.ready;
     if (this.failure) throw this.failure;
   }
@@ -173,13 +177,42 @@ class StoreOwner {
       response.end(JSON.stringify({ dataDir: realpathSync(dataDir), pid: process.pid }));
       return;
     }
-    void this.ready.then(() => {
+    void (this.ready ?? Promise.resolve()).then(() => {
       if (!this.dynaliteServer) {
         response.writeHead(503, { 'content-type': 'application/x-amz-json-1.0' });
-        response.end(JSON.stringify({ __type: 'LocalStoreUnavailable', message: this.failure?.message }));
+        response.end(
+          JSON.stringify({ __type: 'LocalStoreUnavailable', message: this.failure?.message ?? 'not open' }),
+        );
         return;
       }
+      this.track(response);
       this.dynaliteServer.emit('request', request, response);
+    });
+  }
+
+  /** Counts a request as in flight until dynalite answers it (`end`), even on a closed connection. */
+  private track(response: ServerResponse): void {
+    this.inFlight += 1;
+    const end = response.end.bind(response);
+    let answered = false;
+    response.end = ((...args: Parameters<typeof end>) => {
+      if (!answered) {
+        answered = true;
+        this.inFlight -= 1;
+        if (this.inFlight === 0) this.whenIdle?.();
+      }
+      return end(...args);
+    }) as typeof response.end;
+  }
+
+  private drained(timeoutMs: number): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.whenIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
   }
 
@@ -188,6 +221,8 @@ class StoreOwner {
     this.releasing = true;
     await closeServer(this.server);
     await this.ready;
+    // Closing the files under an operation still running would crash this process ("Database is closed").
+    await this.drained(30_000);
     const dynaliteServer = this.dynaliteServer;
     if (dynaliteServer) await new Promise<void>((resolve) => dynaliteServer.close(() => resolve()));
   }
@@ -196,7 +231,8 @@ class StoreOwner {
 function readRecord(file: string): StoreRecord | undefined {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as Partial<StoreRecord>;
-    return typeof parsed.port === 'number' && parsed.port > 0 ? { port: parsed.port } : undefined;
+    if (typeof parsed.port !== 'number' || parsed.port <= 0) return undefined;
+    return typeof parsed.pid === 'number' ? { port: parsed.port, pid: parsed.pid } : { port: parsed.port };
   } catch {
     return undefined;
   }
@@ -220,28 +256,43 @@ function writeRecord(file: string, record: StoreRecord, exclusive: boolean): boo
   return true;
 }
 
-/** Whether `port` is served by a store of this data folder (and not by some other program). */
-function servesFolder(host: string, port: number, dataDir: string): Promise<boolean> {
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Who answers on `port`: a store of this data folder (`ours`), some other program (`foreign`), or
+ * nobody in time (`silent`: an owner whose event loop is busy, say synthesizing, looks like this too).
+ */
+function whoServes(host: string, port: number, dataDir: string): Promise<'ours' | 'foreign' | 'silent'> {
   return new Promise((resolve) => {
     const request = http.get(
       { host, port, path: IDENTITY_PATH, agent: false, timeout: 2_000 },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('error', () => resolve(false));
+        response.on('error', () => resolve('silent'));
         response.on('end', () => {
-          if (response.statusCode !== 200 || !response.headers[IDENTITY_HEADER]) return resolve(false);
+          if (response.statusCode !== 200 || !response.headers[IDENTITY_HEADER]) return resolve('foreign');
           try {
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { dataDir?: string };
-            resolve(body.dataDir === realpathSync(dataDir));
+            resolve(body.dataDir === realpathSync(dataDir) ? 'ours' : 'foreign');
           } catch {
-            resolve(false);
+            resolve('foreign');
           }
         });
       },
     );
     request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(false));
+    // A reply that is not HTTP at all is another program; a reset or a timeout says nothing.
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      resolve(error.code === 'HPE_INVALID_CONSTANT' || error.code?.startsWith('HPE_') ? 'foreign' : 'silent'),
+    );
   });
 }
 
@@ -265,30 +316,35 @@ export async function openSharedDynamoDB(options: SharedDynamoDBOptions): Promis
   for (;;) {
     const record = readRecord(recordFile);
     if (record) {
-      owner = await StoreOwner.claim(record.port, host, dataDir, 3_000);
+      owner = await StoreOwner.claim(record.port, host, dataDir);
       if (owner) {
         storePort = record.port;
         break;
       }
-      if (await servesFolder(host, record.port, dataDir)) {
+      const answer = await whoServes(host, record.port, dataDir);
+      // A silent port whose recorded owner lives is that owner, busy: its requests will be answered.
+      if (answer === 'ours' || (answer === 'silent' && record.pid !== undefined && isAlive(record.pid))) {
         storePort = record.port;
         break;
       }
-      if (Date.now() > startDeadline) {
+      if (answer === 'foreign' || Date.now() > startDeadline) {
         // Not a store of this folder on the recorded port: some other program took it. Move.
-        const moved = await StoreOwner.claim(0, host, dataDir, 3_000);
+        const moved = await StoreOwner.claim(0, host, dataDir);
         if (!moved) continue;
-        if (readRecord(recordFile)?.port === record.port)
-          writeRecord(recordFile, { port: moved.port }, false);
+        if (readRecord(recordFile)?.port === record.port) {
+          writeRecord(recordFile, { port: moved.port, pid: process.pid }, false);
+          // Whoever reads the record now may already send to it: serve them until letting go.
+          await moved.open(handOverTimeoutMs).catch(() => undefined);
+        }
         await moved.release();
         continue;
       }
       await sleep(50);
       continue;
     }
-    const fresh = await StoreOwner.claim(0, host, dataDir, 3_000);
+    const fresh = await StoreOwner.claim(0, host, dataDir);
     if (!fresh) continue;
-    if (writeRecord(recordFile, { port: fresh.port }, true)) {
+    if (writeRecord(recordFile, { port: fresh.port, pid: process.pid }, true)) {
       owner = fresh;
       storePort = fresh.port;
       break;
@@ -298,7 +354,8 @@ export async function openSharedDynamoDB(options: SharedDynamoDBOptions): Promis
   }
   if (owner) {
     try {
-      await owner.opened();
+      // A previous owner may still be closing the files (the port is free before they are), however slowly.
+      await owner.open(handOverTimeoutMs);
     } catch (error) {
       await owner.release();
       throw error;
@@ -310,8 +367,12 @@ export async function openSharedDynamoDB(options: SharedDynamoDBOptions): Promis
   const takeOver = () => {
     takingOver ??= (async () => {
       if (owner) return;
-      const claimed = await StoreOwner.claim(storePort, host, dataDir, handOverTimeoutMs);
-      if (claimed) owner = claimed;
+      const claimed = await StoreOwner.claim(storePort, host, dataDir);
+      if (!claimed) return;
+      if (readRecord(recordFile)?.port === storePort)
+        writeRecord(recordFile, { port: storePort, pid: process.pid }, false);
+      await claimed.open(handOverTimeoutMs).catch(() => undefined);
+      owner = claimed;
     })().finally(() => (takingOver = undefined));
     return takingOver;
   };

@@ -159,9 +159,10 @@ describe('several local runs in one checkout', () => {
     ]);
 
     // Assert
-    expect(start.code).toBe(0);
+    // (code and stderr together, so that a failure shows what the CLI said)
+    expect(`exit ${start.code}\n${start.stderr}`).toMatch(/^exit 0\n/);
     expect(batch.stderr).not.toMatch(/Database is (closed|not open)/);
-    expect(batch.code).toBe(0);
+    expect(`exit ${batch.code}\n${batch.stderr}`).toMatch(/^exit 0\n/);
   }, 180_000);
 
   it('says in one line, exit 2, when a second npm run serve finds its fixed port taken', async () => {

@@ -53,7 +53,24 @@ describe('the shared local DynamoDB of a data folder', () => {
     expect(await has(first, 'from-second')).toBe(true);
     expect(JSON.parse(readFileSync(path.join(dataDir, 'dynamodb.json'), 'utf8'))).toEqual({
       port: first.storePort,
+      pid: process.pid,
     });
+  });
+
+  it('lets only the opener that recorded its port touch the files, so openers racing on an empty folder all start', async () => {
+    // Arrange: no time to wait for files held by someone else, so any contention would fail an opener.
+    const racing = Array.from({ length: 6 }, () => openSharedDynamoDB({ dataDir, handOverTimeoutMs: 1 }));
+
+    // Act
+    const settled = await Promise.allSettled(racing);
+    for (const outcome of settled) if (outcome.status === 'fulfilled') opened.push(outcome.value);
+
+    // Assert
+    expect(settled.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+    expect(opened.filter((db) => db.owns())).toHaveLength(1);
+    await ensureTable(opened[0]!.client, TABLE);
+    await Promise.all(opened.map((db, index) => put(db, `opener-${index}`)));
+    expect(await has(opened[5]!, 'opener-0')).toBe(true);
   });
 
   it('hands the files over when the owner closes while others still use them', async () => {
@@ -107,6 +124,45 @@ describe('the shared local DynamoDB of a data folder', () => {
     expect(client.owns()).toBe(true);
     expect(await has(client, 'while-owned-elsewhere')).toBe(true);
     expect(await has(client, 'after-the-crash')).toBe(true);
+  }, 30_000);
+
+  it('connects to a recorded owner that lives but is too busy to answer, instead of moving away from it', async () => {
+    // Arrange: another process owns the folder, then blocks its event loop for longer than an opener waits.
+    const child = spawn(
+      process.execPath,
+      [
+        '--require',
+        'tsx/cjs',
+        '-e',
+        `require(${JSON.stringify(path.join(__dirname, '../../../../local/runtime/shared-dynamodb.ts'))})
+          .openSharedDynamoDB({ dataDir: ${JSON.stringify(dataDir)} })
+          .then(async (db) => {
+            const { ensureTable } = require(${JSON.stringify(path.join(__dirname, '../../../../local/runtime/dynamodb.ts'))});
+            await ensureTable(db.client, ${JSON.stringify(TABLE)});
+            process.stdout.write('ready\\n');
+            setTimeout(() => { const until = Date.now() + 7500; while (Date.now() < until); }, 50);
+            setInterval(() => {}, 1000);
+          });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      const recorded = readFileSync(path.join(dataDir, 'dynamodb.json'), 'utf8');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      // Act
+      const db = await open();
+      await put(db, 'to-the-busy-owner');
+
+      // Assert
+      expect(db.owns()).toBe(false);
+      expect(readFileSync(path.join(dataDir, 'dynamodb.json'), 'utf8')).toBe(recorded);
+      expect(await has(db, 'to-the-busy-owner')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
   }, 30_000);
 
   it('moves to a new port when the recorded one belongs to another program', async () => {
