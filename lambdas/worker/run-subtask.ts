@@ -58,6 +58,21 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
     throw new JobNotFound(`Subtask ${event.subtaskId} of job ${event.jobId} does not exist`);
   }
   const dependencies = await dependencyResults(event.jobId, subtask, deps.repository);
+  const profile = profileNamed(job.profile);
+  const request = {
+    model: profile.models?.worker ?? deps.settings.model,
+    system: workerSystemPrompt(profile, plan),
+    messages: workerPrompt(
+      { task: job.task, context: job.context, templates: job.templates },
+      plan,
+      subtask,
+      dependencies,
+    ),
+    maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
+    timeoutMs: deps.remainingMs(),
+  };
+  // While the governor has no capacity, retries come often: skip the attempt's writes (begin, undo).
+  await deps.model.precheck?.(request);
 
   const attempt = await deps.repository.beginSubtaskAttempt(event.jobId, event.subtaskId);
   if (!attempt) throw new JobNotFound(`Subtask ${event.subtaskId} of job ${event.jobId} does not exist`);
@@ -66,20 +81,8 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   }
   deps.onAttemptStarted?.(attempt.subtask.attempts);
 
-  const profile = profileNamed(job.profile);
   const response = await deps.model
-    .complete({
-      model: profile.models?.worker ?? deps.settings.model,
-      system: workerSystemPrompt(profile, plan),
-      messages: workerPrompt(
-        { task: job.task, context: job.context, templates: job.templates },
-        plan,
-        subtask,
-        dependencies,
-      ),
-      maxTokens: profile.maxTokens?.worker ?? deps.settings.maxTokens,
-      timeoutMs: deps.remainingMs(),
-    })
+    .complete({ ...request, timeoutMs: deps.remainingMs() })
     .catch(async (error: unknown) => {
       // Deferred by the governor: the model was never asked, so this was no attempt.
       if (error instanceof ModelCapacityExceeded) {

@@ -13,7 +13,7 @@ export interface CapacityTableProps {
 /**
  * The model-call governor's state, shared by every execution: one small item per `modelLimits` key
  * (pk `LIMIT#<key>`) holding its leases and token buckets. A table of its own rather than a key
- * prefix in the jobs table: only the model-calling functions are granted it (GetItem and PutItem),
+ * prefix in the jobs table: only the model-calling functions are granted it (GetItem, PutItem, UpdateItem),
  * its hot, constantly rewritten items stay out of the job history's backups, and it needs neither
  * point-in-time recovery nor retention.
  */

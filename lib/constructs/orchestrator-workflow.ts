@@ -213,7 +213,7 @@ export class OrchestratorWorkflow extends Construct {
       [this.synthesizeFunction, grantedModels.synthesis],
     ] as const;
     for (const [modelFunction] of modelFunctions)
-      capacityTable?.grant(modelFunction, 'dynamodb:GetItem', 'dynamodb:PutItem');
+      capacityTable?.grant(modelFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     for (const [modelFunction, models] of modelFunctions) {
       // Anthropic: read the key. Bedrock: invoke only the models this role can use. Never both.
       if (apiKeySecret) {

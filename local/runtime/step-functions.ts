@@ -82,6 +82,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 export class LocalStepFunctions {
   private readonly machines = new Map<string, LocalStateMachine & { arn: string; createdAt: Date }>();
   private readonly executions = new Map<string, RunningExecution>();
+  /** Machines whose definition an execution has already validated. */
+  private readonly validated = new WeakSet<object>();
   private stopPoll: NodeJS.Timeout | undefined;
   private readonly statusListeners = new Set<(record: ExecutionRecord) => void>();
 
@@ -186,12 +188,14 @@ export class LocalStepFunctions {
       if (holder.status === 'RUNNING' && holder.input === inputText) return fromStored(holder);
       throw new StepFunctionsError('ExecutionAlreadyExists', `Execution Already Exists: '${executionArn}'`);
     }
+    // The definition is validated (asl-validator, about 0.1 s of CPU) by the first execution only.
     const stateMachine = new StateMachine(
       withInlineMapConcurrency(machine.definition) as unknown as StateMachineDefinition,
       {
-        validationOptions: { checkArn: false },
+        validationOptions: this.validated.has(machine) ? { noValidate: true } : { checkArn: false },
       },
     );
+    this.validated.add(machine);
     const run = stateMachine.run(input as never, {
       overrides: {
         taskResourceLocalHandlers: machine.taskHandlers,

@@ -1,9 +1,12 @@
+import type { ProviderRateLimits } from '../../lambdas/shared/domain/errors';
 import type { ModelGateway, ModelRequest, ModelResponse } from '../../lambdas/shared/model/gateway';
 
 /** A scripted answer with its own stop reason (refusal, max_tokens, …). */
 export interface ScriptedReply {
   text: string;
   stopReason: string;
+  /** What the provider's rate-limit headers would have said. */
+  rateLimits?: ProviderRateLimits;
 }
 
 type ScriptedValue = string | ScriptedReply | Error;

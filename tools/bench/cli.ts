@@ -43,7 +43,14 @@ const DEFAULT_MAX_CONCURRENCY = parseConfig({}).maxConcurrency;
 /** Every subtask at once where the Map allows it: max(N, the default), at most an inline Map's 40. */
 const scenarioConcurrency = (subtasks: number) =>
   Math.min(Math.max(subtasks, DEFAULT_MAX_CONCURRENCY), INLINE_MAP_MAX_CONCURRENCY);
-const TARGETS = { ratioAtN16: 1.1, speedupPerSubtask: 0.8, workerBundleBytes: 1_000_000, workerInitMs: 300 };
+const TARGETS = {
+  ratioAtN16: 1.1,
+  speedupPerSubtask: 0.8,
+  workerBundleBytes: 1_000_000,
+  workerInitMs: 300,
+  governedShare429: 0.05,
+  governedSpanOverIdeal: 1.2,
+};
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -181,7 +188,9 @@ function targetsOf(
   scenarios: ScenarioResult[],
   bundles: BundleMeasurement[],
   startup: StartupMeasurement,
+  governor: GovernorMeasurement[],
 ): BenchTargets {
+  const governed = governor.find((row) => row.governed);
   const n16 = scenarios.find((scenario) => scenario.subtasks === 16 && scenario.maxConcurrency >= 16);
   const withinConcurrency = scenarios.filter((scenario) => scenario.subtasks <= scenario.maxConcurrency);
   const worker = bundles.find((bundle) => bundle.name === 'worker');
@@ -219,6 +228,18 @@ function targetsOf(
       target: STARTUP_TARGET_MS,
       measured: startup.warmMedianMs,
       met: startup.warmMedianMs <= STARTUP_TARGET_MS,
+    },
+    governed: {
+      target: `every job succeeds, in-flight peak ≤ the limit, < ${TARGETS.governedShare429 * 100} % answered 429, model span ≤ ${TARGETS.governedSpanOverIdeal} × ideal`,
+      measured: governed
+        ? `${governed.succeeded}/${governed.jobs} succeeded, peak ${governed.peakInFlight}/${governed.limit}, ${(governed.rateLimitedShare * 100).toFixed(1)} % 429, span ${(governed.modelSpanMs / governed.idealMs).toFixed(2)} × (wall ${(governed.wallMs / governed.idealMs).toFixed(2)} ×)`
+        : '-',
+      met: governed
+        ? governed.succeeded === governed.jobs &&
+          governed.peakInFlight <= governed.limit &&
+          governed.rateLimitedShare < TARGETS.governedShare429 &&
+          governed.modelSpanMs / governed.idealMs <= TARGETS.governedSpanOverIdeal
+        : null,
     },
   };
 }
@@ -272,7 +293,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const throughput = await runThroughput(options, latency);
   const governor = options.governorJobs > 0 ? await runGovernor(options, latency) : [];
-  const targets = targetsOf(scenarios, bundles, startup);
+  const targets = targetsOf(scenarios, bundles, startup, governor);
   const wallSeconds = (Date.now() - startedAt) / 1000;
 
   const results = {

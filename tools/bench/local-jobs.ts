@@ -11,6 +11,7 @@ import {
   criticalPathMs,
   type FunctionUsage,
   idealLimitedWallMs,
+  modelSpanMs,
   modelTimeline,
   type StateEvent,
   stateTransitions,
@@ -215,6 +216,8 @@ export interface GovernorMeasurement {
   /** The most requests of one model open at once at the model. */
   peakInFlight: number;
   wallMs: number;
+  /** From the first call's arrival at the model to its last answer: what the limits govern. */
+  modelSpanMs: number;
   /** Planning, workers and synthesis each at `limit` in flight, from the answered calls' durations. */
   idealMs: number;
   /** Worker calls answered per second, and the ideal: limit ÷ mean worker latency. */
@@ -261,6 +264,7 @@ export async function measureGovernor(
     rateLimitedShare: rateLimited / Math.max(1, calls.length),
     peakInFlight: Math.max(0, ...Object.values(model.stats().peakInFlight)),
     wallMs,
+    modelSpanMs: modelSpanMs(calls),
     idealMs: idealLimitedWallMs(calls, options.limit),
     workerCallsPerSecond: (workers.length / wallMs) * 1000,
     idealWorkerCallsPerSecond: (options.limit / meanWorkerMs) * 1000,

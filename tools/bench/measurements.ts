@@ -211,3 +211,14 @@ export function idealLimitedWallMs(calls: readonly ModelCall[], limit: number): 
       .reduce((total, call) => total + ((call.answeredAtMs ?? 0) - call.receivedAtMs), 0);
   return (busy('plan') + busy('worker') + busy('synthesis')) / limit;
 }
+
+/**
+ * From the first call's arrival at the model to the last answer: the stretch the model's limits
+ * govern, without the time before any call could be made (creating and starting the jobs).
+ */
+export function modelSpanMs(calls: readonly ModelCall[]): number {
+  if (calls.length === 0) return 0;
+  const first = Math.min(...calls.map((call) => call.receivedAtMs));
+  const last = Math.max(...calls.map((call) => call.answeredAtMs ?? call.receivedAtMs));
+  return last - first;
+}

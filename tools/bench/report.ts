@@ -26,6 +26,8 @@ export interface BenchTargets {
   workerInitMs: { target: number; measured: number | null; met: boolean | null };
   /** Time to first model call of a warm `npm start` (median). */
   startupWarmMs: { target: number; measured: number | null; met: boolean | null };
+  /** The governed shared-rate-limit row. */
+  governed: { target: string; measured: string; met: boolean | null };
 }
 
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -173,6 +175,7 @@ export function targetLines(targets: BenchTargets): string {
     `worker bundle ≤ ${targets.workerBundleBytes.target} B: ${targets.workerBundleBytes.measured ?? '-'} → ${verdict(targets.workerBundleBytes.met)}`,
     `worker init ≤ ${targets.workerInitMs.target} ms: ${targets.workerInitMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.workerInitMs.met)}`,
     `warm npm start to first model call ≤ ${targets.startupWarmMs.target} ms: ${targets.startupWarmMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.startupWarmMs.met)}`,
+    `governor: ${targets.governed.target}: ${targets.governed.measured} → ${verdict(targets.governed.met)}`,
   ].join('\n');
 }
 
@@ -187,8 +190,10 @@ export function governorTable(rows: readonly GovernorMeasurement[]): string {
       'answered 429',
       'in-flight peak',
       'wall',
+      'model span',
       'ideal',
       'wall / ideal',
+      'span / ideal',
       'worker calls/s (ideal)',
     ],
     rows.map((row) => [
@@ -200,8 +205,10 @@ export function governorTable(rows: readonly GovernorMeasurement[]): string {
       `${row.rateLimited} (${(row.rateLimitedShare * 100).toFixed(1)} %)`,
       String(row.peakInFlight),
       ms(row.wallMs),
+      ms(row.modelSpanMs),
       ms(row.idealMs),
       (row.wallMs / row.idealMs).toFixed(2),
+      (row.modelSpanMs / row.idealMs).toFixed(2),
       `${row.workerCallsPerSecond.toFixed(2)} (${row.idealWorkerCallsPerSecond.toFixed(2)})`,
     ]),
   );

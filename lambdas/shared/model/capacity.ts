@@ -147,10 +147,43 @@ export function settle(state: CapacityState, limit: ModelLimit, settlement: Sett
       ? state.pausedUntil
       : Math.max(state.pausedUntil, now + settlement.retryAfterMs);
   const meanCallMs =
-    settlement.callMs === undefined
-      ? state.meanCallMs
-      : state.meanCallMs === 0
-        ? settlement.callMs
-        : Math.round(0.8 * state.meanCallMs + 0.2 * settlement.callMs);
+    settlement.callMs === undefined ? state.meanCallMs : nextMeanCallMs(state.meanCallMs, settlement.callMs);
   return { leases, buckets, pausedUntil, meanCallMs };
+}
+
+/**
+ * The common settlement, a call answered with no news from the provider: its lease released, each
+ * configured bucket refunded what the call did not use, the call's duration folded into the mean.
+ * Unlike `settle` it needs no read of the state, so the store can apply it in one unconditional write
+ * that never loses a race, and the slot frees as soon as the call ends.
+ */
+export interface LeaseRelease {
+  leaseId: string;
+  /** Tokens (or requests) to give back per configured bucket; may be negative. */
+  refunds: Partial<Record<BucketName, number>>;
+  /** The new moving average of call durations, from the one the admission saw. */
+  meanCallMs?: number;
+}
+
+/** The moving average of call durations after one more call of `callMs`. */
+export const nextMeanCallMs = (meanCallMs: number, callMs: number) =>
+  meanCallMs === 0 ? callMs : Math.round(0.8 * meanCallMs + 0.2 * callMs);
+
+/** What `LeaseRelease` does to the state (the store's single write does the same). */
+export function applyRelease(state: CapacityState, release: LeaseRelease): CapacityState {
+  const leases = { ...state.leases };
+  delete leases[release.leaseId];
+  const buckets = { ...state.buckets };
+  for (const [name, refund] of Object.entries(release.refunds) as [BucketName, number][]) {
+    const bucket = buckets[name];
+    if (bucket) buckets[name] = { ...bucket, level: bucket.level + refund };
+  }
+  return { ...state, leases, buckets, meanCallMs: release.meanCallMs ?? state.meanCallMs };
+}
+
+/** The refunds of a settlement, for the buckets the limit configures. */
+export function refundsFor(limit: ModelLimit, refund: Partial<Cost>): Partial<Record<BucketName, number>> {
+  const refunds: Partial<Record<BucketName, number>> = {};
+  for (const name of Object.keys(bucketCapacities(limit)) as BucketName[]) refunds[name] = refund[name] ?? 0;
+  return refunds;
 }

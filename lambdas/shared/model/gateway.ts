@@ -66,6 +66,12 @@ export interface ModelResponse {
 /** The one thing plan, worker and synthesis need from a model provider. */
 export interface ModelGateway {
   complete(request: ModelRequest): Promise<ModelResponse>;
+  /**
+   * Fails fast with `ModelCapacityExceeded` when `complete` would certainly be deferred now (a read,
+   * no admission), so a caller can skip the bookkeeping of an attempt that cannot start. Absent when
+   * nothing governs the calls.
+   */
+  precheck?(request: ModelRequest): Promise<void>;
 }
 
 /** Smallest deadline worth attempting a model call with. */

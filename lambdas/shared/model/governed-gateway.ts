@@ -4,7 +4,16 @@ import { limitFor, type ModelLimits } from '../domain/model-limits';
 import { METRIC, type ModelRole } from '../runtime/metric-names';
 import { MetricUnit, type Observability } from '../runtime/observability';
 import { CapacityContention, type CapacityStore } from '../storage/capacity-store';
-import { type Admission, admit, type Cost, MIN_WAIT_MS, settle, type Settlement } from './capacity';
+import {
+  type Admission,
+  admit,
+  type Cost,
+  MIN_WAIT_MS,
+  nextMeanCallMs,
+  refundsFor,
+  settle,
+  type Settlement,
+} from './capacity';
 import { messageText, type ModelGateway, type ModelRequest, type ModelResponse } from './gateway';
 
 /** About four characters per token: the estimate is corrected with the real usage after the call. */
@@ -34,11 +43,50 @@ export class GovernedModelGateway implements ModelGateway {
   constructor(
     private readonly inner: ModelGateway,
     private readonly limits: ModelLimits,
-    private readonly store: Pick<CapacityStore, 'change'>,
+    private readonly store: Pick<CapacityStore, 'change' | 'release'>,
     private readonly role: ModelRole,
     private readonly observability: Pick<Observability, 'logger' | 'metricsWith'>,
     private readonly now: () => number = () => Date.now(),
   ) {}
+
+  async precheck(request: ModelRequest): Promise<void> {
+    const governed = limitFor(request.model, this.limits);
+    if (!governed) return;
+    const { key, limit } = governed;
+    // A change that returns no state writes nothing: one read. Contention cannot happen on a read.
+    const admission = await this.store.change<Admission>(key, (state) => ({
+      result: admit(state, limit, {
+        leaseId: 'precheck',
+        now: this.now(),
+        leaseMs: request.timeoutMs + LEASE_SLACK_MS,
+        cost: this.costOf(request),
+      }),
+    }));
+    if (admission.kind === 'deferred') this.defer(request, key, admission);
+  }
+
+  private costOf(request: ModelRequest): Cost {
+    return { requests: 1, inputTokens: estimatedInputTokens(request), outputTokens: request.maxTokens };
+  }
+
+  /** Counts and logs the deferral, then fails the call with `ModelCapacityExceeded`. */
+  private defer(request: ModelRequest, key: string, admission: { reason: string; waitMs: number }): never {
+    const dimensions = { role: this.role, model: request.model };
+    const metrics = this.observability.metricsWith(dimensions);
+    metrics.addMetric(METRIC.modelCallsDeferred, MetricUnit.Count, 1);
+    metrics.publishStoredMetrics();
+    this.observability.logger.info('Model call deferred', {
+      ...dimensions,
+      limit: key,
+      reason: admission.reason,
+      retryAfterMs: admission.waitMs,
+    });
+    throw new ModelCapacityExceeded(
+      `No capacity for ${request.model} under the limit "${key}" (${admission.reason}); ` +
+        `capacity likely frees in ${admission.waitMs} ms`,
+      admission.waitMs,
+    );
+  }
 
   async complete(request: ModelRequest): Promise<ModelResponse> {
     const governed = limitFor(request.model, this.limits);
@@ -46,15 +94,13 @@ export class GovernedModelGateway implements ModelGateway {
     const { key, limit } = governed;
     const dimensions = { role: this.role, model: request.model };
     const leaseId = randomUUID();
-    const cost: Cost = {
-      requests: 1,
-      inputTokens: estimatedInputTokens(request),
-      outputTokens: request.maxTokens,
-    };
+    const cost = this.costOf(request);
 
     let admission: Admission | { kind: 'deferred'; reason: 'contention'; waitMs: number };
+    let meanCallMs = 0;
     try {
       admission = await this.store.change<Admission>(key, (state) => {
+        meanCallMs = state.meanCallMs;
         const decided = admit(state, limit, {
           leaseId,
           now: this.now(),
@@ -67,22 +113,8 @@ export class GovernedModelGateway implements ModelGateway {
       if (!(error instanceof CapacityContention)) throw error;
       admission = { kind: 'deferred' as const, reason: 'contention', waitMs: MIN_WAIT_MS };
     }
+    if (admission.kind === 'deferred') this.defer(request, key, admission);
     const metrics = this.observability.metricsWith(dimensions);
-    if (admission.kind === 'deferred') {
-      metrics.addMetric(METRIC.modelCallsDeferred, MetricUnit.Count, 1);
-      metrics.publishStoredMetrics();
-      this.observability.logger.info('Model call deferred', {
-        ...dimensions,
-        limit: key,
-        reason: admission.reason,
-        retryAfterMs: admission.waitMs,
-      });
-      throw new ModelCapacityExceeded(
-        `No capacity for ${request.model} under the limit "${key}" (${admission.reason}); ` +
-          `capacity likely frees in ${admission.waitMs} ms`,
-        admission.waitMs,
-      );
-    }
     metrics.addMetric(METRIC.modelCallsAdmitted, MetricUnit.Count, 1);
     metrics.addMetric(METRIC.modelInFlight, MetricUnit.Count, admission.inFlight);
     metrics.publishStoredMetrics();
@@ -91,7 +123,7 @@ export class GovernedModelGateway implements ModelGateway {
     try {
       const response = await this.inner.complete(request);
       const used = response.usage;
-      await this.settle(key, limit, {
+      const settlement: Settlement = {
         leaseId,
         now: this.now(),
         // Cache reads do not count towards the provider's input tokens per minute; cache writes do.
@@ -101,7 +133,9 @@ export class GovernedModelGateway implements ModelGateway {
         },
         callMs: this.now() - started,
         ...(response.rateLimits ? { rateLimits: response.rateLimits } : {}),
-      });
+      };
+      if (response.rateLimits) await this.settle(key, limit, settlement);
+      else await this.release(key, limit, settlement, meanCallMs);
       return response;
     } catch (error) {
       // Refused outright (429/529): nothing was used. Otherwise only the output is known to be unused.
@@ -116,6 +150,29 @@ export class GovernedModelGateway implements ModelGateway {
         ...(error instanceof ModelRateLimited && error.rateLimits ? { rateLimits: error.rateLimits } : {}),
       });
       throw error;
+    }
+  }
+
+  /**
+   * The usual settlement in one write that cannot lose a race, so the slot frees as the call ends;
+   * the full read-and-write `settle` when that write cannot apply (a bucket not stored yet).
+   */
+  private async release(
+    key: string,
+    limit: Parameters<typeof settle>[1],
+    settlement: Settlement,
+    meanCallMs: number,
+  ) {
+    try {
+      await this.store.release(key, {
+        leaseId: settlement.leaseId,
+        refunds: refundsFor(limit, settlement.refund),
+        ...(settlement.callMs !== undefined
+          ? { meanCallMs: nextMeanCallMs(meanCallMs, settlement.callMs) }
+          : {}),
+      });
+    } catch {
+      await this.settle(key, limit, settlement);
     }
   }
 

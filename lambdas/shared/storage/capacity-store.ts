@@ -1,6 +1,11 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { type CapacityState, emptyCapacityState } from '../model/capacity';
+import {
+  type BucketName,
+  type CapacityState,
+  emptyCapacityState,
+  type LeaseRelease,
+} from '../model/capacity';
 import { isConditionFailure } from './dynamo';
 import { capacityKey } from './table-layout';
 
@@ -67,6 +72,36 @@ export class CapacityStore {
     }
     throw new CapacityContention(
       `The capacity of ${limitKey} kept changing under ${MAX_WRITE_ATTEMPTS} writes`,
+    );
+  }
+  /**
+   * Applies a `LeaseRelease` in one write with no read and no version check (it bumps the version,
+   * so an admission computed before it is redone): a release never loses a race. Fails (a
+   * ValidationException) when a refunded bucket is not stored yet; the caller then uses `change`.
+   */
+  async release(limitKey: string, release: LeaseRelease): Promise<void> {
+    const names: Record<string, string> = { '#lease': release.leaseId };
+    const values: Record<string, unknown> = { ':one': 1 };
+    const sets = ['version = version + :one'];
+    if (release.meanCallMs !== undefined) {
+      sets.push('meanCallMs = :mean');
+      values[':mean'] = release.meanCallMs;
+    }
+    (Object.entries(release.refunds) as [BucketName, number][]).forEach(([bucket, refund], index) => {
+      names[`#b${index}`] = bucket;
+      values[`:r${index}`] = refund;
+      sets.push(`buckets.#b${index}.#level = buckets.#b${index}.#level + :r${index}`);
+      names['#level'] = 'level';
+    });
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: capacityKey(limitKey),
+        UpdateExpression: `REMOVE leases.#lease SET ${sets.join(', ')}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
     );
   }
 }

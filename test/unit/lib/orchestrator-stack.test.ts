@@ -205,7 +205,7 @@ describe('the model-call governor', () => {
     expect(JSON.stringify(json)).not.toContain('MODEL_LIMITS');
   });
 
-  it('gives the model-calling functions, and only them, the limits and GetItem/PutItem on its own table', () => {
+  it('gives the model-calling functions, and only them, the limits and GetItem/PutItem/UpdateItem on its own table', () => {
     const { json } = synthesize({ modelLimits: limits });
     const tableId = Object.entries(json.Resources).find(
       ([id, resource]) => resource.Type === 'AWS::DynamoDB::Table' && id.includes('ModelCapacity'),
@@ -228,7 +228,7 @@ describe('the model-call governor', () => {
       .filter((statement) => JSON.stringify(statement.Resource).includes(tableId ?? '?'));
     expect(onCapacity).toHaveLength(3);
     for (const statement of onCapacity)
-      expect([statement.Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+      expect([statement.Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
   });
 
   it('fails synth on a limit that matches none of the models the functions call', () => {

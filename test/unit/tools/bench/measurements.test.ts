@@ -12,6 +12,7 @@ import {
   timeOutsideTasksMs,
   waveMakespanMs,
   idealLimitedWallMs,
+  modelSpanMs,
 } from '../../../../tools/bench/measurements';
 
 const task = (type: string, name: string, timestamp: number): StateEvent => ({
@@ -164,5 +165,18 @@ describe('the ideal wall time under an in-flight limit', () => {
     ];
 
     expect(idealLimitedWallMs(calls, 4)).toBe((800 + 6_400 + 400) / 4);
+  });
+});
+
+describe('modelSpanMs', () => {
+  it('runs from the first arrival to the last answer, a call never answered counting at its arrival', () => {
+    const calls = [
+      { role: 'plan' as const, receivedAtMs: 1_000, answeredAtMs: 1_400 },
+      { role: 'worker' as const, receivedAtMs: 1_500, answeredAtMs: 2_300 },
+      { role: 'worker' as const, receivedAtMs: 2_600, answeredAtMs: null },
+    ];
+
+    expect(modelSpanMs(calls)).toBe(1_600);
+    expect(modelSpanMs([])).toBe(0);
   });
 });

@@ -1,8 +1,10 @@
 import {
   admit,
+  applyRelease,
   type CapacityState,
   emptyCapacityState,
   refilled,
+  refundsFor,
   settle,
 } from '../../../../../lambdas/shared/model/capacity';
 
@@ -88,6 +90,22 @@ describe('the governor arithmetic', () => {
     const corrected = settle(once, limit, { leaseId: 'lease-1', now: 0, refund: { outputTokens: 400 } });
 
     expect(admit(corrected, limit, call('third', 0)).kind).toBe('admitted');
+  });
+
+  it('frees the slot and refunds each configured bucket in a release, as settling would', () => {
+    const limit = { maxInFlight: 2, outputTokensPerMinute: 1_000 };
+    const state = admitted(emptyCapacityState(), limit, 2);
+    const refund = { outputTokens: 500, inputTokens: 50 };
+
+    const released = applyRelease(state, {
+      leaseId: 'lease-0',
+      refunds: refundsFor(limit, refund),
+      meanCallMs: 900,
+    });
+
+    expect(refundsFor(limit, refund)).toEqual({ outputTokens: 500 });
+    expect(released).toEqual(settle(state, limit, { leaseId: 'lease-0', now: 0, refund, callMs: 900 }));
+    expect(admit(released, limit, call('third', 0)).kind).toBe('admitted');
   });
 
   it("pauses every admission until a 429's retry-after has passed", () => {

@@ -1,5 +1,10 @@
 import { ModelCapacityExceeded, ModelRateLimited } from '../../../../../lambdas/shared/domain/errors';
-import { type CapacityState, emptyCapacityState } from '../../../../../lambdas/shared/model/capacity';
+import {
+  applyRelease,
+  type CapacityState,
+  emptyCapacityState,
+  type LeaseRelease,
+} from '../../../../../lambdas/shared/model/capacity';
 import type { ModelRequest } from '../../../../../lambdas/shared/model/gateway';
 import {
   estimatedInputTokens,
@@ -18,6 +23,14 @@ class MemoryStore {
     const { state, result } = change(this.states.get(key) ?? emptyCapacityState());
     if (state) this.states.set(key, state);
     return Promise.resolve(result);
+  }
+  readonly releases: LeaseRelease[] = [];
+  async release(key: string, release: LeaseRelease): Promise<void> {
+    const state = this.states.get(key);
+    if (!state) throw new Error('ConditionalCheckFailedException');
+    this.releases.push(release);
+    this.states.set(key, applyRelease(state, release));
+    return Promise.resolve();
   }
 }
 
@@ -83,6 +96,38 @@ describe('the governed model gateway', () => {
     expect(metrics).toContain('ModelInFlight');
   });
 
+  it('releases an answered call in one write, and settles in full when the provider sent rate-limit news', async () => {
+    const { gateway, store } = governed(
+      new ScriptedModel([
+        'answer',
+        { text: 'answer', stopReason: 'end_turn', rateLimits: { requests: { remaining: 3 } } },
+      ]),
+      { 'claude-haiku': { maxInFlight: 2, requestsPerMinute: 50 } },
+    );
+
+    await gateway.complete(request);
+    expect(store.releases).toHaveLength(1);
+    expect(store.releases[0]?.refunds).toEqual({ requests: 0 });
+    await gateway.complete(request);
+
+    expect(store.releases).toHaveLength(1);
+    expect(store.states.get('claude-haiku')?.buckets.requests?.level).toBe(3);
+    expect(Object.keys(store.states.get('claude-haiku')?.leases ?? {})).toEqual([]);
+  });
+
+  it('tells at once, by a read only, that a call would be deferred (precheck)', async () => {
+    const { gateway, store } = governed(new ScriptedModel(['answer']));
+    await expect(gateway.precheck(request)).resolves.toBeUndefined();
+    store.states.set('claude-haiku', {
+      ...emptyCapacityState(),
+      leases: { other: { startedAt: 900, expiresAt: 60_000 } },
+    });
+    const before = JSON.stringify([...store.states]);
+
+    await expect(gateway.precheck(request)).rejects.toBeInstanceOf(ModelCapacityExceeded);
+    expect(JSON.stringify([...store.states])).toBe(before);
+  });
+
   it('fails at once with ModelCapacityExceeded, without calling the model, when no slot is free', async () => {
     const model = new ScriptedModel(['answer']);
     const { gateway, store } = governed(model);
@@ -118,6 +163,7 @@ describe('the governed model gateway', () => {
     const flaky = {
       change: <T>(key: string, change: CapacityChange<T>) =>
         ++changes === 2 ? Promise.reject(new Error('DynamoDB unavailable')) : store.change(key, change),
+      release: () => Promise.reject(new Error('DynamoDB unavailable')),
     };
     const gateway = new GovernedModelGateway(
       new ScriptedModel(['answer']),

@@ -1,11 +1,13 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createTableInput } from '../../../../../local/runtime/synthesized-stack';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from '../../../../../local/runtime/dynamodb';
 import { createDocumentClient } from '../../../../../lambdas/shared/storage/job-repository';
 import { CapacityStore } from '../../../../../lambdas/shared/storage/capacity-store';
-import { admit } from '../../../../../lambdas/shared/model/capacity';
+import { admit, applyRelease } from '../../../../../lambdas/shared/model/capacity';
 
 let dynamodb: LocalDynamoDB;
 let store: CapacityStore;
+let documents: ReturnType<typeof createDocumentClient>;
 
 beforeAll(async () => {
   dynamodb = await startLocalDynamoDB();
@@ -16,10 +18,8 @@ beforeAll(async () => {
       AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
     }),
   );
-  store = new CapacityStore(
-    createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint }),
-    'capacity',
-  );
+  documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
+  store = new CapacityStore(documents, 'capacity');
 });
 afterAll(() => dynamodb.close());
 
@@ -62,5 +62,38 @@ describe('the capacity store', () => {
     });
 
     expect(await store.change('b', (state) => ({ result: Object.keys(state.leases).length }))).toBe(0);
+  });
+
+  it('releases a lease in one write: the pure release applied, the version bumped, the slot free', async () => {
+    const limit = { maxInFlight: 1, outputTokensPerMinute: 1_000 };
+    const take = (leaseId: string) =>
+      store.change('release', (state) => {
+        const decided = admit(state, limit, { leaseId, now: Date.now(), leaseMs: 60_000, cost });
+        return decided.kind === 'admitted' ? { state: decided.state, result: true } : { result: false };
+      });
+    const version = async () =>
+      (await documents.send(new GetCommand({ TableName: 'capacity', Key: { pk: 'LIMIT#release' } }))).Item
+        ?.version as number;
+    expect(await take('first')).toBe(true);
+    expect(await take('second')).toBe(false);
+    const before = await store.change('release', (state) => ({ result: state }));
+    const versionBefore = await version();
+
+    // Act
+    const release = { leaseId: 'first', refunds: { outputTokens: 6 }, meanCallMs: 800 };
+    await store.release('release', release);
+
+    // Assert: a version bump makes any admission computed before the release write again.
+    expect(await store.change('release', (state) => ({ result: state }))).toEqual(
+      applyRelease(before, release),
+    );
+    expect(await version()).toBe(versionBefore + 1);
+    expect(await take('second')).toBe(true);
+  });
+
+  it('refuses a release of a limit never stored, so the caller settles in full instead', async () => {
+    await expect(
+      store.release('never-stored', { leaseId: 'x', refunds: {}, meanCallMs: 1 }),
+    ).rejects.toMatchObject({ name: 'ConditionalCheckFailedException' });
   });
 });
