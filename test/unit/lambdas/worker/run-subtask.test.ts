@@ -81,6 +81,31 @@ describe('running a subtask', () => {
     expect(result).toEqual({ subtaskId: 'technical', status: 'SUCCEEDED', attempts: 1 });
   });
 
+  it('writes no attempt at all when the governor says beforehand that there is no capacity', async () => {
+    const jobId = await plannedJob();
+    const model = new ScriptedModel(['Technical copy']);
+    const prechecked = Object.assign(model, {
+      precheck: () => Promise.reject(new ModelCapacityExceeded('no capacity yet', 500)),
+    });
+    const writes: string[] = [];
+    const watched = {
+      ...table.repository,
+      getJob: table.repository.getJob.bind(table.repository),
+      getSubtask: table.repository.getSubtask.bind(table.repository),
+      beginSubtaskAttempt: (...args: Parameters<typeof table.repository.beginSubtaskAttempt>) => {
+        writes.push('begin');
+        return table.repository.beginSubtaskAttempt(...args);
+      },
+    } as typeof table.repository;
+
+    await expect(
+      runSubtask({ jobId, subtaskId: 'technical' }, { ...deps(prechecked), repository: watched }),
+    ).rejects.toThrow('no capacity yet');
+
+    expect(writes).toEqual([]);
+    expect(model.requests).toHaveLength(0);
+  });
+
   it('stores the output, usage and attempt count', async () => {
     const jobId = await plannedJob();
 
