@@ -1,4 +1,4 @@
-import { parseEnv, PlanEnvSchema } from '../shared/runtime/env';
+import { jobRolesOf, parseEnv, PlanEnvSchema } from '../shared/runtime/env';
 import { repositoryFromEnv } from '../shared/storage/job-repository';
 import { remainingMsOf, lambdaEntry } from '../shared/runtime/lambda-handler';
 import { modelGatewayFromEnv } from '../shared/model/gateway-from-env';
@@ -20,6 +20,8 @@ export const planEntry = (extraSettings: (env: Env) => Partial<PlanSettings> = (
       maxTokens: env.MODEL_MAX_TOKENS,
       maxSubtasks: env.MAX_SUBTASKS,
       repairAttempts: env.PLAN_REPAIR_ATTEMPTS,
+      roles: jobRolesOf(env),
+      defaults: { approval: env.DEFAULT_APPROVAL ?? ('none' as const), budget: env.DEFAULT_BUDGET },
       ...extraSettings(rawEnv),
     };
     return (event, context) =>

@@ -1,4 +1,15 @@
-import { InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/domain/errors';
+import { BudgetExceeded, InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/domain/errors';
+import {
+  type ApprovalPolicy,
+  type Budget,
+  formatUsd,
+  isBudgeted,
+  needsApproval,
+  overBudgetMessage,
+  toMicroUsd,
+  wasNotBilled,
+} from '../shared/domain/budget';
+import { jobEstimate, type JobRoles, promptWorstCase, roleFor } from '../shared/model/worst-cases';
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model/gateway';
 import { priced, sumUsage } from '../shared/domain/pricing';
@@ -17,7 +28,7 @@ import { dependencyWaves } from './plan-waves';
 /** The job operations planning performs. */
 export type PlanStore = Pick<
   JobRepository,
-  'createJob' | 'getJob' | 'recordFailedPlanningUsage' | 'savePlan' | 'setJobStatus'
+  'changeBudgetLedger' | 'createJob' | 'getJob' | 'recordFailedPlanningUsage' | 'savePlan' | 'startPlanning'
 >;
 
 export interface PlanSettings {
@@ -30,6 +41,10 @@ export interface PlanSettings {
   repairAttempts: number;
   /** Benchmarks only: exactly this many subtasks (capped by maxSubtasks) instead of the profile's range. */
   exactSubtaskCount?: number;
+  /** The worker's and synthesis's model and token limit (a profile may override them), for the estimate. */
+  roles: JobRoles;
+  /** The deployment's defaults for jobs whose request and profile set none. */
+  defaults: { approval: ApprovalPolicy; budget?: Budget | undefined };
 }
 
 export interface PlanDependencies {
@@ -48,6 +63,10 @@ export interface PlanResult {
   waves: string[][];
   /** How many model calls planning took (1 = the first answer was valid). */
   planAttempts: number;
+  /** The job has a budget: the state machine checks it before each wave and before synthesis. */
+  budgeted: boolean;
+  /** The plan waits for a person's decision (AwaitApproval). */
+  awaitApproval: boolean;
 }
 
 /**
@@ -66,15 +85,20 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
       subtaskIds,
       waves: job.waves ?? [subtaskIds],
       planAttempts: job.planAttempts ?? 1,
+      budgeted: isBudgeted(job.budget),
+      awaitApproval: job.status === 'AWAITING_APPROVAL',
     };
   }
   if (TERMINAL_JOB_STATUSES.includes(job.status)) {
     throw new JobNotFound(`Job ${job.jobId} is already ${job.status}; not planning it`);
   }
-  await deps.repository.setJobStatus(job.jobId, 'PLANNING');
-
   const { settings } = deps;
   const profile = profileNamed(job.profile);
+  const approval = job.approval ?? profile.approval ?? settings.defaults.approval;
+  const chosenBudget = job.budget ?? profile.budget ?? settings.defaults.budget;
+  const budget = isBudgeted(chosenBudget) ? chosenBudget : undefined;
+  await deps.repository.startPlanning(job.jobId, { approval, ...(budget ? { budget } : {}) });
+
   const model = profile.models?.orchestrator ?? settings.model;
   const maxTokens = profile.maxTokens?.orchestrator ?? settings.maxTokens;
   const max = Math.min(settings.exactSubtaskCount ?? profile.subtasks.max, settings.maxSubtasks);
@@ -92,15 +116,49 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   let problems: string[] = [];
 
   for (let attempt = 1; attempt <= settings.repairAttempts + 1; attempt++) {
-    const response = await deps.model.complete({
-      model,
-      system: orchestratorSystemPrompt(profile),
-      messages,
-      maxTokens,
-      jsonSchema,
-      timeoutMs: deps.remainingMs(),
-    });
-    usages.push(priced(response.model, response.usage));
+    const system = orchestratorSystemPrompt(profile);
+    // With a budget, the call's worst case is held in the job's ledger before it is made.
+    const call = budget
+      ? promptWorstCase({ model, maxTokens }, system, messages, { texts: [JSON.stringify(jsonSchema)] })
+      : undefined;
+    if (call && budget) {
+      const held = await deps.repository.changeBudgetLedger(job.jobId, {
+        microUsd: call.microUsd,
+        outputTokens: call.outputTokens,
+        within: budget,
+      });
+      if (!held) {
+        if (usages.length > 0) {
+          await deps.repository.recordFailedPlanningUsage(
+            job.jobId,
+            { ...sumUsage(usages), model: usages.at(-1)?.model ?? model },
+            attempt - 1,
+          );
+        }
+        throw new BudgetExceeded(
+          overBudgetMessage(attempt === 1 ? 'the planning call' : `planning repair attempt ${attempt - 1}`, call, budget),
+        );
+      }
+    }
+    const response = await deps.model
+      .complete({ model, system, messages, maxTokens, jsonSchema, timeoutMs: deps.remainingMs() })
+      .catch(async (error: unknown) => {
+        if (call && wasNotBilled(error))
+          await deps.repository.changeBudgetLedger(job.jobId, {
+            microUsd: -call.microUsd,
+            outputTokens: -call.outputTokens,
+          });
+        throw error;
+      });
+    const callUsage = priced(response.model, response.usage);
+    usages.push(callUsage);
+    if (call) {
+      // What the worst case held beyond the call's real cost goes back to the budget.
+      await deps.repository.changeBudgetLedger(job.jobId, {
+        microUsd: toMicroUsd(callUsage.costUsd) - call.microUsd,
+        outputTokens: callUsage.outputTokens - call.outputTokens,
+      });
+    }
     if (response.stopReason === 'refusal') {
       // A refusal is an answer about the task, not a malformed plan: repairing would only repeat it.
       await deps.repository.recordFailedPlanningUsage(
@@ -127,18 +185,34 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
         ? validation.plan
         : { ...validation.plan, synthesisGuidance: undefined };
       const waves = dependencyWaves(plan);
-      await deps.repository.savePlan(
-        job.jobId,
-        plan,
-        waves,
-        { ...sumUsage(usages), model: response.model },
-        attempt,
-      );
+      const planUsage = { ...sumUsage(usages), model: response.model };
+      const roles = {
+        worker: roleFor(profile, 'worker', settings.roles.worker),
+        synthesis: roleFor(profile, 'synthesis', settings.roles.synthesis),
+      };
+      const estimate = jobEstimate(job, profile, plan, roles, planUsage);
+      const awaitApproval = needsApproval(approval, estimate);
+      const autoApproved =
+        typeof approval === 'object' && !awaitApproval
+          ? {
+              decision: 'approve' as const,
+              comment: `Approved automatically: the estimate ${formatUsd(estimate.costUsd)} is under ${formatUsd(approval.autoApproveUnderUsd)}`,
+              at: new Date().toISOString(),
+              by: 'auto' as const,
+            }
+          : undefined;
+      await deps.repository.savePlan(job.jobId, plan, waves, planUsage, attempt, {
+        estimate,
+        awaitApproval,
+        ...(autoApproved ? { approvalDecision: autoApproved } : {}),
+      });
       return {
         jobId: job.jobId,
         subtaskIds: plan.subtasks.map((subtask) => subtask.id),
         waves,
         planAttempts: attempt,
+        budgeted: budget !== undefined,
+        awaitApproval,
       };
     }
     messages = planRepairPrompt(messages, response.text, problems);

@@ -123,7 +123,7 @@ export interface LocalBatchExecution {
   finished: Promise<ExecutionRecord>;
 }
 
-const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'RUNNING', 'SYNTHESIZING'];
+const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'AWAITING_APPROVAL', 'RUNNING', 'SYNTHESIZING'];
 
 /**
  * The whole system on one machine: the state machines CDK synthesizes, run by aws-local-stepfunctions

@@ -97,6 +97,12 @@ export const ERROR_POLICY = {
   InvalidPlan: { class: 'final', cause: 'the plan is still invalid after the repair attempts' },
   DependencyFailed: { class: 'final', cause: 'a dependency failed for good; the subtask is never run' },
   AllSubtasksFailed: { class: 'final', cause: 'no subtask succeeded' },
+  BudgetExceeded: {
+    class: 'final',
+    cause: "the job's budget cannot cover the call's worst case; the call is not made",
+  },
+  PlanRejected: { class: 'final', cause: 'a person rejected the plan' },
+  ApprovalTimedOut: { class: 'final', cause: 'nobody decided on the plan within approvalTimeoutHours' },
   InvalidEvent: { class: 'final', cause: 'a function got an event it cannot use' },
   JobNotFound: { class: 'final', cause: 'the job or subtask does not exist' },
 } as const satisfies Record<string, ErrorEntry>;

@@ -135,6 +135,24 @@ export function unusableAnswer(
   return undefined;
 }
 
+/**
+ * The job's budget (`maxCostUsd`, `maxOutputTokens`) cannot cover this call's worst case: the call is
+ * not made. A subtask fails with it (the job goes on, PARTIAL); planning or synthesis fails the job.
+ */
+export class BudgetExceeded extends WorkflowError {
+  override readonly name = 'BudgetExceeded';
+}
+
+/** A person rejected the plan (`POST /jobs/{jobId}/approval` with `"decision": "reject"`). */
+export class PlanRejected extends WorkflowError {
+  override readonly name = 'PlanRejected';
+}
+
+/** Nobody approved or rejected the plan within `approvalTimeoutHours`. */
+export class ApprovalTimedOut extends WorkflowError {
+  override readonly name = 'ApprovalTimedOut';
+}
+
 /** A Lambda was invoked with an event that does not match its schema (a wiring bug). */
 export class InvalidEvent extends WorkflowError {
   override readonly name = 'InvalidEvent';

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { ApprovalPolicySchema, BudgetSchema } from './budget';
 import customProfile from '../../../profiles/custom.json';
 import marketingProfile from '../../../profiles/marketing.json';
 import projectProfile from '../../../profiles/project.json';
@@ -50,6 +51,9 @@ export const ProfileSchema = z
       .partial()
       .strict()
       .optional(),
+    /** Defaults for this profile's jobs whose request sets none (the deployment's apply otherwise). */
+    approval: ApprovalPolicySchema.optional(),
+    budget: BudgetSchema.optional(),
   })
   .strict()
   .refine((profile) => profile.subtasks.min <= profile.subtasks.max, {

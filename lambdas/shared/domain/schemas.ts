@@ -6,6 +6,7 @@ import {
   templateProblems,
   TemplatesSchema,
 } from './profiles';
+import { ApprovalPolicySchema, BudgetSchema, EstimateSchema } from './budget';
 
 /** Limits on what a caller may submit; enforced wherever a job request enters the system. */
 export const REQUEST_LIMITS = {
@@ -42,6 +43,10 @@ export const JobRequestSchema = z
       .default(DEFAULT_PROFILE),
     /** The custom profile's prompts, with {{variables}}. Only (and always) with profile "custom". */
     templates: TemplatesSchema.optional(),
+    /** Whether a person approves the plan before the workers start; default the profile's, then the deployment's ("none"). */
+    approval: ApprovalPolicySchema.optional(),
+    /** Ceilings on the job's spend; default the profile's, then the deployment's (none). */
+    budget: BudgetSchema.optional(),
   })
   .strict()
   .superRefine((request, check) => {
@@ -69,6 +74,7 @@ export type JobRequest = z.infer<typeof JobRequestSchema>;
 export const JOB_STATUSES = [
   'QUEUED',
   'PLANNING',
+  'AWAITING_APPROVAL',
   'RUNNING',
   'SYNTHESIZING',
   'SUCCEEDED',
@@ -145,6 +151,17 @@ export const TextRefSchema = z.object({
 });
 export type TextRef = z.infer<typeof TextRefSchema>;
 
+export const ApprovalDecisionSchema = z.object({
+  decision: z.enum(['approve', 'reject']),
+  comment: z.string().nullable().default(null),
+  at: z.string(),
+  /** The subtask ids kept, when a person trimmed the plan. */
+  subtasks: z.array(z.string()).optional(),
+  /** Who decided: a person (`person`) or the auto-approval under `autoApproveUnderUsd` (`auto`). */
+  by: z.enum(['person', 'auto']).default('person'),
+});
+export type ApprovalDecision = z.infer<typeof ApprovalDecisionSchema>;
+
 /** The job as stored in DynamoDB (pk `JOB#<id>`, sk `JOB`). */
 export const JobRecordSchema = z.object({
   jobId: JobIdSchema,
@@ -166,6 +183,21 @@ export const JobRecordSchema = z.object({
   synthesisUsage: CallUsageSchema.optional(),
   error: ErrorSummarySchema.optional(),
   executionArn: z.string().optional(),
+  /** The approval policy and budget in force (the request's, else the profile's, else the deployment's). */
+  approval: ApprovalPolicySchema.optional(),
+  budget: BudgetSchema.optional(),
+  /** Upper bound for the whole job, from the plan (set when the plan is stored). */
+  estimate: EstimateSchema.optional(),
+  /** A person's (or the auto-approval's) decision on the plan. */
+  approvalDecision: ApprovalDecisionSchema.optional(),
+  /** The AwaitApproval task token while the job waits; never leaves the table. */
+  approvalToken: z.string().optional(),
+  /** The budget ledger: spent plus held (calls in flight and the synthesis reservation). */
+  budgetCommittedMicroUsd: z.number().int().optional(),
+  budgetCommittedOutputTokens: z.number().int().optional(),
+  /** The synthesis's reservation, held in the ledger from before the first worker until synthesis starts. */
+  synthesisHoldMicroUsd: z.number().int().optional(),
+  synthesisHoldOutputTokens: z.number().int().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import { ModelLimitsSchema } from '../domain/model-limits';
+import { ApprovalPolicySchema, BudgetSchema } from '../domain/budget';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -61,10 +62,44 @@ export const ModelEnvSchema = CommonEnvSchema.extend({
 });
 export type ModelEnv = z.infer<typeof ModelEnvSchema>;
 
+/** A JSON value in a variable, checked by `schema`; unset or empty gives `fallback`. */
+const jsonVariable = <T extends z.ZodType>(schema: T) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema.optional());
+
+/** The worker's and synthesis's calls, for pricing their worst cases before they are made. */
+export const JobRolesEnvSchema = z.object({
+  WORKER_MODEL: z.string().min(1),
+  WORKER_MAX_TOKENS: positiveInt(4_096),
+  SYNTHESIS_MODEL: z.string().min(1),
+  SYNTHESIS_MAX_TOKENS: positiveInt(8_192),
+});
+
+export const jobRolesOf = (env: z.infer<typeof JobRolesEnvSchema>) => ({
+  worker: { model: env.WORKER_MODEL, maxTokens: env.WORKER_MAX_TOKENS },
+  synthesis: { model: env.SYNTHESIS_MODEL, maxTokens: env.SYNTHESIS_MAX_TOKENS },
+});
+
 export const PlanEnvSchema = ModelEnvSchema.extend({
   MAX_SUBTASKS: z.coerce.number().int().min(1).max(100).default(10),
   PLAN_REPAIR_ATTEMPTS: z.coerce.number().int().min(0).max(5).default(2),
-});
+  /** The deployment's defaults (`defaults.approval`, `defaults.budget`) as JSON. */
+  DEFAULT_APPROVAL: jsonVariable(ApprovalPolicySchema),
+  DEFAULT_BUDGET: jsonVariable(BudgetSchema),
+}).extend(JobRolesEnvSchema.shape);
+
+export const CheckBudgetEnvSchema = CommonEnvSchema.extend(JobRolesEnvSchema.shape);
 export type PlanEnv = z.infer<typeof PlanEnvSchema>;
 
 export type Env = Record<string, string | undefined>;

@@ -11,6 +11,7 @@ import {
 import { isConditionFailure, queryPartition } from './dynamo';
 import { ENTITY, JOB_INDEXES, jobKey, subtaskKey } from './table-layout';
 import type { ErrorSummary } from '../domain/errors';
+import { type ApprovalPolicy, type Budget, type Estimate, toMicroUsd } from '../domain/budget';
 import {
   assembleText,
   CHUNK_SORT_KEY_PREFIX,
@@ -20,6 +21,7 @@ import {
 } from './large-text';
 import * as z from 'zod';
 import {
+  type ApprovalDecision,
   type CallUsage,
   ErrorSummarySchema,
   JobStatusSchema,
@@ -45,6 +47,12 @@ export type JobSummary = z.infer<typeof JobSummarySchema>;
 
 /** Where a listing stopped; opaque to callers (the API encodes it as `nextToken`). */
 export type ListCursor = Record<string, string>;
+
+/** An amount in the budget ledger: millionths of a USD and output tokens. */
+export interface LedgerAmount {
+  microUsd: number;
+  outputTokens: number;
+}
 
 export interface JobWithSubtasks {
   job: JobRecord;
@@ -195,6 +203,75 @@ export class JobRepository {
     });
   }
 
+  /**
+   * Moves the job to PLANNING with the approval policy and budget in force (the request's, the
+   * profile's or the deployment's), so every later step reads them from the job.
+   */
+  async startPlanning(jobId: string, policies: { approval: ApprovalPolicy; budget?: Budget }): Promise<boolean> {
+    return this.updateUnlessTerminal(
+      jobId,
+      `SET #status = :status, approval = :approval${policies.budget ? ', budget = :budget' : ''}`,
+      {
+        ':status': 'PLANNING',
+        ':approval': policies.approval,
+        ...(policies.budget ? { ':budget': policies.budget } : {}),
+      },
+    );
+  }
+
+  /**
+   * Changes the job's budget ledger (spent plus held) by `change`, atomically. With `within`, only
+   * when a positive change keeps the ledger under that budget; with `hold`, only when the synthesis
+   * hold is `hold.from` (`absent`: never set), which becomes `hold.to`. Returns false, changing
+   * nothing, when a condition does not hold.
+   */
+  async changeBudgetLedger(
+    jobId: string,
+    change: {
+      microUsd: number;
+      outputTokens: number;
+      within?: Budget;
+      hold?: { from: LedgerAmount | 'absent'; to: LedgerAmount };
+    },
+  ): Promise<boolean> {
+    const conditions = ['attribute_exists(pk)'];
+    const values: Record<string, unknown> = { ':usd': change.microUsd, ':tokens': change.outputTokens };
+    const { within } = change;
+    if (within?.maxCostUsd !== undefined && change.microUsd > 0) {
+      const room = toMicroUsd(within.maxCostUsd) - change.microUsd;
+      if (room < 0) return false;
+      conditions.push('(attribute_not_exists(budgetCommittedMicroUsd) OR budgetCommittedMicroUsd <= :usdRoom)');
+      values[':usdRoom'] = room;
+    }
+    if (within?.maxOutputTokens !== undefined && change.outputTokens > 0) {
+      const room = within.maxOutputTokens - change.outputTokens;
+      if (room < 0) return false;
+      conditions.push(
+        '(attribute_not_exists(budgetCommittedOutputTokens) OR budgetCommittedOutputTokens <= :tokenRoom)',
+      );
+      values[':tokenRoom'] = room;
+    }
+    let set = '';
+    if (change.hold) {
+      if (change.hold.from === 'absent') conditions.push('attribute_not_exists(synthesisHoldMicroUsd)');
+      else {
+        conditions.push('synthesisHoldMicroUsd = :holdUsd AND synthesisHoldOutputTokens = :holdTokens');
+        values[':holdUsd'] = change.hold.from.microUsd;
+        values[':holdTokens'] = change.hold.from.outputTokens;
+      }
+      set = 'SET synthesisHoldMicroUsd = :toUsd, synthesisHoldOutputTokens = :toTokens ';
+      values[':toUsd'] = change.hold.to.microUsd;
+      values[':toTokens'] = change.hold.to.outputTokens;
+    }
+    return this.conditionalUpdate({
+      TableName: this.tableName,
+      Key: jobKey(jobId),
+      UpdateExpression: `${set}ADD budgetCommittedMicroUsd :usd, budgetCommittedOutputTokens :tokens`,
+      ConditionExpression: conditions.join(' AND '),
+      ExpressionAttributeValues: values,
+    });
+  }
+
   /** Stores the validated plan and one PENDING item per subtask, then moves the job to RUNNING. */
   async savePlan(
     jobId: string,
@@ -202,6 +279,7 @@ export class JobRepository {
     waves: string[][],
     usage: CallUsage,
     attempts: number,
+    extras: { estimate?: Estimate; approvalDecision?: ApprovalDecision; awaitApproval?: boolean } = {},
   ): Promise<boolean> {
     const { iso, expiresAt } = this.timestamps();
     const waveOf = new Map(waves.flatMap((wave, index) => wave.map((id) => [id, index] as const)));
@@ -219,14 +297,18 @@ export class JobRepository {
     await this.batchPut(subtaskItems);
     return this.updateUnlessTerminal(
       jobId,
-      'SET #status = :status, #plan = :plan, waves = :waves, planUsage = :usage, planAttempts = :attempts, updatedAt = :now',
+      `SET #status = :status, #plan = :plan, waves = :waves, planUsage = :usage, planAttempts = :attempts, updatedAt = :now${
+        extras.estimate ? ', estimate = :estimate' : ''
+      }${extras.approvalDecision ? ', approvalDecision = :decision' : ''}`,
       {
-        ':status': 'RUNNING',
+        ':status': extras.awaitApproval ? 'AWAITING_APPROVAL' : 'RUNNING',
         ':plan': plan,
         ':waves': waves,
         ':usage': usage,
         ':attempts': attempts,
         ':now': iso,
+        ...(extras.estimate ? { ':estimate': extras.estimate } : {}),
+        ...(extras.approvalDecision ? { ':decision': extras.approvalDecision } : {}),
       },
       { '#plan': 'plan' },
     );

@@ -10,12 +10,19 @@ import { startTestTable, type TestTable } from '../../../helpers/local-table';
 import { planJsonSchema } from '../../../../lambdas/plan/plan-schema';
 import { profileNamed } from '../../../../lambdas/shared/domain/profiles';
 import { planWith } from '../../../helpers/plans';
+import type { JobRecord } from '../../../../lambdas/shared/domain/schemas';
+import { BudgetExceeded } from '../../../../lambdas/shared/domain/errors';
 
 const settings: PlanSettings = {
   model: 'claude-sonnet-5-5',
   maxTokens: 1000,
   maxSubtasks: 4,
   repairAttempts: 2,
+  roles: {
+    worker: { model: 'claude-haiku-5-5', maxTokens: 1000 },
+    synthesis: { model: 'claude-sonnet-5-5', maxTokens: 2000 },
+  },
+  defaults: { approval: 'none' },
 };
 let table: TestTable;
 let jobCounter = 0;
@@ -25,7 +32,7 @@ beforeAll(async () => {
 });
 afterAll(() => table.close());
 
-async function queuedJob(): Promise<string> {
+async function queuedJob(extra: Partial<Pick<JobRecord, 'approval' | 'budget'>> = {}): Promise<string> {
   const jobId = `plan-test-${++jobCounter}`;
   await table.repository.createJob({
     jobId,
@@ -33,6 +40,7 @@ async function queuedJob(): Promise<string> {
     task: 'Compare heat pumps',
     context: { region: 'EU' },
     profile: 'research',
+    ...extra,
   });
   return jobId;
 }
@@ -59,6 +67,8 @@ describe('planning a job', () => {
       subtaskIds: ['costs', 'efficiency', 'installation'],
       waves: [['costs', 'efficiency', 'installation']],
       planAttempts: 1,
+      budgeted: false,
+      awaitApproval: false,
     });
     const stored = await table.repository.getJobWithSubtasks(jobId);
     expect(stored?.job.status).toBe('RUNNING');
@@ -236,5 +246,104 @@ describe('planning a job', () => {
     await expect(planJob({ jobId: 'no-such-job' }, deps(new ScriptedModel(['{}'])))).rejects.toThrow(
       JobNotFound,
     );
+  });
+
+  describe('with an approval policy and a budget', () => {
+    const threePlan = () => new ScriptedModel([JSON.stringify(planWith(['costs', 'efficiency', 'installation']))]);
+
+    it('stores an estimate that bounds every planned call: the plan as spent, each worker and the synthesis at max_tokens', async () => {
+      const jobId = await queuedJob();
+
+      await planJob({ jobId }, deps(threePlan()));
+
+      const job = await table.repository.getJob(jobId);
+      // 3 workers × 1000 and the synthesis's 2000 output tokens, plus the 50 the plan call answered with.
+      expect(job?.estimate?.outputTokens).toBe(50 + 3 * 1000 + 2000);
+      expect(job?.estimate?.inputTokens).toBeGreaterThan(100);
+      // At least the output at the price table: haiku $5/M for workers, sonnet $15/M for synthesis.
+      expect(job?.estimate?.costUsd).toBeGreaterThan(3 * 1000 * 5e-6 + 2000 * 15e-6);
+    });
+
+    it('waits for a person when approval is required, and says so in the status', async () => {
+      const jobId = await queuedJob({ approval: 'required' });
+
+      const result = await planJob({ jobId }, deps(threePlan()));
+
+      expect(result.awaitApproval).toBe(true);
+      expect((await table.repository.getJob(jobId))?.status).toBe('AWAITING_APPROVAL');
+    });
+
+    it('approves on its own under autoApproveUnderUsd and records why', async () => {
+      const jobId = await queuedJob({ approval: { autoApproveUnderUsd: 5 } });
+
+      const result = await planJob({ jobId }, deps(threePlan()));
+
+      const job = await table.repository.getJob(jobId);
+      expect(result.awaitApproval).toBe(false);
+      expect(job?.status).toBe('RUNNING');
+      expect(job?.approvalDecision).toMatchObject({ decision: 'approve', by: 'auto' });
+      expect(job?.approvalDecision?.comment).toMatch(/under \$5\.00/);
+    });
+
+    it('asks a person when the estimate is at or over autoApproveUnderUsd', async () => {
+      const jobId = await queuedJob({ approval: { autoApproveUnderUsd: 0.001 } });
+
+      expect((await planJob({ jobId }, deps(threePlan()))).awaitApproval).toBe(true);
+    });
+
+    it('takes the deployment default when neither request nor profile sets a policy or budget', async () => {
+      const jobId = await queuedJob();
+
+      const result = await planJob(
+        { jobId },
+        { ...deps(threePlan()), settings: { ...settings, defaults: { approval: 'required', budget: { maxCostUsd: 2 } } } },
+      );
+
+      const job = await table.repository.getJob(jobId);
+      expect(result).toMatchObject({ awaitApproval: true, budgeted: true });
+      expect(job?.budget).toEqual({ maxCostUsd: 2 });
+      expect(job?.approval).toBe('required');
+    });
+
+    it('holds the planning call in the ledger only for its real cost once it answered', async () => {
+      const jobId = await queuedJob({ budget: { maxCostUsd: 1 } });
+
+      await planJob({ jobId }, deps(threePlan()));
+
+      const job = await table.repository.getJob(jobId);
+      // 100 input tokens at $3/M and 50 output at $15/M: 0.00105 USD.
+      expect(job?.budgetCommittedMicroUsd).toBe(1050);
+      expect(job?.budgetCommittedOutputTokens).toBe(50);
+    });
+
+    it('fails with BudgetExceeded without a model call when even the planning call cannot be afforded', async () => {
+      const jobId = await queuedJob({ budget: { maxCostUsd: 0.001 } });
+      const model = threePlan();
+
+      await expect(planJob({ jobId }, deps(model))).rejects.toThrow(BudgetExceeded);
+      expect(model.requests).toHaveLength(0);
+      expect((await table.repository.getJob(jobId))?.budgetCommittedMicroUsd ?? 0).toBe(0);
+    });
+
+    it('stops repairing with BudgetExceeded when a repair call no longer fits, keeping what planning spent', async () => {
+      // The first call may write its 1000 output tokens; after its 50, a second 1000 would cross 1040.
+      const jobId = await queuedJob({ budget: { maxCostUsd: 1, maxOutputTokens: 1040 } });
+      const model = new ScriptedModel(['not json']);
+
+      await expect(planJob({ jobId }, deps(model))).rejects.toThrow(/planning repair attempt 1/);
+      expect(model.requests).toHaveLength(1);
+      const job = await table.repository.getJob(jobId);
+      expect(job?.planUsage).toMatchObject({ inputTokens: 100, outputTokens: 50 });
+      expect(job?.budgetCommittedOutputTokens).toBe(50);
+    });
+
+    it('gives back a call held for a rate-limited request, which the provider does not bill', async () => {
+      const jobId = await queuedJob({ budget: { maxCostUsd: 1 } });
+
+      await expect(
+        planJob({ jobId }, deps(new ScriptedModel([new ModelRateLimited('429')]))),
+      ).rejects.toThrow(ModelRateLimited);
+      expect((await table.repository.getJob(jobId))?.budgetCommittedMicroUsd).toBe(0);
+    });
   });
 });
