@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type Profile, PROFILES } from '../lambdas/shared/domain/profiles';
 import { DEFAULT_BEDROCK_MODELS, parseBedrockModelId } from './bedrock-models';
 import { limitFor, ModelLimitsSchema } from '../lambdas/shared/domain/model-limits';
+import { ApprovalPolicySchema, BudgetSchema } from '../lambdas/shared/domain/budget';
 
 /**
  * Where the model calls go: `anthropic` (the Anthropic API, key in Secrets Manager) or `bedrock`
@@ -84,6 +85,16 @@ export const OrchestratorConfigSchema = z
     /** Ceiling on subtasks per job, whatever a profile allows (profiles set their own bounds). */
     maxSubtasks: z.number().int().min(1).max(100).default(10),
     planRepairAttempts: z.number().int().min(0).max(5).default(2),
+    /** The approval policy and budget of jobs whose request and profile set none. */
+    defaults: z
+      .object({ approval: ApprovalPolicySchema.default('none'), budget: BudgetSchema.optional() })
+      .strict()
+      .default({ approval: 'none' }),
+    /**
+     * Hours a plan waits in AwaitApproval for a decision, then the job fails ApprovalTimedOut. At most
+     * a week (the local runtime's timers, and the job's execution, wait that long at most).
+     */
+    approvalTimeoutHours: z.number().int().min(1).max(168).default(24),
     /**
      * One budget of model capacity shared by every execution, per model id or family prefix (e.g.
      * `{"claude-haiku-5-5": {"maxInFlight": 50, "requestsPerMinute": 4000}}`); models without an entry

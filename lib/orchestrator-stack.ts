@@ -73,6 +73,9 @@ export class OrchestratorStack extends Stack {
         ? { marketplaceProductIds: config.bedrockMarketplaceProductIds }
         : {}),
       modelLimits: config.modelLimits,
+      defaultApproval: config.defaults.approval,
+      ...(config.defaults.budget ? { defaultBudget: config.defaults.budget } : {}),
+      approvalTimeoutHours: config.approvalTimeoutHours,
     });
 
     this.batchItems =
@@ -111,6 +114,10 @@ export class OrchestratorStack extends Stack {
       ...config.api,
       batchMaxItems: maxBatchItems(config.batchMap),
       jobTtlDays: config.jobTtlDays,
+      jobRoles: {
+        worker: { model: config.models.worker, maxTokens: config.maxTokens.worker },
+        synthesis: { model: config.models.synthesis, maxTokens: config.maxTokens.synthesis },
+      },
       logRetention: config.logRetentionDays,
     });
 

@@ -6,12 +6,27 @@ import {
   BatchRunIdSchema,
   BatchRunStatusSchema,
 } from '../shared/domain/batch-schemas';
-import { JobIdSchema, JobRequestSchema, JobStatusSchema } from '../shared/domain/schemas';
+import { JobIdSchema, JobRequestSchema, JobStatusSchema, SubtaskIdSchema } from '../shared/domain/schemas';
 
 /** `POST /jobs` body. */
 export const CreateJobBodySchema = JobRequestSchema;
 
 export const JobPathSchema = z.object({ jobId: JobIdSchema }).strict();
+
+/** `POST /jobs/{jobId}/approval` body: a person's decision on the plan. */
+export const ApprovalBodySchema = z
+  .object({
+    decision: z.enum(['approve', 'reject']),
+    comment: z.string().trim().max(2_000, 'must be at most 2000 characters').optional(),
+    /** Approve only: the subtask ids to keep; the others are taken out of the plan. */
+    subtasks: z.array(SubtaskIdSchema).min(1, 'must keep at least one subtask').max(100).optional(),
+  })
+  .strict()
+  .superRefine((body, check) => {
+    if (body.subtasks && body.decision !== 'approve')
+      check.addIssue({ code: 'custom', path: ['subtasks'], message: 'is only allowed with decision "approve"' });
+  });
+export type ApprovalBody = z.infer<typeof ApprovalBodySchema>;
 
 export const ListJobsQuerySchema = z
   .object({
@@ -108,6 +123,26 @@ export const JobViewSchema = z.object({
       .describe('The same totals for the planning calls, all workers, and synthesis'),
   }).describe('Every model call of the job, summed'),
   error: ErrorSummary.nullable(),
+  estimate: z
+    .object({ costUsd: z.number(), inputTokens: z.number().int(), outputTokens: z.number().int() })
+    .nullable()
+    .describe(
+      "Upper bound for the whole job from the plan: the planning calls as spent, each worker's and the synthesis's prompt and max_tokens at the price table; null until planned",
+    ),
+  budget: z
+    .object({ maxCostUsd: z.number().nullable(), maxOutputTokens: z.number().int().nullable() })
+    .nullable()
+    .describe("The ceilings in force (the request's, the profile's or the deployment's); null when none"),
+  approval: z
+    .object({
+      decision: z.enum(['approve', 'reject']),
+      comment: z.string().nullable(),
+      at: z.string(),
+      by: z.enum(['person', 'auto']),
+      subtasks: z.array(z.string()).nullable().describe('The subtasks kept, when the plan was trimmed'),
+    })
+    .nullable()
+    .describe('The decision on the plan; null until there is one'),
   executionArn: z.string().nullable(),
   consoleUrl: z
     .string()

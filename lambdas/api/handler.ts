@@ -6,13 +6,13 @@ import * as path from 'node:path';
 import { BatchRepository } from '../shared/storage/batch-repository';
 import { loadBatchDefinitions } from '../shared/batches/catalog';
 import type { BatchDefinition } from '../shared/domain/batch-schemas';
-import { CommonEnvSchema, type Env, parseEnv } from '../shared/runtime/env';
+import { CommonEnvSchema, type Env, jobRolesOf, JobRolesEnvSchema, parseEnv } from '../shared/runtime/env';
 import { createDocumentClient, JobRepository, localCredentials } from '../shared/storage/job-repository';
 import { createObservability, observabilityMiddlewares } from '../shared/runtime/observability';
 import { handleApiRequest, httpErrorHandler } from './http-api';
 import { IdempotencyStore } from './idempotency';
 import { BatchesService } from './batches-service';
-import { JobsService, sfnExecutionStarter } from './jobs-service';
+import { JobsService, sfnExecutionStarter, sfnTaskTokens } from './jobs-service';
 
 const ApiEnvSchema = CommonEnvSchema.extend({
   STATE_MACHINE_ARN: z.string().startsWith('arn:'),
@@ -26,7 +26,7 @@ const ApiEnvSchema = CommonEnvSchema.extend({
   SFN_ENDPOINT: z.url().optional(),
   /** Local runs only: the local execution console, for the job view's `consoleUrl`. */
   CONSOLE_URL: z.url().optional(),
-});
+}).extend(JobRolesEnvSchema.shape);
 
 type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -50,6 +50,8 @@ export function createHandler(rawEnv: Env): ApiHandler {
     repository: new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
     idempotency: new IdempotencyStore(documents, env.TABLE_NAME),
     executions: sfnExecutionStarter(sfn, env.STATE_MACHINE_ARN),
+    taskTokens: sfnTaskTokens(sfn),
+    roles: jobRolesOf(env),
     ...(env.CONSOLE_URL ? { localConsoleUrl: env.CONSOLE_URL } : {}),
   });
   let definitions: readonly BatchDefinition[] | undefined;

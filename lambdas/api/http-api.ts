@@ -2,6 +2,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import * as z from 'zod';
 import {
+  ApprovalBodySchema,
   BatchRunPathSchema,
   CreateBatchBodySchema,
   CreateJobBodySchema,
@@ -136,6 +137,12 @@ export async function handleApiRequest(
       return json(200, await service.getJob(parse(JobPathSchema, pathParameters, 'path').jobId));
     case 'cancelJob':
       return json(202, await service.cancelJob(parse(JobPathSchema, pathParameters, 'path').jobId));
+    case 'decideApproval': {
+      if (Object.keys(query).length > 0) parse(z.object({}).strict(), query, 'query');
+      const { jobId } = parse(JobPathSchema, pathParameters, 'path');
+      const body = parse(ApprovalBodySchema, parseJsonBody(event, headers, options.maxBodyBytes), 'body');
+      return json(200, await service.decideApproval(jobId, body));
+    }
     case 'listProfiles':
       if (Object.keys(query).length > 0) parse(z.object({}).strict(), query, 'query');
       return json(200, { items: profileSummaries() });

@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { JobRequestSchema, REQUEST_LIMITS } from '../shared/domain/schemas';
 import {
+  ApprovalBodySchema,
   ProfileListSchema,
   BatchAcceptedSchema,
   BatchRunListSchema,
@@ -134,6 +135,23 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/jobs/{jobId}/approval': {
+        post: {
+          operationId: 'decideApproval',
+          summary:
+            'Decide on the plan of a job awaiting approval: approve (optionally keeping only some subtasks) or reject',
+          parameters: [jobIdParameter],
+          requestBody: { required: true, content: json('ApprovalRequest') },
+          responses: {
+            '200': { description: 'The job view after the decision', content: json('JobView') },
+            ...common,
+            '404': error('No such job'),
+            '409': error('The job is not awaiting approval (or its wait had already ended)'),
+            '413': error('Body larger than the limit'),
+            '415': error('Content-Type is not application/json'),
+          },
+        },
+      },
       '/profiles': {
         get: {
           operationId: 'listProfiles',
@@ -223,6 +241,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           ...schema(JobRequestSchema, 'input'),
           description: `task: at most ${REQUEST_LIMITS.taskMaxChars} characters; context: at most ${REQUEST_LIMITS.contextMaxBytes} bytes of JSON`,
         },
+        ApprovalRequest: schema(ApprovalBodySchema, 'input'),
         JobAccepted: schema(JobAcceptedSchema),
         JobList: schema(JobListSchema),
         JobView: schema(JobViewSchema),

@@ -14,6 +14,12 @@ export const ROUTES = [
     operation: 'cancelJob',
     summary: 'Cancel an unfinished job',
   },
+  {
+    method: 'POST',
+    resource: '/jobs/{jobId}/approval',
+    operation: 'decideApproval',
+    summary: 'Approve (perhaps trimmed) or reject the plan of a job awaiting approval',
+  },
   { method: 'GET', resource: '/profiles', operation: 'listProfiles', summary: 'List the job profiles' },
   { method: 'POST', resource: '/batches', operation: 'createBatch', summary: 'Run a batch now' },
   { method: 'GET', resource: '/batches', operation: 'listBatches', summary: 'List batch runs, newest first' },

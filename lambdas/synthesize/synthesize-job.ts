@@ -1,11 +1,14 @@
 import * as z from 'zod';
-import { AllSubtasksFailed, JobNotFound, unusableAnswer } from '../shared/domain/errors';
+import { AllSubtasksFailed, BudgetExceeded, JobNotFound, unusableAnswer } from '../shared/domain/errors';
+import { isBudgeted, overBudgetMessage, toMicroUsd, wasNotBilled } from '../shared/domain/budget';
+import { synthesisWorstCase } from '../shared/model/worst-cases';
+import type { JobRecord, SubtaskRecord } from '../shared/domain/schemas';
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway } from '../shared/model/gateway';
 import { priced, sumUsage } from '../shared/domain/pricing';
 import { profileNamed } from '../shared/domain/profiles';
 import { labelledOutputs, synthesisPrompt, synthesisSystemPrompt } from '../shared/model/prompts';
-import { JobIdSchema, type SubtaskRecord } from '../shared/domain/schemas';
+import { JobIdSchema } from '../shared/domain/schemas';
 
 export const SynthesizeEventSchema = z.object({ jobId: JobIdSchema });
 export type SynthesizeEvent = z.infer<typeof SynthesizeEventSchema>;
@@ -18,7 +21,7 @@ export interface SynthesisSettings {
 export interface SynthesisDependencies {
   repository: Pick<
     JobRepository,
-    'completeJob' | 'getJobWithSubtasks' | 'recordFailedSynthesisUsage' | 'setJobStatus'
+    'changeBudgetLedger' | 'completeJob' | 'getJobWithSubtasks' | 'recordFailedSynthesisUsage' | 'setJobStatus'
   >;
   model: ModelGateway;
   settings: SynthesisSettings;
@@ -65,18 +68,38 @@ export async function synthesizeJob(
   await deps.repository.setJobStatus(job.jobId, 'SYNTHESIZING');
 
   const profile = profileNamed(job.profile);
-  const response = await deps.model.complete({
+  const call = {
     model: profile.models?.synthesis ?? deps.settings.model,
-    system: synthesisSystemPrompt(profile),
-    messages: synthesisPrompt(
-      { task: job.task, context: job.context, templates: job.templates },
-      plan,
-      subtasks,
-    ),
     maxTokens: profile.maxTokens?.synthesis ?? deps.settings.maxTokens,
-    timeoutMs: deps.remainingMs(),
-  });
+  };
+  const worst = isBudgeted(job.budget) ? await holdSynthesis(job, subtasks, call, deps) : undefined;
+  const response = await deps.model
+    .complete({
+      model: call.model,
+      system: synthesisSystemPrompt(profile),
+      messages: synthesisPrompt(
+        { task: job.task, context: job.context, templates: job.templates },
+        plan,
+        subtasks,
+      ),
+      maxTokens: call.maxTokens,
+      timeoutMs: deps.remainingMs(),
+    })
+    .catch(async (error: unknown) => {
+      if (worst && wasNotBilled(error))
+        await deps.repository.changeBudgetLedger(job.jobId, {
+          microUsd: -worst.microUsd,
+          outputTokens: -worst.outputTokens,
+        });
+      throw error;
+    });
   const usage = priced(response.model, response.usage);
+  if (worst) {
+    await deps.repository.changeBudgetLedger(job.jobId, {
+      microUsd: toMicroUsd(usage.costUsd) - worst.microUsd,
+      outputTokens: usage.outputTokens - worst.outputTokens,
+    });
+  }
   const unusable = unusableAnswer('synthesis', response);
   if (unusable) {
     // Billed all the same; the Catch then marks the job FAILED, its subtasks' outputs kept.
@@ -105,4 +128,36 @@ export async function synthesizeJob(
   if (!completed) return { jobId: job.jobId, status, ...counts };
   const costUsd = sumUsage([job.planUsage, ...subtasks.map((subtask) => subtask.usage), usage]).costUsd;
   return { jobId: job.jobId, status, ...counts, costUsd };
+}
+
+/**
+ * Holds the synthesis call's worst case in the job's budget ledger: the first attempt takes over
+ * the reservation made before the workers started (adding or giving back the difference to the
+ * exact prompt's worst case); a retry holds its own. Throws BudgetExceeded when it does not fit.
+ */
+async function holdSynthesis(
+  job: JobRecord,
+  subtasks: readonly SubtaskRecord[],
+  call: { model: string; maxTokens: number },
+  deps: SynthesisDependencies,
+) {
+  const plan = job.plan;
+  const budget = job.budget;
+  if (!plan || !budget) throw new JobNotFound(`Job ${job.jobId} has no stored plan`);
+  const profile = profileNamed(job.profile);
+  const worst = synthesisWorstCase(job, profile, plan, { worker: call, synthesis: call }, subtasks);
+  const hold = {
+    microUsd: job.synthesisHoldMicroUsd ?? 0,
+    outputTokens: job.synthesisHoldOutputTokens ?? 0,
+  };
+  const held = await deps.repository.changeBudgetLedger(job.jobId, {
+    microUsd: worst.microUsd - hold.microUsd,
+    outputTokens: worst.outputTokens - hold.outputTokens,
+    within: budget,
+    ...(job.synthesisHoldMicroUsd !== undefined
+      ? { hold: { from: hold, to: { microUsd: 0, outputTokens: 0 } } }
+      : {}),
+  });
+  if (!held) throw new BudgetExceeded(overBudgetMessage('the synthesis', worst, budget));
+  return worst;
 }

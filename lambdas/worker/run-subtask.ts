@@ -1,5 +1,6 @@
 import * as z from 'zod';
 import {
+  BudgetExceeded,
   DependencyFailed,
   JobNotFound,
   ModelCapacityExceeded,
@@ -8,6 +9,8 @@ import {
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway } from '../shared/model/gateway';
 import { priced } from '../shared/domain/pricing';
+import { isBudgeted, overBudgetMessage, toMicroUsd, wasNotBilled } from '../shared/domain/budget';
+import { workerWorstCase } from '../shared/model/worst-cases';
 import { profileNamed } from '../shared/domain/profiles';
 import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/model/prompts';
 import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/domain/schemas';
@@ -15,7 +18,13 @@ import { JobIdSchema, type PlannedSubtask, SubtaskIdSchema } from '../shared/dom
 /** The job operations a worker performs. */
 export type WorkerStore = Pick<
   JobRepository,
-  'beginSubtaskAttempt' | 'completeSubtask' | 'failSubtask' | 'getJob' | 'getSubtask' | 'undoSubtaskAttempt'
+  | 'beginSubtaskAttempt'
+  | 'changeBudgetLedger'
+  | 'completeSubtask'
+  | 'failSubtask'
+  | 'getJob'
+  | 'getSubtask'
+  | 'undoSubtaskAttempt'
 >;
 
 export const RunSubtaskEventSchema = z.object({ jobId: JobIdSchema, subtaskId: SubtaskIdSchema });
@@ -79,11 +88,40 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   if (attempt.kind === 'already-succeeded') {
     return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: attempt.subtask.attempts };
   }
+  // With a budget, the call's worst case is held in the job's ledger first; if it cannot be, the
+  // subtask fails without a model call (and without counting an attempt).
+  const budget = isBudgeted(job.budget) ? job.budget : undefined;
+  const worst = budget
+    ? workerWorstCase(
+        job,
+        profile,
+        plan,
+        subtask,
+        { model: request.model, maxTokens: request.maxTokens },
+        dependencies,
+      )
+    : undefined;
+  if (budget && worst) {
+    const held = await deps.repository.changeBudgetLedger(event.jobId, {
+      microUsd: worst.microUsd,
+      outputTokens: worst.outputTokens,
+      within: budget,
+    });
+    if (!held) {
+      await deps.repository.undoSubtaskAttempt(event.jobId, event.subtaskId, attempt.subtask.attempts);
+      throw new BudgetExceeded(overBudgetMessage(`subtask "${subtask.id}"`, worst, budget));
+    }
+  }
   deps.onAttemptStarted?.(attempt.subtask.attempts);
 
   const response = await deps.model
     .complete({ ...request, timeoutMs: deps.remainingMs() })
     .catch(async (error: unknown) => {
+      if (worst && wasNotBilled(error))
+        await deps.repository.changeBudgetLedger(event.jobId, {
+          microUsd: -worst.microUsd,
+          outputTokens: -worst.outputTokens,
+        });
       // Deferred by the governor: the model was never asked, so this was no attempt.
       if (error instanceof ModelCapacityExceeded) {
         await deps.repository.undoSubtaskAttempt(event.jobId, event.subtaskId, attempt.subtask.attempts);
@@ -91,6 +129,12 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
       throw error;
     });
   const usage = priced(response.model, response.usage);
+  if (worst) {
+    await deps.repository.changeBudgetLedger(event.jobId, {
+      microUsd: toMicroUsd(usage.costUsd) - worst.microUsd,
+      outputTokens: usage.outputTokens - worst.outputTokens,
+    });
+  }
   const unusable = unusableAnswer('worker', response);
   if (unusable) {
     // The call is billed all the same: record it with the failure before the state machine's Catch does.

@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ROUTES } from '../../lambdas/api/routes';
+import type { JobRoles } from '../../lambdas/shared/model/worst-cases';
 import { WorkflowFunction } from './workflow-function';
 
 export interface JobsApiProps {
@@ -29,6 +30,8 @@ export interface JobsApiProps {
   readonly jobTtlDays: number;
   /** Most items one batch run may have (the deployment's batch Map decides). */
   readonly batchMaxItems: number;
+  /** The worker's and synthesis's calls, to re-estimate a plan a person trimmed. */
+  readonly jobRoles: JobRoles;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -80,6 +83,10 @@ export class JobsApi extends Construct {
         MAX_BODY_BYTES: String(props.maxBodyBytes),
         BATCH_MAX_ITEMS: String(props.batchMaxItems),
         JOB_TTL_DAYS: String(props.jobTtlDays),
+        WORKER_MODEL: props.jobRoles.worker.model,
+        WORKER_MAX_TOKENS: String(props.jobRoles.worker.maxTokens),
+        SYNTHESIS_MODEL: props.jobRoles.synthesis.model,
+        SYNTHESIS_MAX_TOKENS: String(props.jobRoles.synthesis.maxTokens),
       },
       bundledFolder: { from: props.batchesDir, into: 'batches' },
     });
@@ -88,10 +95,18 @@ export class JobsApi extends Construct {
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
       'dynamodb:Query',
     );
     props.stateMachine.grantStartExecution(this.apiFunction);
     props.stateMachine.grantExecution(this.apiFunction, 'states:StopExecution');
+    // Answering AwaitApproval's task token: these two actions, on this state machine only.
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'],
+        resources: [props.stateMachine.stateMachineArn],
+      }),
+    );
     props.batchStateMachine.grantStartExecution(this.apiFunction);
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {

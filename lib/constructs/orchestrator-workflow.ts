@@ -9,6 +9,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { ModelProvider, ModelRole } from '../config';
 import type { ModelLimits } from '../../lambdas/shared/domain/model-limits';
+import type { ApprovalPolicy, Budget } from '../../lambdas/shared/domain/budget';
 import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
 import { bedrockInvokeStatements, marketplaceSubscribeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';
@@ -67,6 +68,12 @@ export interface OrchestratorWorkflowProps {
   readonly modelLimits?: ModelLimits;
   /** The governor's table. @default none */
   readonly capacityTable?: ITable;
+  /** The approval policy of jobs whose request and profile set none. @default "none" */
+  readonly defaultApproval?: ApprovalPolicy;
+  /** The budget of jobs whose request and profile set none. @default none */
+  readonly defaultBudget?: Budget;
+  /** How long AwaitApproval waits for a decision, then the job fails `ApprovalTimedOut`. @default 24 */
+  readonly approvalTimeoutHours?: number;
 }
 
 const DEFAULT_MAX_TOKENS: Readonly<Record<ModelRole, number>> = {
@@ -102,6 +109,8 @@ export class OrchestratorWorkflow extends Construct {
   public readonly synthesizeFunction: WorkflowFunction;
   public readonly recordSubtaskFailureFunction: WorkflowFunction;
   public readonly markFailedFunction: WorkflowFunction;
+  public readonly checkBudgetFunction: WorkflowFunction;
+  public readonly requestApprovalFunction: WorkflowFunction;
 
   constructor(scope: Construct, id: string, props: OrchestratorWorkflowProps) {
     super(scope, id);
@@ -134,6 +143,13 @@ export class OrchestratorWorkflow extends Construct {
         : {}),
     };
 
+    // The worker's and synthesis's calls, so planning and the budget checks can price them in advance.
+    const rolesEnv = {
+      WORKER_MODEL: models.worker,
+      WORKER_MAX_TOKENS: String(maxTokens.worker),
+      SYNTHESIS_MODEL: models.synthesis,
+      SYNTHESIS_MAX_TOKENS: String(maxTokens.synthesis),
+    };
     this.planFunction = new WorkflowFunction(this, 'PlanFunction', {
       modelProvider: provider,
       entry: path.join(LAMBDAS_DIR, 'plan', 'handler.ts'),
@@ -146,6 +162,9 @@ export class OrchestratorWorkflow extends Construct {
         MODEL_MAX_TOKENS: String(maxTokens.orchestrator),
         MAX_SUBTASKS: String(props.maxSubtasks ?? 10),
         PLAN_REPAIR_ATTEMPTS: String(props.planRepairAttempts ?? 2),
+        ...rolesEnv,
+        ...(props.defaultApproval ? { DEFAULT_APPROVAL: JSON.stringify(props.defaultApproval) } : {}),
+        ...(props.defaultBudget ? { DEFAULT_BUDGET: JSON.stringify(props.defaultBudget) } : {}),
       },
     });
     this.workerFunction = new WorkflowFunction(this, 'WorkerFunction', {
@@ -189,6 +208,23 @@ export class OrchestratorWorkflow extends Construct {
       environment: common,
     });
 
+    this.checkBudgetFunction = new WorkflowFunction(this, 'CheckBudgetFunction', {
+      entry: path.join(LAMBDAS_DIR, 'check-budget', 'handler.ts'),
+      description: "Checks a job's budget before the workers, each wave and the synthesis",
+      timeout: TIMEOUTS.bookkeeping,
+      memorySize: 256,
+      logRetention,
+      environment: { ...common, ...rolesEnv },
+    });
+    this.requestApprovalFunction = new WorkflowFunction(this, 'RequestApprovalFunction', {
+      entry: path.join(LAMBDAS_DIR, 'request-approval', 'handler.ts'),
+      description: 'Keeps the AwaitApproval task token with the job while a person decides',
+      timeout: TIMEOUTS.bookkeeping,
+      memorySize: 256,
+      logRetention,
+      environment: common,
+    });
+
     // Least privilege: each function gets exactly the item operations its code performs.
     table.grant(
       this.planFunction,
@@ -207,6 +243,8 @@ export class OrchestratorWorkflow extends Construct {
     table.grant(this.synthesizeFunction, 'dynamodb:Query', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem');
     table.grant(this.recordSubtaskFailureFunction, 'dynamodb:UpdateItem');
     table.grant(this.markFailedFunction, 'dynamodb:UpdateItem');
+    table.grant(this.checkBudgetFunction, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem');
+    table.grant(this.requestApprovalFunction, 'dynamodb:UpdateItem');
     const modelFunctions = [
       [this.planFunction, grantedModels.orchestrator],
       [this.workerFunction, grantedModels.worker],
@@ -237,17 +275,21 @@ export class OrchestratorWorkflow extends Construct {
       }
     }
 
+    const approvalTimeout = Duration.hours(props.approvalTimeoutHours ?? 24);
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'Orchestrator-workers content generation: plan, run subtasks in parallel, synthesize',
-      definitionBody: sfn.DefinitionBody.fromChainable(this.definition(props.maxConcurrency ?? 10)),
-      timeout: Duration.hours(2),
+      definitionBody: sfn.DefinitionBody.fromChainable(
+        this.definition(props.maxConcurrency ?? 10, approvalTimeout),
+      ),
+      // The work's 2 hours, and as long again as a plan may wait for approval.
+      timeout: Duration.hours(2).plus(approvalTimeout),
       tracingEnabled: true,
       logs: executionLogging(this, logRetention),
     });
   }
 
-  private definition(maxConcurrency: number): sfn.IChainable {
+  private definition(maxConcurrency: number, approvalTimeout: Duration): sfn.IChainable {
     const plan = new tasks.LambdaInvoke(this, 'Plan', {
       lambdaFunction: this.planFunction,
       comment: 'The orchestrator model decides which subtasks this task needs',
@@ -255,10 +297,87 @@ export class OrchestratorWorkflow extends Construct {
       resultSelector: {
         'waves.$': '$.Payload.waves',
         'planAttempts.$': '$.Payload.planAttempts',
+        'budgeted.$': '$.Payload.budgeted',
+        'awaitApproval.$': '$.Payload.awaitApproval',
       },
       resultPath: '$.plan',
       taskTimeout: taskTimeout(TIMEOUTS.plan),
     });
+
+    // A person approves (perhaps trimming the plan) or rejects it through the API, which answers
+    // with SendTaskSuccess (the waves to run) or SendTaskFailure (PlanRejected).
+    const awaitApproval = new tasks.LambdaInvoke(this, 'AwaitApproval', {
+      lambdaFunction: this.requestApprovalFunction,
+      comment: 'Waits for a person to approve or reject the plan (POST /jobs/{jobId}/approval)',
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({ 'jobId.$': '$.jobId', taskToken: sfn.JsonPath.taskToken }),
+      resultSelector: {
+        'waves.$': '$.waves',
+        'budgeted.$': '$.budgeted',
+        'decision.$': '$.decision',
+      },
+      resultPath: '$.plan',
+      taskTimeout: sfn.Timeout.duration(approvalTimeout),
+    });
+    const rejected = new sfn.Succeed(this, 'Rejected', {
+      comment: 'A person rejected the plan: the job is CANCELLED with PlanRejected, no worker ran',
+    });
+    const approvalTimedOut = new sfn.Pass(this, 'ApprovalTimedOut', {
+      comment: 'Nobody decided in time: the job fails with ApprovalTimedOut',
+      parameters: {
+        Error: 'ApprovalTimedOut',
+        Cause: `Nobody approved or rejected the plan within ${approvalTimeout.toHours()} hours`,
+      },
+      resultPath: '$.error',
+    });
+
+    // The budget checks, each a state, so the console shows where a budget stopped the job.
+    const checkBudget = (id: string, comment: string, payload: Record<string, unknown>) =>
+      new tasks.LambdaInvoke(this, id, {
+        lambdaFunction: this.checkBudgetFunction,
+        comment,
+        retryOnServiceExceptions: false,
+        payload: sfn.TaskInput.fromObject({ 'jobId.$': '$.jobId', ...payload }),
+        resultSelector: { 'withinBudget.$': '$.Payload.withinBudget', 'reason.$': '$.Payload.reason' },
+        resultPath: '$.budget',
+        taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
+      });
+    const reserveSynthesis = checkBudget(
+      'ReserveSynthesis',
+      "Holds the synthesis's worst case in the job's budget before any worker starts",
+      { check: 'reserve-synthesis' },
+    );
+    const checkSynthesisBudget = checkBudget(
+      'CheckSynthesisBudget',
+      "Prices the exact synthesis prompt against what is left of the job's budget",
+      { check: 'synthesis' },
+    );
+    const overBudget = new sfn.Pass(this, 'OverBudget', {
+      comment: 'The budget cannot cover the synthesis: the job fails with BudgetExceeded, keeping what it has',
+      parameters: { Error: 'BudgetExceeded', 'Cause.$': '$.budget.reason' },
+      resultPath: '$.error',
+    });
+    const checkWaveBudget = new tasks.LambdaInvoke(this, 'CheckWaveBudget', {
+      lambdaFunction: this.checkBudgetFunction,
+      comment: 'Lets through the subtasks of this wave the budget can cover; fails the rest BudgetExceeded',
+      retryOnServiceExceptions: false,
+      payload: sfn.TaskInput.fromObject({
+        check: 'wave',
+        'jobId.$': '$.jobId',
+        'wave.$': '$.wave',
+        'subtaskIds.$': '$.subtaskIds',
+      }),
+      resultSelector: {
+        'jobId.$': '$.Payload.jobId',
+        'wave.$': '$.Payload.wave',
+        'subtaskIds.$': '$.Payload.subtaskIds',
+        'overBudget.$': '$.Payload.overBudget',
+      },
+      resultPath: sfn.JsonPath.entirePayload,
+      taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
+    });
+    for (const step of [reserveSynthesis, checkSynthesisBudget, checkWaveBudget]) step.addRetry(BOOKKEEPING_RETRY);
 
     const runSubtask = new tasks.LambdaInvoke(this, 'RunSubtask', {
       lambdaFunction: this.workerFunction,
@@ -305,11 +424,16 @@ export class OrchestratorWorkflow extends Construct {
         'jobId.$': '$.jobId',
         'wave.$': '$$.Map.Item.Index',
         'subtaskIds.$': '$$.Map.Item.Value',
+        'budgeted.$': '$.plan.budgeted',
       },
       maxConcurrency: 1,
       resultPath: '$.subtasks',
     });
-    runWaves.itemProcessor(runSubtasks);
+    runWaves.itemProcessor(
+      new sfn.Choice(this, 'WaveBudgetSet', { comment: 'A job with a budget checks it before each wave' })
+        .when(sfn.Condition.booleanEquals('$.budgeted', true), checkWaveBudget.next(runSubtasks))
+        .otherwise(runSubtasks),
+    );
 
     const synthesize = new tasks.LambdaInvoke(this, 'Synthesize', {
       lambdaFunction: this.synthesizeFunction,
@@ -346,11 +470,49 @@ export class OrchestratorWorkflow extends Construct {
     });
     const failureHandling = markFailed.next(jobFailed);
 
-    for (const step of [plan, runWaves, synthesize]) {
+    awaitApproval.addCatch(rejected, { errors: ['PlanRejected'], resultPath: '$.error' });
+    awaitApproval.addCatch(approvalTimedOut, {
+      errors: ['States.Timeout', 'States.HeartbeatTimeout'],
+      resultPath: '$.error',
+    });
+    for (const step of [plan, awaitApproval, reserveSynthesis, runWaves, checkSynthesisBudget, synthesize]) {
       step.addCatch(failureHandling, { errors: ['States.ALL'], resultPath: '$.error' });
     }
+    approvalTimedOut.next(markFailed);
+    overBudget.next(markFailed);
 
     const done = new sfn.Succeed(this, 'Done', { comment: 'The deliverable is in the job record' });
-    return plan.next(runWaves).next(synthesize).next(done);
+    synthesize.next(done);
+    const synthesisBudgetSet = new sfn.Choice(this, 'SynthesisBudgetSet', {
+      comment: 'A job with a budget checks it before synthesis',
+    })
+      .when(
+        sfn.Condition.booleanEquals('$.plan.budgeted', true),
+        checkSynthesisBudget.next(
+          new sfn.Choice(this, 'SynthesisAffordable')
+            .when(sfn.Condition.booleanEquals('$.budget.withinBudget', true), synthesize)
+            .otherwise(overBudget),
+        ),
+      )
+      .otherwise(synthesize);
+    runWaves.next(synthesisBudgetSet);
+    const budgetSet = new sfn.Choice(this, 'BudgetSet', {
+      comment: "A job with a budget holds the synthesis's worst case before any worker starts",
+    })
+      .when(
+        sfn.Condition.booleanEquals('$.plan.budgeted', true),
+        reserveSynthesis.next(
+          new sfn.Choice(this, 'SynthesisReserved')
+            .when(sfn.Condition.booleanEquals('$.budget.withinBudget', true), runWaves)
+            .otherwise(overBudget),
+        ),
+      )
+      .otherwise(runWaves);
+    awaitApproval.next(budgetSet);
+    return plan.next(
+      new sfn.Choice(this, 'ApprovalNeeded', { comment: 'The plan waits for a person when the job asks for it' })
+        .when(sfn.Condition.booleanEquals('$.plan.awaitApproval', true), awaitApproval)
+        .otherwise(budgetSet),
+    );
   }
 }

@@ -2,6 +2,7 @@ import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -270,6 +271,83 @@ export class JobRepository {
       ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeValues: values,
     });
+  }
+
+  /** Keeps AwaitApproval's task token with the job, which waits as AWAITING_APPROVAL; false if it ended. */
+  async awaitApproval(jobId: string, taskToken: string): Promise<boolean> {
+    return this.updateUnlessTerminal(jobId, 'SET #status = :status, approvalToken = :token', {
+      ':status': 'AWAITING_APPROVAL',
+      ':token': taskToken,
+    });
+  }
+
+  /**
+   * Records a person's decision on a job that awaits one, atomically: approve (with the plan's kept
+   * subtasks and their waves, when trimmed) moves it to RUNNING; reject ends it CANCELLED with
+   * PlanRejected. The token is taken out of the item and returned; undefined when the job was not
+   * awaiting approval (anything else changed it first).
+   */
+  async decideApproval(
+    jobId: string,
+    decision: ApprovalDecision,
+    trimmed?: { plan: Plan; waves: string[][]; estimate: Estimate },
+  ): Promise<{ taskToken: string } | undefined> {
+    const approve = decision.decision === 'approve';
+    const sets = ['#status = :status', 'jobStatus = :status', 'approvalDecision = :decision', 'updatedAt = :now'];
+    const values: Record<string, unknown> = {
+      ':status': approve ? 'RUNNING' : 'CANCELLED',
+      ':awaiting': 'AWAITING_APPROVAL',
+      ':decision': decision,
+      ':now': this.timestamps().iso,
+    };
+    if (!approve) {
+      sets.push('#error = :error');
+      values[':error'] = boundedError({
+        name: 'PlanRejected',
+        message: `The plan was rejected${decision.comment ? `: ${decision.comment}` : ''}`,
+      });
+    }
+    if (trimmed) {
+      sets.push('#plan = :plan', 'waves = :waves', 'estimate = :estimate');
+      Object.assign(values, { ':plan': trimmed.plan, ':waves': trimmed.waves, ':estimate': trimmed.estimate });
+    }
+    try {
+      const result = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: jobKey(jobId),
+          UpdateExpression: `SET ${sets.join(', ')} REMOVE approvalToken`,
+          ConditionExpression: '#status = :awaiting AND attribute_exists(approvalToken)',
+          ExpressionAttributeNames: {
+            '#status': 'status',
+            ...(approve ? {} : { '#error': 'error' }),
+            ...(trimmed ? { '#plan': 'plan' } : {}),
+          },
+          ExpressionAttributeValues: values,
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const token = (result.Attributes as { approvalToken?: unknown } | undefined)?.approvalToken;
+      return typeof token === 'string' ? { taskToken: token } : undefined;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Deletes the items of subtasks a person took out of the plan before it ran. */
+  async removeSubtasks(jobId: string, subtaskIds: readonly string[]): Promise<void> {
+    for (const subtaskId of subtaskIds) {
+      await this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: subtaskKey(jobId, subtaskId),
+          ConditionExpression: 'attribute_not_exists(pk) OR #status = :pending',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':pending': 'PENDING' },
+        }),
+      );
+    }
   }
 
   /** Stores the validated plan and one PENDING item per subtask, then moves the job to RUNNING. */

@@ -2,6 +2,7 @@ import type { JobWithSubtasks } from '../storage/job-repository';
 import { executionConsoleUrl } from './console-url';
 import { sumUsage, type UsageTotals } from '../domain/pricing';
 import type { JobStatus, SubtaskStatus } from '../domain/schemas';
+import type { Estimate } from '../domain/budget';
 
 /** The job view of docs/architecture.md: returned by `GET /jobs/{id}` and printed by the CLI with `--json`. */
 export interface JobView {
@@ -44,6 +45,18 @@ export interface JobView {
     byRole: { plan: UsageTotals; workers: UsageTotals; synthesis: UsageTotals };
   };
   error: { name: string; message: string } | null;
+  /** Upper bound for the whole job once it is planned (each call's prompt and max_tokens at the price table). */
+  estimate: Estimate | null;
+  /** The ceilings in force, or null when the job has none. */
+  budget: { maxCostUsd: number | null; maxOutputTokens: number | null } | null;
+  /** The decision on the plan (a person's, or the auto-approval's); null until there is one. */
+  approval: {
+    decision: 'approve' | 'reject';
+    comment: string | null;
+    at: string;
+    by: 'person' | 'auto';
+    subtasks: string[] | null;
+  } | null;
   executionArn: string | null;
   /** Deep link to the execution: the AWS Step Functions console, or the local console; null if none. */
   consoleUrl: string | null;
@@ -99,6 +112,19 @@ export function toJobView({ job, subtasks }: JobWithSubtasks, options: JobViewOp
       },
     },
     error: job.error ?? null,
+    estimate: job.estimate ?? null,
+    budget: job.budget
+      ? { maxCostUsd: job.budget.maxCostUsd ?? null, maxOutputTokens: job.budget.maxOutputTokens ?? null }
+      : null,
+    approval: job.approvalDecision
+      ? {
+          decision: job.approvalDecision.decision,
+          comment: job.approvalDecision.comment,
+          at: job.approvalDecision.at,
+          by: job.approvalDecision.by,
+          subtasks: job.approvalDecision.subtasks ?? null,
+        }
+      : null,
     executionArn: job.executionArn ?? null,
     consoleUrl: executionConsoleUrl(job.executionArn, options.localConsoleUrl),
     createdAt: job.createdAt,
