@@ -1,6 +1,7 @@
 import { parseBedrockModelId } from '../../lib/bedrock-models';
 import type { AuthorizationRequest } from './iam-policy';
 import { LOCAL_ACCOUNT, LOCAL_REGION } from './synthesized-stack';
+import { stateMachineNameOfToken } from './task-tokens';
 
 /**
  * What IAM checks for one AWS API request as it goes over the wire: the actions and resources (and
@@ -73,6 +74,13 @@ export function stepFunctionsRequests(operation: string, body: Body): Authorizat
       return [{ action, resource: String(body.executionArn ?? '') }];
     case 'ListStateMachines':
       return [{ action, resource: '*' }];
+    case 'SendTaskSuccess':
+    case 'SendTaskFailure':
+    case 'SendTaskHeartbeat': {
+      // IAM checks a callback against the state machine whose task the token belongs to.
+      const name = stateMachineNameOfToken(String(body.taskToken ?? '')) ?? 'unknown-token';
+      return [{ action, resource: `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:stateMachine:${name}` }];
+    }
     default:
       throw new UnknownOperation(`Step Functions operation ${operation} is not authorized locally`);
   }

@@ -82,6 +82,35 @@ export function withInlineMapConcurrency<T extends Definition>(definition: T): T
   return copy;
 }
 
+/** Node's timers wait at most this long (2^31 − 1 ms); a longer timeout would fire at once. */
+export const MAX_LOCAL_TIMER_SECONDS = 2_147_483;
+
+/**
+ * The definition with every `.waitForTaskToken` Task that sets no TimeoutSeconds waiting as long as
+ * a local timer can: the engine times any Task out after 60 s by default, while AWS lets a callback
+ * wait for as long as the execution runs.
+ */
+export function withTaskTokenTimeouts<T extends Definition>(definition: T): T {
+  const copy = JSON.parse(JSON.stringify(definition)) as T;
+  const visit = (machine: unknown) => {
+    const states = (machine as { States?: Record<string, Definition> }).States ?? {};
+    for (const state of Object.values(states)) {
+      if (
+        state.Type === 'Task' &&
+        String(state.Resource).endsWith('.waitForTaskToken') &&
+        state.TimeoutSeconds === undefined &&
+        state.TimeoutSecondsPath === undefined
+      )
+        state.TimeoutSeconds = MAX_LOCAL_TIMER_SECONDS;
+      const processor = (state.ItemProcessor ?? state.Iterator) as Definition | undefined;
+      if (processor) visit(processor);
+      for (const branch of (state.Branches as unknown[] | undefined) ?? []) visit(branch);
+    }
+  };
+  visit(copy);
+  return copy;
+}
+
 type Run = ReturnType<StateMachine['run']>;
 type RunOptions = Parameters<StateMachine['run']>[1];
 interface EventLogger {

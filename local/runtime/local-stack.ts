@@ -15,7 +15,16 @@ import {
 import { type BatchRunView, toBatchRunView } from '../../lambdas/shared/views/batch-view';
 import { finishBatchRun } from '../../lambdas/finish-batch-run/finish-batch-run';
 import { type JobView, toJobView } from '../../lambdas/shared/views/job-view';
-import { type JobRequest, JobRequestSchema, type JobStatus } from '../../lambdas/shared/domain/schemas';
+import {
+  type JobRequest,
+  JobRequestSchema,
+  type JobStatus,
+  TERMINAL_JOB_STATUSES,
+} from '../../lambdas/shared/domain/schemas';
+import { JobsService } from '../../lambdas/api/jobs-service';
+import { IdempotencyStore } from '../../lambdas/api/idempotency';
+import type { ApprovalBody } from '../../lambdas/api/api-schemas';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from './dynamodb';
 import { executionStatusChangeEvent, LocalEventRules } from './event-rules';
 import { lambdaInvokeIntegration, LocalLambdaFunction, type SandboxProvider } from './lambda';
@@ -26,6 +35,7 @@ import {
   type TaskHandlers,
 } from './step-functions';
 import { START_EXECUTION_SYNC_RESOURCE, startExecutionSyncIntegration } from './start-execution-sync';
+import { waitForTaskTokenIntegration } from './task-tokens';
 import type { SimulatedModel, SimulatedModelOptions } from '../simulated-model';
 import { openSharedDynamoDB } from './shared-dynamodb';
 import { EXECUTIONS_TABLE_INPUT, ExecutionStore } from './execution-store';
@@ -91,6 +101,11 @@ export interface LocalOrchestratorOptions {
    * a function to their own entry this way (the benchmark's exact-count planner).
    */
   entryOverrides?: Partial<Record<string, string>>;
+  /**
+   * TimeoutSeconds by Task state name, instead of the template's: tests reach a long wait's end
+   * quickly this way (AwaitApproval's hours).
+   */
+  taskTimeoutSeconds?: Record<string, number>;
   /** Extra environment for every function, e.g. the local Step Functions endpoint for the api function. */
   functionEnvironment?: Record<string, string>;
   /** Tests only: changes the synthesized template (e.g. a role's policy) before the stack runs it. */
@@ -135,6 +150,7 @@ export class LocalOrchestrator {
   readonly batches: BatchRepository;
   readonly stateMachineArn: string;
   readonly batchStateMachineArn: string;
+  private readonly documents: DynamoDBDocumentClient;
 
   private constructor(
     readonly config: OrchestratorConfig,
@@ -154,6 +170,7 @@ export class LocalOrchestrator {
   ) {
     const tableName = stack.jobsTableName;
     const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
+    this.documents = documents;
     this.repository = new JobRepository(documents, tableName, config.jobTtlDays);
     this.batches = new BatchRepository(documents, tableName, config.jobTtlDays);
     const arnOf = (name: string) =>
@@ -284,14 +301,28 @@ export class LocalOrchestrator {
           stepFunctions,
           caller,
         ) as unknown as TaskHandlers[string];
+        const scaled =
+          options.retryTimeScale === undefined
+            ? machine.definition
+            : scaleRetryTimes(machine.definition, options.retryTimeScale);
+        const definition = options.taskTimeoutSeconds
+          ? withTaskTimeouts(scaled, options.taskTimeoutSeconds)
+          : scaled;
         stepFunctions.register({
           name: machine.name,
-          definition:
-            options.retryTimeScale === undefined
-              ? machine.definition
-              : scaleRetryTimes(machine.definition, options.retryTimeScale),
+          definition,
           taskHandlers: {
             ...Object.fromEntries(lambdaTaskStates(machine.definition).map((name) => [name, invoke])),
+            ...Object.fromEntries(
+              taskStatesWithResource(machine.definition, LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN).map((name) => [
+                name,
+                waitForTaskTokenIntegration(
+                  stepFunctions.taskTokens,
+                  invoke as unknown as (input: unknown) => Promise<unknown>,
+                  stateNamed(definition, name),
+                ) as unknown as TaskHandlers[string],
+              ]),
+            ),
             ...Object.fromEntries(
               taskStatesWithResource(machine.definition, START_EXECUTION_SYNC_RESOURCE).map((name) => [
                 name,
@@ -390,6 +421,51 @@ export class LocalOrchestrator {
       events: this.stepFunctions.watch(execution.executionArn),
       finished: this.stepFunctions.waitForExecution(execution.executionArn),
     };
+  }
+
+  /**
+   * A person's decision on a job awaiting approval, through the same service as
+   * `POST /jobs/{jobId}/approval` (HttpErrors for 400/404/409), answering the token in this process.
+   */
+  async decideApproval(jobId: string, body: ApprovalBody): Promise<JobView> {
+    const tokens = this.stepFunctions.taskTokens;
+    const service = new JobsService({
+      repository: this.repository,
+      idempotency: new IdempotencyStore(this.documents, this.stack.jobsTableName),
+      executions: {
+        start: (name, input) =>
+          this.stepFunctions
+            .startExecution({ stateMachineArn: this.stateMachineArn, name, input })
+            .then((record) => record.executionArn),
+        stop: async (executionArn, error, cause) => void (await this.stepFunctions.requestStop(executionArn, error, cause)),
+      },
+      taskTokens: {
+        succeed: async (token, output) => tokens.sendTaskSuccess(token, output),
+        fail: async (token, error, cause) => tokens.sendTaskFailure(token, error, cause),
+      },
+      roles: {
+        worker: { model: this.config.models.worker, maxTokens: this.config.maxTokens.worker },
+        synthesis: { model: this.config.models.synthesis, maxTokens: this.config.maxTokens.synthesis },
+      },
+      ...(this.localConsoleUrl ? { localConsoleUrl: this.localConsoleUrl } : {}),
+    });
+    return service.decideApproval(jobId, body);
+  }
+
+  /**
+   * Resolves with the job's view once its plan waits for a decision (AwaitApproval holds the token),
+   * or undefined when the execution ends first.
+   */
+  async approvalRequested(jobId: string, finished: Promise<unknown>, pollMs = 100): Promise<JobView | undefined> {
+    let ended = false;
+    void finished.then(() => (ended = true));
+    while (!ended) {
+      const job = await this.repository.getJob(jobId);
+      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined) return this.getJobView(jobId);
+      if (job && TERMINAL_JOB_STATUSES.includes(job.status)) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    return undefined;
   }
 
   async getBatchRunView(runId: string): Promise<BatchRunView | undefined> {
@@ -700,6 +776,49 @@ export function scaleRetryTimes(definition: Record<string, unknown>, scale: numb
 /** Names of every Task state (Map item processors included) that uses the lambda:invoke integration. */
 export function lambdaTaskStates(definition: Record<string, unknown>): string[] {
   return taskStatesWithResource(definition, 'arn:aws:states:::lambda:invoke');
+}
+
+const LAMBDA_INVOKE_WAIT_FOR_TASK_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
+/** The definition with the TimeoutSeconds of the named Task states replaced (a copy). */
+export function withTaskTimeouts(
+  definition: Record<string, unknown>,
+  timeouts: Record<string, number>,
+): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(definition)) as Record<string, unknown>;
+  for (const [name, seconds] of Object.entries(timeouts)) {
+    if (!hasState(copy, name)) continue;
+    const state = stateNamed(copy, name);
+    state.TimeoutSeconds = seconds;
+    if (typeof state.HeartbeatSeconds === 'number' && state.HeartbeatSeconds >= seconds) delete state.HeartbeatSeconds;
+  }
+  return copy;
+}
+
+const hasState = (definition: Record<string, unknown>, name: string): boolean => {
+  try {
+    stateNamed(definition, name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The state of that name (Map item processors and branches included). */
+export function stateNamed(definition: Record<string, unknown>, stateName: string): Record<string, unknown> {
+  let found: Record<string, unknown> | undefined;
+  const visit = (machine: unknown) => {
+    const states = (machine as { States?: Record<string, Record<string, unknown>> }).States ?? {};
+    for (const [name, state] of Object.entries(states)) {
+      if (name === stateName) found = state;
+      if (state.ItemProcessor) visit(state.ItemProcessor);
+      if (state.Iterator) visit(state.Iterator);
+      for (const branch of (state.Branches as unknown[] | undefined) ?? []) visit(branch);
+    }
+  };
+  visit(definition);
+  if (!found) throw new Error(`No state ${stateName} in the definition`);
+  return found;
 }
 
 /** Names of every Task state (Map item processors and branches included) whose Resource is `resource`. */

@@ -10,7 +10,9 @@ import {
   PAYLOAD_LIMIT_BYTES,
   withInlineMapConcurrency,
   withPayloadLimits,
+  withTaskTokenTimeouts,
 } from './engine';
+import { LocalTaskTokens } from './task-tokens';
 
 type StateMachineDefinition = ConstructorParameters<typeof StateMachine>[0];
 type RunOptions = NonNullable<Parameters<StateMachine['run']>[1]>;
@@ -86,6 +88,8 @@ export class LocalStepFunctions {
   private readonly validated = new WeakSet<object>();
   private stopPoll: NodeJS.Timeout | undefined;
   private readonly statusListeners = new Set<(record: ExecutionRecord) => void>();
+  /** The tasks parked on a `.waitForTaskToken` token, answered by SendTaskSuccess and the like. */
+  readonly taskTokens = new LocalTaskTokens();
 
   /**
    * Called with the record whenever an execution starts or ends, as Step Functions sends an
@@ -190,7 +194,7 @@ export class LocalStepFunctions {
     }
     // The definition is validated (asl-validator, about 0.1 s of CPU) by the first execution only.
     const stateMachine = new StateMachine(
-      withInlineMapConcurrency(machine.definition) as unknown as StateMachineDefinition,
+      withTaskTokenTimeouts(withInlineMapConcurrency(machine.definition)) as unknown as StateMachineDefinition,
       {
         validationOptions: this.validated.has(machine) ? { noValidate: true } : { checkArn: false },
       },
@@ -204,7 +208,8 @@ export class LocalStepFunctions {
       context: {
         Execution: { Id: executionArn, Name: name },
         StateMachine: { Id: params.stateMachineArn, Name: machine.name },
-      },
+        Task: this.taskTokens.contextFor(executionArn, machine.name),
+      } as NonNullable<RunOptions['context']>,
     });
     const emitter = new EventEmitter();
     emitter.setMaxListeners(0);
@@ -230,6 +235,7 @@ export class LocalStepFunctions {
         },
       )
       .then(async () => {
+        this.taskTokens.endExecution(executionArn);
         record.stopDate ??= new Date();
         await consumed.catch(() => undefined);
         await this.store?.finish(record);

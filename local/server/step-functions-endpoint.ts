@@ -39,6 +39,13 @@ const ACTIONS = {
     reverseOrder: z.boolean().optional(),
     includeExecutionData: z.boolean().optional(),
   }),
+  SendTaskSuccess: z.object({ taskToken: z.string().min(1).max(2_048), output: z.string() }),
+  SendTaskFailure: z.object({
+    taskToken: z.string().min(1).max(2_048),
+    error: z.string().max(256).optional(),
+    cause: z.string().max(32_768).optional(),
+  }),
+  SendTaskHeartbeat: z.object({ taskToken: z.string().min(1).max(2_048) }),
   ListStateMachines: z.object({}),
   DescribeStateMachine: z.object({ stateMachineArn: arn }),
 } as const;
@@ -116,6 +123,19 @@ export async function handleSfnAction(
       const { items, nextToken } = page(history, input.maxResults, input.nextToken);
       return { events: items, ...(nextToken ? { nextToken } : {}) };
     }
+    case 'SendTaskSuccess': {
+      const input = ACTIONS.SendTaskSuccess.parse(params);
+      service.taskTokens.sendTaskSuccess(input.taskToken, input.output);
+      return {};
+    }
+    case 'SendTaskFailure': {
+      const input = ACTIONS.SendTaskFailure.parse(params);
+      service.taskTokens.sendTaskFailure(input.taskToken, input.error, input.cause);
+      return {};
+    }
+    case 'SendTaskHeartbeat':
+      service.taskTokens.sendTaskHeartbeat(ACTIONS.SendTaskHeartbeat.parse(params).taskToken);
+      return {};
     case 'ListStateMachines':
       return {
         stateMachines: service.stateMachines().map((machine) => ({
