@@ -129,6 +129,8 @@ export class OrchestratorStack extends Stack {
         Synthesize: this.workflow.synthesizeFunction,
         RecordSubtaskFailure: this.workflow.recordSubtaskFailureFunction,
         MarkFailed: this.workflow.markFailedFunction,
+        CheckBudget: this.workflow.checkBudgetFunction,
+        RequestApproval: this.workflow.requestApprovalFunction,
         Api: this.jobsApi.apiFunction,
         StartBatchRun: this.batchWorkflow.startBatchRunFunction,
         RecordBatchItem: this.batchWorkflow.recordBatchItemFunction,

@@ -16,7 +16,11 @@ import {
   workerPrompt,
   workerSystemPrompt,
 } from './prompts';
-import { messageText, type ModelMessage } from './gateway';
+import type { ModelMessage } from './gateway';
+
+/** A message's text, its blocks one per line (as gateway.ts's messageText; kept here so budget checks bundle no model SDK). */
+const messageText = (message: ModelMessage): string =>
+  typeof message.content === 'string' ? message.content : message.content.map((block) => block.text).join('\n');
 
 /** The model and token limit of one role, as the deployment sets them (a profile may override both). */
 export interface RoleCall {

@@ -21,7 +21,7 @@ describe('functions', () => {
       .filter((runtime) => /^nodejs\d+\.x$/.test(runtime.name))
       .sort((a, b) => parseInt(b.name.slice(6), 10) - parseInt(a.name.slice(6), 10))[0];
     expect(FUNCTION_RUNTIME.name).toBe(newest?.name);
-    expect(Object.keys(functions)).toHaveLength(10);
+    expect(Object.keys(functions)).toHaveLength(12);
     for (const resource of Object.values(functions)) {
       expect(resource.Properties).toMatchObject({
         Runtime: FUNCTION_RUNTIME.name,
@@ -108,13 +108,20 @@ describe('functions', () => {
     ],
     ['Records why', ['dynamodb:UpdateItem']],
     ['Records a job as FAILED', ['dynamodb:UpdateItem']],
+    ["Checks a job's budget", ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+    ['Keeps the AwaitApproval task token', ['dynamodb:UpdateItem']],
     [
       'Jobs API',
       [
+        // DeleteItem: the subtasks a person takes out of a plan before it runs.
+        'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:Query',
         'dynamodb:UpdateItem',
+        // Answering AwaitApproval's token (on the orchestrator state machine only; see below).
+        'states:SendTaskFailure',
+        'states:SendTaskSuccess',
         'states:StartExecution',
         'states:StartExecution',
         'states:StopExecution',

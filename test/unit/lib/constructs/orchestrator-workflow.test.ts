@@ -31,16 +31,90 @@ describe('orchestrator state machine', () => {
 
   it('runs Plan, then the waves one after another, then Synthesize, then Done', () => {
     expect(definition.StartAt).toBe('Plan');
-    expect(state(definition, 'Plan').Next).toBe('RunWaves');
+    expect(state(definition, 'Plan').Next).toBe('ApprovalNeeded');
+    expect(state(definition, 'ApprovalNeeded')).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.plan.awaitApproval', BooleanEquals: true, Next: 'AwaitApproval' }],
+      Default: 'BudgetSet',
+    });
+    expect(state(definition, 'BudgetSet')).toMatchObject({ Type: 'Choice', Default: 'RunWaves' });
     expect(state(definition, 'RunWaves')).toMatchObject({
       Type: 'Map',
       MaxConcurrency: 1,
       ItemsPath: '$.plan.waves',
-      Next: 'Synthesize',
+      Next: 'SynthesisBudgetSet',
     });
-    expect(waveProcessor(definition).StartAt).toBe('RunSubtasks');
+    expect(state(definition, 'SynthesisBudgetSet')).toMatchObject({ Type: 'Choice', Default: 'Synthesize' });
+    expect(waveProcessor(definition).StartAt).toBe('WaveBudgetSet');
+    expect(state(waveProcessor(definition), 'WaveBudgetSet')).toMatchObject({
+      Choices: [{ Variable: '$.budgeted', BooleanEquals: true, Next: 'CheckWaveBudget' }],
+      Default: 'RunSubtasks',
+    });
     expect(state(definition, 'Synthesize').Next).toBe('Done');
     expect(state(definition, 'Done').Type).toBe('Succeed');
+  });
+
+  it('waits for a person in AwaitApproval with a task token, for approvalTimeoutHours', () => {
+    const awaitApproval = state(definition, 'AwaitApproval');
+    expect(awaitApproval).toMatchObject({
+      Type: 'Task',
+      Resource: expect.stringMatching(/:states:::lambda:invoke\.waitForTaskToken$/),
+      Parameters: { Payload: { 'jobId.$': '$.jobId', 'taskToken.$': '$$.Task.Token' } },
+      TimeoutSeconds: 24 * 3600,
+      ResultPath: '$.plan',
+      Next: 'BudgetSet',
+    });
+    expect(awaitApproval.Retry).toBeUndefined();
+    expect(awaitApproval.Catch).toEqual([
+      { ErrorEquals: ['PlanRejected'], ResultPath: '$.error', Next: 'Rejected' },
+      { ErrorEquals: ['States.Timeout', 'States.HeartbeatTimeout'], ResultPath: '$.error', Next: 'ApprovalTimedOut' },
+      { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' },
+    ]);
+    expect(state(definition, 'Rejected').Type).toBe('Succeed');
+    expect(state(definition, 'ApprovalTimedOut')).toMatchObject({
+      Type: 'Pass',
+      Parameters: { Error: 'ApprovalTimedOut' },
+      Next: 'MarkFailed',
+    });
+    expect(synthesize({ approvalTimeoutHours: 2 }).definition.States.AwaitApproval?.TimeoutSeconds).toBe(7200);
+  });
+
+  it('gives the execution as long again as a plan may wait for approval', () => {
+    expect(definition.TimeoutSeconds).toBe((2 + 24) * 3600);
+  });
+
+  it('checks the budget as states: the synthesis reserved before the waves, each wave, then the synthesis', () => {
+    expect(state(definition, 'BudgetSet')).toMatchObject({
+      Choices: [{ Variable: '$.plan.budgeted', BooleanEquals: true, Next: 'ReserveSynthesis' }],
+    });
+    expect(state(definition, 'ReserveSynthesis')).toMatchObject({
+      Parameters: { Payload: { check: 'reserve-synthesis' } },
+      ResultPath: '$.budget',
+      Next: 'SynthesisReserved',
+    });
+    expect(state(definition, 'SynthesisReserved')).toMatchObject({
+      Choices: [{ Variable: '$.budget.withinBudget', BooleanEquals: true, Next: 'RunWaves' }],
+      Default: 'OverBudget',
+    });
+    expect(state(waveProcessor(definition), 'CheckWaveBudget')).toMatchObject({
+      Parameters: { Payload: { check: 'wave', 'subtaskIds.$': '$.subtaskIds' } },
+      ResultPath: '$',
+      Next: 'RunSubtasks',
+    });
+    expect(state(definition, 'CheckSynthesisBudget')).toMatchObject({
+      Parameters: { Payload: { check: 'synthesis' } },
+      Next: 'SynthesisAffordable',
+    });
+    expect(state(definition, 'SynthesisAffordable')).toMatchObject({
+      Choices: [{ Variable: '$.budget.withinBudget', BooleanEquals: true, Next: 'Synthesize' }],
+      Default: 'OverBudget',
+    });
+    expect(state(definition, 'OverBudget')).toMatchObject({
+      Type: 'Pass',
+      Parameters: { Error: 'BudgetExceeded', 'Cause.$': '$.budget.reason' },
+      ResultPath: '$.error',
+      Next: 'MarkFailed',
+    });
   });
 
   it('fans out over the subtask ids of a wave only, with MaxConcurrency 10 by default', () => {
@@ -179,9 +253,10 @@ describe('orchestrator state machine', () => {
   it('sets an explicit timeout on every task, longer than its function timeout', () => {
     const tasks = [
       ...Object.entries(definition.States),
+      ...Object.entries(waveProcessor(definition).States),
       ...Object.entries(itemProcessor(definition).States),
     ].filter(([, s]) => s.Type === 'Task');
-    expect(tasks.length).toBe(5);
+    expect(tasks.length).toBe(9);
     for (const [, s] of tasks) {
       const functionTimeout = Number(json.Resources[functionOf(s)]?.Properties?.Timeout);
       expect(s.TimeoutSeconds).toBeGreaterThan(functionTimeout);
@@ -192,6 +267,8 @@ describe('orchestrator state machine', () => {
     expect(state(definition, 'Plan').ResultSelector).toEqual({
       'waves.$': '$.Payload.waves',
       'planAttempts.$': '$.Payload.planAttempts',
+      'budgeted.$': '$.Payload.budgeted',
+      'awaitApproval.$': '$.Payload.awaitApproval',
     });
     expect(Object.keys(state(itemProcessor(definition), 'RunSubtask').ResultSelector as object)).toEqual([
       'subtaskId.$',

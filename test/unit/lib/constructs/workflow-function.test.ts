@@ -13,7 +13,7 @@ describe('bundling for deployment', () => {
         const { app } = buildApp({ config: parseConfig({ provider }), outdir });
         app.synth();
         const assets = readdirSync(outdir).filter((name) => name.startsWith('asset.'));
-        expect(assets).toHaveLength(10);
+        expect(assets).toHaveLength(12);
         const errorModuleCopies: number[] = [];
         let modelFunctions = 0;
         for (const asset of assets) {
