@@ -4,7 +4,8 @@ import { CUSTOM_PROFILE, DEFAULT_PROFILE, PROFILE_NAMES } from '../../lambdas/sh
 import { type JobRequest, JobRequestSchema } from '../../lambdas/shared/domain/schemas';
 
 export const USAGE = `Usage: npm start -- "<task>" [--profile NAME] [--context '<json>' | --context-file FILE]
-                      [--templates-file FILE] [--json]
+                      [--templates-file FILE] [--approval none|required | --auto-approve-under USD]
+                      [--max-cost-usd USD] [--max-output-tokens N] [--yes] [--json]
        npm start -- --list-profiles
 
 Runs one orchestrator-workers job on the local stack and prints the result.
@@ -13,6 +14,12 @@ Runs one orchestrator-workers job on the local stack and prints the result.
   --list-profiles       list the profiles and exit
   --context JSON        a JSON object with extra context for the task
   --context-file FILE   read the context object from a JSON file
+  --approval MODE       required: show the plan and its estimate and ask before any worker runs;
+                        none: never ask (default: the profile's, then the deployment's)
+  --auto-approve-under USD  ask only when the estimate is at least USD
+  --max-cost-usd USD    the job's budget: no model call starts that could take it over USD
+  --max-output-tokens N the job's budget of output tokens
+  --yes                 approve the plan without asking (needed to approve without a terminal)
   --json                print the job view as JSON instead of the synthesis text
   -h, --help            show this help
 
@@ -27,7 +34,7 @@ export class UsageError extends Error {
 export type CliCommand =
   | { kind: 'help' }
   | { kind: 'list-profiles'; json: boolean }
-  | { kind: 'run'; request: JobRequest; json: boolean };
+  | { kind: 'run'; request: JobRequest; json: boolean; yes: boolean };
 
 /** Parses and validates the command line; every problem is a UsageError naming the argument. */
 export function parseCliArgs(
@@ -47,6 +54,11 @@ export function parseCliArgs(
         'templates-file': { type: 'string' },
         'list-profiles': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        approval: { type: 'string' },
+        'auto-approve-under': { type: 'string' },
+        'max-cost-usd': { type: 'string' },
+        'max-output-tokens': { type: 'string' },
+        yes: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -109,19 +121,50 @@ export function parseCliArgs(
     );
   }
 
+  if (values.approval !== undefined && values['auto-approve-under'] !== undefined)
+    throw new UsageError('Use either --approval or --auto-approve-under, not both');
+  if (values.approval !== undefined && !['none', 'required'].includes(values.approval))
+    throw new UsageError(`--approval: must be none or required (got "${values.approval}")`);
+  const number = (flag: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag}: must be a number (got "${text}")`);
+    return value;
+  };
+  const autoApproveUnderUsd = number('--auto-approve-under', values['auto-approve-under']);
+  const maxCostUsd = number('--max-cost-usd', values['max-cost-usd']);
+  const maxOutputTokens = number('--max-output-tokens', values['max-output-tokens']);
+  const approval =
+    autoApproveUnderUsd !== undefined ? { autoApproveUnderUsd } : (values.approval as 'none' | 'required' | undefined);
+  const budget =
+    maxCostUsd !== undefined || maxOutputTokens !== undefined
+      ? {
+          ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+          ...(maxOutputTokens !== undefined ? { maxOutputTokens } : {}),
+        }
+      : undefined;
+
   const request = JobRequestSchema.safeParse({
     task: positionals[0],
     context,
     profile,
     ...(templates === undefined ? {} : { templates }),
+    ...(approval === undefined ? {} : { approval }),
+    ...(budget === undefined ? {} : { budget }),
   });
   if (!request.success) {
-    const problems = request.error.issues.map(
-      (issue) => `${issue.path.join('.') || 'request'}: ${issue.message}`,
-    );
+    const flags: Record<string, string> = {
+      'approval.autoApproveUnderUsd': '--auto-approve-under',
+      'budget.maxCostUsd': '--max-cost-usd',
+      'budget.maxOutputTokens': '--max-output-tokens',
+    };
+    const problems = request.error.issues.map((issue) => {
+      const path = issue.path.join('.');
+      return `${flags[path] ?? (path || 'request')}: ${issue.message}`;
+    });
     throw new UsageError(problems.join('; '));
   }
-  return { kind: 'run', request: request.data, json: values.json ?? false };
+  return { kind: 'run', request: request.data, json: values.json ?? false, yes: values.yes ?? false };
 }
 
 function parseContextJson(text: string, flag: string): unknown {

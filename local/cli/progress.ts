@@ -223,6 +223,16 @@ export class TtyProgressRenderer implements ProgressRenderer {
     if (first) this.draw([], now);
   }
 
+  /**
+   * Stops redrawing while something else writes to the terminal (the approval question); the next
+   * change draws below it instead of over it.
+   */
+  pause(): void {
+    this.stopTimer?.();
+    this.stopTimer = undefined;
+    this.drawnLines = 0;
+  }
+
   finish(state: ProgressState, now: number): void {
     this.stopTimer?.();
     this.stopTimer = undefined;

@@ -456,7 +456,19 @@ export class LocalOrchestrator {
    * Resolves with the job's view once its plan waits for a decision (AwaitApproval holds the token),
    * or undefined when the execution ends first.
    */
-  async approvalRequested(jobId: string, finished: Promise<unknown>, pollMs = 100): Promise<JobView | undefined> {
+  async approvalRequested(jobId: string, finished: Promise<unknown>, pollMs = 50): Promise<JobView | undefined> {
+    // Nothing to poll for until the execution enters AwaitApproval (most jobs never do).
+    const job = await this.repository.getJob(jobId);
+    if (job?.executionArn && this.stepFunctions.running().some((record) => record.executionArn === job.executionArn)) {
+      let entered = false;
+      for await (const event of this.stepFunctions.watch(job.executionArn)) {
+        if (event.type === 'StateEntered' && 'state' in event && event.state.name === 'AwaitApproval') {
+          entered = true;
+          break;
+        }
+      }
+      if (!entered) return undefined;
+    }
     let ended = false;
     void finished.then(() => (ended = true));
     while (!ended) {

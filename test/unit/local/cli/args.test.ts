@@ -9,9 +9,33 @@ describe('command-line arguments', () => {
       {
         kind: 'run',
         json: true,
+        yes: false,
         request: { task: 'Describe a bike lock', context: { audience: 'commuters' }, profile: 'research' },
       },
     );
+  });
+
+  it('takes the approval policy and the budget', () => {
+    expect(
+      parseCliArgs(['task', '--approval', 'required', '--max-cost-usd', '0.5', '--max-output-tokens', '20000', '--yes']),
+    ).toMatchObject({
+      yes: true,
+      request: { approval: 'required', budget: { maxCostUsd: 0.5, maxOutputTokens: 20_000 } },
+    });
+    expect(parseCliArgs(['task', '--auto-approve-under', '0.1'])).toMatchObject({
+      request: { approval: { autoApproveUnderUsd: 0.1 } },
+    });
+  });
+
+  it.each([
+    [['--approval', 'sometimes'], '--approval: must be none or required'],
+    [['--approval', 'required', '--auto-approve-under', '1'], 'either --approval or --auto-approve-under'],
+    [['--max-cost-usd', 'lots'], '--max-cost-usd: must be a number'],
+    [['--max-cost-usd=0'], '--max-cost-usd: must be more than 0'],
+    [['--max-output-tokens', '1.5'], '--max-output-tokens: must be a whole number'],
+  ])('refuses %j, naming the flag', (flags, message) => {
+    expect(() => parseCliArgs(['task', ...flags])).toThrow(UsageError);
+    expect(() => parseCliArgs(['task', ...flags])).toThrow(message);
   });
 
   it('reads the context from a file', () => {
