@@ -76,4 +76,30 @@ describe('npm start', () => {
     expect(badUsage.stderr).toMatch(/error: .*--profile/);
     expect(badUsage.stderr).toContain('Usage: npm start');
   }, 180_000); // four CLI processes, each synthesizing the whole app, on a busy 2-core machine
+
+  it('asks for approval only on a terminal: without one it exits 2 before starting, unless --yes approves', async () => {
+    const [refused, approved] = await Promise.all([
+      runCli(['Write a tagline for a bike shop', '--profile', 'marketing', '--approval', 'required'], {
+        LOCAL_DATA_DIR: path.join(dataDir, 'e'),
+      }),
+      runCli(
+        ['Write a tagline for a bike shop', '--profile', 'marketing', '--approval', 'required', '--yes', '--max-cost-usd', '2', '--json'],
+        { LOCAL_DATA_DIR: path.join(dataDir, 'f') },
+      ),
+    ]);
+
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('pass --yes to approve the plan without asking');
+    expect(refused.stderr).not.toContain('started');
+    expect(approved.code).toBe(0);
+    expect(approved.stderr).toMatch(/The plan of job \S+ waits for approval: \d subtasks/);
+    expect(approved.stderr).toMatch(/Estimate \(an upper bound[^)]*\): at most \$\d+\.\d\d/);
+    expect(approved.stderr).toContain('Approved (--yes)');
+    const view = JSON.parse(approved.stdout) as { status: string; approval: { comment: string }; budget: unknown };
+    expect(view).toMatchObject({
+      status: 'SUCCEEDED',
+      approval: { decision: 'approve', comment: 'Approved with --yes' },
+      budget: { maxCostUsd: 2, maxOutputTokens: null },
+    });
+  }, 180_000);
 });
