@@ -389,6 +389,80 @@ describe('idempotency', () => {
   });
 });
 
+describe('plan approval over HTTP', () => {
+  async function awaitingJob(): Promise<Reply> {
+    const created = await call('POST', '/jobs', {
+      body: { task, profile: 'marketing', approval: 'required', budget: { maxCostUsd: 3 } },
+    });
+    expect(created.status).toBe(202);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const reply = await call('GET', `/jobs/${String(created.body.jobId)}`);
+      const stored = await server.orchestrator.repository.getJob(String(created.body.jobId));
+      if (reply.body.status === 'AWAITING_APPROVAL' && stored?.approvalToken) return reply;
+      if (Date.now() > deadline) throw new Error(`Job still ${String(reply.body.status)}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('waits with its plan and estimate, never showing the token, and succeeds once approved', async () => {
+    const awaiting = await awaitingJob();
+    const jobId = String(awaiting.body.jobId);
+    const listed = await call('GET', '/jobs?status=AWAITING_APPROVAL');
+
+    expect(awaiting.body.estimate).toMatchObject({ costUsd: expect.any(Number) });
+    expect(JSON.stringify(awaiting.body)).not.toContain('local-task-token');
+    expect(JSON.stringify(listed.body)).not.toContain('local-task-token');
+    expect((listed.body.items as { jobId: string }[]).map((item) => item.jobId)).toContain(jobId);
+
+    const approved = await call('POST', `/jobs/${jobId}/approval`, { body: { decision: 'approve', comment: 'ok' } });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ jobId, status: 'RUNNING', approval: { decision: 'approve', comment: 'ok' } });
+    const finished = await waitForTerminal(jobId);
+    expect(finished.body.status).toBe('SUCCEEDED');
+  });
+
+  it('answers 409 when the job is not awaiting approval, 404 for an unknown job, 400 for a bad body', async () => {
+    const created = await call('POST', '/jobs', { body: { task } });
+    const jobId = String(created.body.jobId);
+    await waitForTerminal(jobId);
+
+    const notAwaiting = await call('POST', `/jobs/${jobId}/approval`, { body: { decision: 'approve' } });
+    const unknown = await call('POST', '/jobs/no-such-job-here/approval', { body: { decision: 'approve' } });
+    const bad = await call('POST', `/jobs/${jobId}/approval`, { body: { decision: 'maybe' } });
+    const trimOnReject = await call('POST', `/jobs/${jobId}/approval`, {
+      body: { decision: 'reject', subtasks: ['a'] },
+    });
+
+    expect(notAwaiting.status).toBe(409);
+    expect(notAwaiting.body.error?.code).toBe('JOB_NOT_AWAITING_APPROVAL');
+    expect(unknown.status).toBe(404);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.details?.[0]?.field).toBe('decision');
+    expect(trimOnReject.status).toBe(400);
+    expect(trimOnReject.body.error?.details?.[0]?.field).toBe('subtasks');
+  });
+
+  it('refuses a trim naming a subtask the plan lacks (the job keeps waiting), then takes a rejection', async () => {
+    const awaiting = await awaitingJob();
+    const jobId = String(awaiting.body.jobId);
+    const stored = await server.orchestrator.repository.getJob(jobId);
+    const [first] = stored?.plan?.subtasks ?? [];
+    if (!first) throw new Error('expected a subtask');
+    const rejected = await call('POST', `/jobs/${jobId}/approval`, {
+      body: { decision: 'approve', subtasks: [first.id, 'not-a-subtask'] },
+    });
+
+    expect(rejected.status).toBe(400);
+    expect(rejected.body.error?.message).toContain('not in the plan: not-a-subtask');
+    const stillWaiting = await call('GET', `/jobs/${jobId}`);
+    expect(stillWaiting.body.status).toBe('AWAITING_APPROVAL');
+    const rejectedPlan = await call('POST', `/jobs/${jobId}/approval`, { body: { decision: 'reject' } });
+    expect(rejectedPlan.status).toBe(200);
+    expect(rejectedPlan.body).toMatchObject({ status: 'CANCELLED', error: { name: 'PlanRejected' } });
+  });
+});
+
 describe('cancelling', () => {
   it('stops the execution and ends the job CANCELLED; cancelling again is a 409', async () => {
     server.orchestrator.simulatedModel?.setLatency({ worker: 5_000 });
