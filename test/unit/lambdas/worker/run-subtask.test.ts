@@ -1,5 +1,6 @@
 import { runSubtask } from '../../../../lambdas/worker/run-subtask';
 import {
+  BudgetExceeded,
   DependencyFailed,
   EmptyModelOutput,
   ModelCapacityExceeded,
@@ -279,5 +280,65 @@ describe('running a subtask', () => {
     expect(stored?.subtasks.find((subtask) => subtask.id === 'technical')?.output).toBe(huge);
     // The dependent worker got the whole output as its input.
     expect(messageText(model.requests[1]?.messages[0])).toContain(huge);
+  });
+});
+
+describe('running a subtask under a budget', () => {
+  async function budgetedJob(budget: { maxCostUsd?: number; maxOutputTokens?: number }, ids: string[]) {
+    const jobId = `worker-budget-${++jobCounter}`;
+    await table.repository.createJob({
+      jobId,
+      status: 'QUEUED',
+      task: 'Launch copy for a bike lock',
+      context: {},
+      profile: 'research',
+      budget,
+    });
+    await table.repository.savePlan(
+      jobId,
+      planWith(ids),
+      [ids],
+      priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
+      1,
+    );
+    return jobId;
+  }
+
+  it('fails with BudgetExceeded before any model call when its worst case does not fit, counting no attempt', async () => {
+    const jobId = await budgetedJob({ maxOutputTokens: 499 }, ['technical', 'lifestyle']);
+    const model = new ScriptedModel(['never']);
+
+    await expect(runSubtask({ jobId, subtaskId: 'technical' }, deps(model))).rejects.toThrow(BudgetExceeded);
+
+    expect(model.requests).toHaveLength(0);
+    const subtask = await table.repository.getSubtask(jobId, 'technical');
+    expect(subtask).toMatchObject({ status: 'PENDING', attempts: 0 });
+  });
+
+  it('never lets workers started at once commit more than the budget: the ones that do not fit make no call', async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    // Each worker may write 500 output tokens: two fit under 1200, a third does not.
+    const jobId = await budgetedJob({ maxOutputTokens: 1200, maxCostUsd: 1 }, ids);
+    const model = new ScriptedModel(['Copy']);
+
+    const results = await Promise.allSettled(ids.map((subtaskId) => runSubtask({ jobId, subtaskId }, deps(model))));
+
+    const over = results.filter((result) => result.status === 'rejected');
+    expect(over.every((result) => (result as PromiseRejectedResult).reason instanceof BudgetExceeded)).toBe(true);
+    // The scripted model answers 50 output tokens, so what is given back lets more in, never past the ceiling.
+    expect(model.requests.length).toBeGreaterThanOrEqual(2);
+    const job = await table.repository.getJob(jobId);
+    expect(job?.budgetCommittedOutputTokens).toBe(50 * model.requests.length);
+    expect(job?.budgetCommittedOutputTokens ?? 0).toBeLessThanOrEqual(1200);
+  });
+
+  it('gives back the worst case held for a call the provider did not bill', async () => {
+    const jobId = await budgetedJob({ maxCostUsd: 1 }, ['technical']);
+
+    await expect(
+      runSubtask({ jobId, subtaskId: 'technical' }, deps(new ScriptedModel([new ModelOverloaded('529')]))),
+    ).rejects.toThrow(ModelOverloaded);
+
+    expect((await table.repository.getJob(jobId))?.budgetCommittedMicroUsd).toBe(0);
   });
 });

@@ -74,4 +74,31 @@ describe('the job view', () => {
       costUsd: 0,
     });
   });
+
+  it('has no estimate, budget or approval until there are some', () => {
+    expect(view).toMatchObject({ estimate: null, budget: null, approval: null });
+  });
+
+  it('shows the estimate, the ceilings and the decision, but never the task token', () => {
+    const waiting = toJobView({
+      job: {
+        ...job,
+        status: 'RUNNING',
+        budget: { maxCostUsd: 0.5 },
+        estimate: { costUsd: 0.31, inputTokens: 9_000, outputTokens: 18_000 },
+        approvalDecision: { decision: 'approve', comment: null, at: '2026-11-28T08:00:03.000Z', by: 'person' },
+        approvalToken: 'local-task-token:orchestrator:00000000-0000-0000-0000-000000000000',
+        budgetCommittedMicroUsd: 123,
+      },
+      subtasks: [],
+    });
+
+    expect(waiting).toMatchObject({
+      estimate: { costUsd: 0.31, inputTokens: 9_000, outputTokens: 18_000 },
+      budget: { maxCostUsd: 0.5, maxOutputTokens: null },
+      approval: { decision: 'approve', comment: null, by: 'person', subtasks: null },
+    });
+    expect(JSON.stringify(waiting)).not.toContain('local-task-token');
+    expect(JSON.stringify(waiting)).not.toContain('budgetCommitted');
+  });
 });
