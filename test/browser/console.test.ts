@@ -195,6 +195,53 @@ describe('the local execution console', () => {
   );
 
   it(
+    'shows a job awaiting approval with its plan and estimate, and approves or rejects it with a button',
+    async () => {
+      const awaiting = async () => {
+        const { jobId } = await api<{ jobId: string }>('POST', '/jobs', {
+          task: 'Write a product description for a new eco-friendly water bottle',
+          profile: 'marketing',
+          approval: 'required',
+        });
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const view = await api<JobView>('GET', `/jobs/${jobId}`);
+          const stored = await server.orchestrator.repository.getJob(jobId);
+          if (view.status === 'AWAITING_APPROVAL' && stored?.approvalToken) return view;
+          if (Date.now() > deadline) throw new Error(`Job ${jobId} still ${view.status}`);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      };
+      const [toApprove, toReject] = await Promise.all([awaiting(), awaiting()]);
+
+      const page = await openPage(toApprove.consoleUrl ?? '');
+      await page.locator('#approval').waitFor();
+      await expect(page.locator('#approval-plan li').count()).resolves.toBe(toApprove.plan?.subtasks.length);
+      await expect(page.locator('#approval-estimate').textContent()).resolves.toMatch(/at most \$\d+\.\d\d/);
+      expect(await stateStatus(page, 'AwaitApproval')).toBe('in-progress');
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'execution-awaiting-approval.png'), fullPage: true });
+      await page.locator('#approval-comment').fill('Ship it');
+      await page.locator('#approve-plan').click();
+      await page.locator('#execution-status [data-status="SUCCEEDED"]').waitFor();
+      const approved = await api<JobView>('GET', `/jobs/${toApprove.jobId}`);
+      expect(approved).toMatchObject({ status: 'SUCCEEDED', approval: { decision: 'approve', comment: 'Ship it' } });
+      expect(await page.locator('#approval').count()).toBe(0);
+      expect(problemsOf(page)).toEqual([]);
+
+      await page.goto(toReject.consoleUrl ?? '');
+      await page.locator('#reject-plan').click();
+      await page.locator('#execution-status [data-status="SUCCEEDED"]').waitFor();
+      const rejected = await api<JobView>('GET', `/jobs/${toReject.jobId}`);
+      expect(rejected).toMatchObject({ status: 'CANCELLED', error: { name: 'PlanRejected' } });
+      expect(rejected.subtasks.every((subtask) => subtask.usage.costUsd === 0)).toBe(true);
+      expect(await stateStatus(page, 'Rejected')).toBe('succeeded');
+      expect(problemsOf(page)).toEqual([]);
+      await page.close();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'updates a running execution and the list without a reload',
     async () => {
       server.orchestrator.simulatedModel?.setLatency({ plan: 800, worker: 1_200, synthesis: 800 });

@@ -47,6 +47,25 @@ async function jobsApi(path) {
   return body;
 }
 
+/** POST on the jobs API; throws with the API's message on an error status. */
+async function jobsApiPost(path, body) {
+  const response = await fetch(`${config.apiBase}${path}`, {
+    method: 'POST',
+    headers: { 'x-api-key': config.apiKey, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const reply = await response.json();
+  if (!response.ok) throw new Error(reply.error?.message ?? `POST ${path}: ${response.status}`);
+  return reply;
+}
+
+/** "$0.12": USD rounded up to the cent (to a hundredth of a cent below one). */
+function usd(amount) {
+  return amount >= 0.01
+    ? `$${(Math.ceil(amount * 100) / 100).toFixed(2)}`
+    : `$${(Math.ceil(amount * 10_000) / 10_000).toFixed(4)}`;
+}
+
 // ---------- small helpers ----------
 
 function h(tag, attributes = {}, ...children) {
@@ -709,6 +728,71 @@ async function executionPage(executionArn) {
     );
   }
 
+  /** The decision form of a job awaiting approval: kept across polls so a comment being typed stays. */
+  let approvalForm;
+  function approvalPanel(job) {
+    if (job.status !== 'AWAITING_APPROVAL') {
+      approvalForm = undefined;
+      return null;
+    }
+    if (approvalForm?.dataset.jobId === job.jobId) return approvalForm;
+    const comment = h('input', { id: 'approval-comment', type: 'text', placeholder: 'Comment (optional)' });
+    const message = h('p', { id: 'approval-message', class: 'muted' });
+    const decide = (decision) => async () => {
+      for (const button of approvalForm.querySelectorAll('button')) button.disabled = true;
+      message.textContent = decision === 'approve' ? 'Approving…' : 'Rejecting…';
+      try {
+        const view = await jobsApiPost(`/jobs/${encodeURIComponent(job.jobId)}/approval`, {
+          decision,
+          ...(comment.value.trim() ? { comment: comment.value.trim() } : {}),
+        });
+        message.textContent = `${decision === 'approve' ? 'Approved' : 'Rejected'}: the job is ${view.status}.`;
+      } catch (error) {
+        message.textContent = error instanceof Error ? error.message : String(error);
+        message.className = 'error-text';
+        for (const button of approvalForm.querySelectorAll('button')) button.disabled = false;
+      }
+    };
+    const approve = h('button', { id: 'approve-plan', type: 'button' }, 'Approve');
+    const reject = h('button', { id: 'reject-plan', type: 'button', class: 'secondary' }, 'Reject');
+    approve.addEventListener('click', decide('approve'));
+    reject.addEventListener('click', decide('reject'));
+    const estimate = job.estimate;
+    approvalForm = h(
+      'div',
+      { id: 'approval', class: 'approval', 'data-job-id': job.jobId },
+      h('h3', {}, 'The plan waits for approval'),
+      h(
+        'ol',
+        { id: 'approval-plan' },
+        (job.plan?.subtasks ?? []).map((subtask) =>
+          h(
+            'li',
+            {},
+            h('strong', {}, subtask.title),
+            ' ',
+            h(
+              'span',
+              { class: 'muted' },
+              `(${subtask.id}${subtask.dependsOn.length ? ` · after ${subtask.dependsOn.join(', ')}` : ''})`,
+            ),
+          ),
+        ),
+      ),
+      estimate
+        ? h(
+            'p',
+            { id: 'approval-estimate' },
+            `Estimate: at most ${usd(estimate.costUsd)} · ${estimate.inputTokens} input / ${estimate.outputTokens} output tokens (every call's prompt and max_tokens at the price table)`,
+          )
+        : null,
+      comment,
+      h('div', { class: 'buttons' }, approve, reject),
+      message,
+    );
+    return approvalForm;
+  }
+
   function renderJob() {
     const job = latest.job;
     if (!job) {
@@ -739,6 +823,23 @@ async function executionPage(executionArn) {
         `${usage.inputTokens} input / ${usage.outputTokens} output tokens · est. $${usage.costUsd.toFixed(4)} · profile ${job.profile}`,
       ),
       job.error ? h('p', { class: 'error-text' }, `${job.error.name}: ${job.error.message}`) : null,
+      job.estimate || job.budget || job.approval
+        ? h(
+            'p',
+            { class: 'muted', id: 'job-budget' },
+            [
+              job.estimate ? `estimate at most ${usd(job.estimate.costUsd)}` : null,
+              job.budget?.maxCostUsd != null ? `budget $${job.budget.maxCostUsd}` : null,
+              job.budget?.maxOutputTokens != null ? `${job.budget.maxOutputTokens} output tokens at most` : null,
+              job.approval
+                ? `${job.approval.decision === 'approve' ? 'approved' : 'rejected'}${job.approval.by === 'auto' ? ' automatically' : ''}${job.approval.comment ? `: ${job.approval.comment}` : ''}`
+                : null,
+            ]
+              .filter(Boolean)
+              .join(' · '),
+          )
+        : null,
+      approvalPanel(job),
       h('div', {}, h('strong', {}, 'Task'), h('pre', {}, job.task)),
       job.plan
         ? fold(
