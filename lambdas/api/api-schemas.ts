@@ -209,6 +209,7 @@ export const BatchRunViewSchema = z.object({
   trigger: z.string(),
   itemCount: z.number().int(),
   counts: Counts,
+  awaitingApproval: z.number().int().describe("Items whose job's plan waits for approval now"),
   items: z.array(
     z.object({
       index: z.number().int(),
@@ -225,7 +226,7 @@ export const BatchRunViewSchema = z.object({
 });
 
 export const BatchRunListSchema = z.object({
-  items: z.array(BatchRunViewSchema.omit({ items: true })),
+  items: z.array(BatchRunViewSchema.omit({ items: true, awaitingApproval: true })),
   nextToken: z.string().optional(),
 });
 export type BatchRunList = z.infer<typeof BatchRunListSchema>;

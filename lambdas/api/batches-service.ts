@@ -19,6 +19,8 @@ export interface BatchesServiceDependencies {
   batches: Pick<BatchRepository, 'createRun' | 'finishRun' | 'getRunWithItems' | 'listRuns'>;
   /** Starts the batch state machine. */
   executions: Pick<ExecutionStarter, 'start'>;
+  /** Reads a job's current status, so a running batch can say how many of its items await approval. */
+  jobStatus?: (jobId: string) => Promise<string | undefined>;
   /** The batch definitions a run may name (read once per container). */
   definitions: () => readonly BatchDefinition[];
   /**
@@ -133,7 +135,7 @@ export class BatchesService {
       throw new HttpError(404, 'BATCH_RUN_NOT_FOUND', `runId: no batch run ${runId}`, [
         { field: 'runId', message: 'no such batch run' },
       ]);
-    return toBatchRunView(stored);
+    return toBatchRunView(stored, await unfinishedJobStatuses(stored, this.deps.jobStatus));
   }
 
   async listBatches(query: ListBatchesQuery): Promise<BatchRunList> {
@@ -144,4 +146,19 @@ export class BatchesService {
       ...(page.cursor ? { nextToken: encodeToken(page.cursor) } : {}),
     };
   }
+}
+
+/** The current status of the jobs of a running batch's unfinished items. */
+export async function unfinishedJobStatuses(
+  stored: { run: { status: string }; items: readonly { jobId: string; status: string }[] },
+  jobStatus: ((jobId: string) => Promise<string | undefined>) | undefined,
+): Promise<Map<string, string>> {
+  const statuses = new Map<string, string>();
+  if (!jobStatus || stored.run.status !== 'RUNNING') return statuses;
+  const unfinished = stored.items.filter((item) => item.status === 'PENDING' || item.status === 'RUNNING');
+  for (const item of unfinished) {
+    const status = await jobStatus(item.jobId);
+    if (status) statuses.set(item.jobId, status);
+  }
+  return statuses;
 }

@@ -46,8 +46,9 @@ export function createHandler(rawEnv: Env): ApiHandler {
     ...(env.SFN_ENDPOINT ? { endpoint: env.SFN_ENDPOINT, credentials: localCredentials(env) } : {}),
   });
   tracer.captureAWSv3Client(sfn);
+  const jobs = new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS);
   const service = new JobsService({
-    repository: new JobRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
+    repository: jobs,
     idempotency: new IdempotencyStore(documents, env.TABLE_NAME),
     executions: sfnExecutionStarter(sfn, env.STATE_MACHINE_ARN),
     taskTokens: sfnTaskTokens(sfn),
@@ -58,6 +59,7 @@ export function createHandler(rawEnv: Env): ApiHandler {
   const batches = new BatchesService({
     batches: new BatchRepository(documents, env.TABLE_NAME, env.JOB_TTL_DAYS),
     executions: sfnExecutionStarter(sfn, env.BATCH_STATE_MACHINE_ARN),
+    jobStatus: async (jobId) => (await jobs.getJob(jobId))?.status,
     definitions: () => (definitions ??= loadBatchDefinitions(path.resolve(env.BATCHES_DIR))),
     ...(env.BATCH_MAX_ITEMS ? { maxItems: env.BATCH_MAX_ITEMS } : {}),
   });

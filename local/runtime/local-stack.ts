@@ -22,6 +22,7 @@ import {
   TERMINAL_JOB_STATUSES,
 } from '../../lambdas/shared/domain/schemas';
 import { JobsService } from '../../lambdas/api/jobs-service';
+import { unfinishedJobStatuses } from '../../lambdas/api/batches-service';
 import { IdempotencyStore } from '../../lambdas/api/idempotency';
 import type { ApprovalBody } from '../../lambdas/api/api-schemas';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -480,9 +481,25 @@ export class LocalOrchestrator {
     return undefined;
   }
 
+  /** `approvalRequested` for a job started elsewhere (a batch item): polls until it waits or ends. */
+  async approvalRequestedById(jobId: string, timeoutMs = 60_000, pollMs = 50): Promise<JobView | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const job = await this.repository.getJob(jobId);
+      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined) return this.getJobView(jobId);
+      if (job && TERMINAL_JOB_STATUSES.includes(job.status)) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
+    }
+    return undefined;
+  }
+
   async getBatchRunView(runId: string): Promise<BatchRunView | undefined> {
     const stored = await this.batches.getRunWithItems(runId);
-    return stored ? toBatchRunView(stored) : undefined;
+    if (!stored) return undefined;
+    return toBatchRunView(
+      stored,
+      await unfinishedJobStatuses(stored, async (jobId) => (await this.repository.getJob(jobId))?.status),
+    );
   }
 
   async getJobView(jobId: string): Promise<JobView | undefined> {

@@ -179,7 +179,7 @@ export class LocalTaskTokens {
 export function waitForTaskTokenIntegration(
   tokens: LocalTaskTokens,
   start: (input: unknown) => Promise<unknown>,
-  state: { TimeoutSeconds?: unknown; HeartbeatSeconds?: unknown },
+  state: Readonly<Record<string, unknown>>,
 ) {
   const seconds = (value: unknown) => (typeof value === 'number' ? value : undefined);
   return async (input: unknown): Promise<unknown> => {

@@ -1,6 +1,7 @@
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
 import type { JobView } from '../../lambdas/shared/views/job-view';
 import { HttpError } from '../../lambdas/api/http-error';
+import { batchJobId } from '../../lambdas/shared/domain/batch-schemas';
 
 /**
  * Plan review and budgets against the whole local stack: AwaitApproval's `.waitForTaskToken` emulated
@@ -188,6 +189,31 @@ describe('a job with a budget', () => {
     const stored = await orchestrator.repository.getJob(started.jobId);
     // Everything held for calls was given back but what they cost.
     expect(stored?.budgetCommittedOutputTokens).toBe(view.usage.outputTokens);
+  });
+});
+
+describe('a batch whose items carry approval and budgets', () => {
+  it('waits per item, shows how many await approval, and finishes once they are decided', async () => {
+    const batch = await orchestrator.startBatch({
+      batchName: 'reviewed',
+      items: [
+        { task: TASK, profile: 'marketing', approval: 'required' },
+        { task: 'Write a tagline for a bike shop', profile: 'marketing', budget: { maxCostUsd: 0.0005 } },
+      ],
+    });
+    const jobId = batchJobId(batch.runId, 0);
+    const awaiting = await orchestrator.approvalRequestedById(jobId);
+    let view = await orchestrator.getBatchRunView(batch.runId);
+    expect(awaiting?.status).toBe('AWAITING_APPROVAL');
+    expect(view?.awaitingApproval).toBe(1);
+
+    await orchestrator.decideApproval(jobId, { decision: 'approve' });
+    await batch.finished;
+
+    view = await orchestrator.getBatchRunView(batch.runId);
+    expect(view?.awaitingApproval).toBe(0);
+    expect(view?.items.map((item) => item.status)).toEqual(['SUCCEEDED', 'FAILED']);
+    expect(view?.items[1]?.error?.name).toBe('BudgetExceeded');
   });
 });
 

@@ -11,6 +11,8 @@ export interface BatchRunView {
   itemCount: number;
   /** Items by status; complete once the run has ended. */
   counts: BatchCounts;
+  /** Items whose job's plan waits for a person's approval now (0 once the run has ended). */
+  awaitingApproval: number;
   items: {
     index: number;
     jobId: string;
@@ -30,9 +32,20 @@ export function countByStatus(statuses: readonly string[]): BatchCounts {
   return counts;
 }
 
-export function toBatchRunView({ run, items }: BatchRunWithItems): BatchRunView {
+/**
+ * `jobStatuses`: the current status of the items' jobs that have not finished, by job id (the
+ * items record a job's status only once it has ended), so a run can say how many await approval.
+ */
+export function toBatchRunView(
+  { run, items }: BatchRunWithItems,
+  jobStatuses: ReadonlyMap<string, string> = new Map(),
+): BatchRunView {
   return {
     ...toBatchRunSummary(run),
+    awaitingApproval:
+      run.status === 'RUNNING'
+        ? items.filter((item) => jobStatuses.get(item.jobId) === 'AWAITING_APPROVAL').length
+        : 0,
     // While the run is going, count what the items say so far.
     counts: run.counts ?? countByStatus(items.map((item) => item.status)),
     items: items.map((item) => ({
@@ -46,7 +59,7 @@ export function toBatchRunView({ run, items }: BatchRunWithItems): BatchRunView 
 }
 
 /** A run without its items, for listings. */
-export function toBatchRunSummary(run: BatchRunRecord): Omit<BatchRunView, 'items'> {
+export function toBatchRunSummary(run: BatchRunRecord): Omit<BatchRunView, 'items' | 'awaitingApproval'> {
   return {
     runId: run.runId,
     batchName: run.batchName,

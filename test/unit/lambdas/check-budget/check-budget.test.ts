@@ -90,7 +90,7 @@ describe('checking the synthesis', () => {
       remainingMs: () => 60_000,
     });
 
-    expect(result.withinBudget).toBe(true);
+    expect(result).toMatchObject({ withinBudget: true });
     expect(exact).toBeLessThan(reserved);
     const job = await table.repository.getJob(jobId);
     expect(job?.status).toBe('PARTIAL');

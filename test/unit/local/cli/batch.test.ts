@@ -90,6 +90,7 @@ describe('batch progress', () => {
       batchName: 'demo',
       status: 'COMPLETED',
       trigger: 'cli',
+      awaitingApproval: 0,
       itemCount: 2,
       counts: { SUCCEEDED: 1, FAILED: 1 },
       items: [
