@@ -24,7 +24,11 @@ export const ApprovalBodySchema = z
   .strict()
   .superRefine((body, check) => {
     if (body.subtasks && body.decision !== 'approve')
-      check.addIssue({ code: 'custom', path: ['subtasks'], message: 'is only allowed with decision "approve"' });
+      check.addIssue({
+        code: 'custom',
+        path: ['subtasks'],
+        message: 'is only allowed with decision "approve"',
+      });
   });
 export type ApprovalBody = z.infer<typeof ApprovalBodySchema>;
 

@@ -211,7 +211,8 @@ export class JobsService {
     if (job.status !== 'AWAITING_APPROVAL' || !job.plan) throw notAwaiting(job.status);
 
     const plan = job.plan;
-    let trimmed: { plan: typeof plan; waves: string[][]; estimate: NonNullable<typeof job.estimate> } | undefined;
+    let trimmed:
+      { plan: typeof plan; waves: string[][]; estimate: NonNullable<typeof job.estimate> } | undefined;
     let removed: string[] = [];
     if (body.decision === 'approve' && body.subtasks) {
       const keep = new Set(body.subtasks);
@@ -228,7 +229,9 @@ export class JobsService {
         );
       if (broken.length > 0) {
         const message = `keeps subtasks whose dependencies are removed: ${broken.join(', ')}; keep those too or remove these`;
-        throw new HttpError(400, 'VALIDATION_FAILED', `subtasks: ${message}`, [{ field: 'subtasks', message }]);
+        throw new HttpError(400, 'VALIDATION_FAILED', `subtasks: ${message}`, [
+          { field: 'subtasks', message },
+        ]);
       }
       const kept = { ...plan, subtasks: plan.subtasks.filter((subtask) => keep.has(subtask.id)) };
       removed = plan.subtasks.filter((subtask) => !keep.has(subtask.id)).map((subtask) => subtask.id);
@@ -258,7 +261,9 @@ export class JobsService {
       comment: body.comment ?? null,
       at: new Date().toISOString(),
       by: 'person' as const,
-      ...(body.subtasks && body.decision === 'approve' ? { subtasks: trimmed?.plan.subtasks.map((s) => s.id) ?? [] } : {}),
+      ...(body.subtasks && body.decision === 'approve'
+        ? { subtasks: trimmed?.plan.subtasks.map((s) => s.id) ?? [] }
+        : {}),
     };
     const claimed = await this.deps.repository.decideApproval(jobId, decision, trimmed);
     if (!claimed) {
@@ -285,7 +290,10 @@ export class JobsService {
       const name = error instanceof Error ? error.name : '';
       if (!EXPIRED_TOKEN_ERRORS.has(name)) throw error;
       // The wait ended first (it timed out): the job ends as the timeout would have ended it.
-      const expired = { name: 'ApprovalTimedOut', message: `The approval wait had ended (${name}) when the decision came` };
+      const expired = {
+        name: 'ApprovalTimedOut',
+        message: `The approval wait had ended (${name}) when the decision came`,
+      };
       await this.deps.repository.failJob(jobId, expired);
       await this.deps.repository.failUnfinishedSubtasks(jobId, expired);
       throw new HttpError(409, 'APPROVAL_EXPIRED', `Job ${jobId}: ${expired.message}`);

@@ -22,7 +22,10 @@ export const CheckBudgetEventSchema = z.discriminatedUnion('check', [
 ]);
 export type CheckBudgetEvent = z.infer<typeof CheckBudgetEventSchema>;
 
-export type BudgetStore = Pick<JobRepository, 'changeBudgetLedger' | 'failSubtask' | 'getJob' | 'getJobWithSubtasks'>;
+export type BudgetStore = Pick<
+  JobRepository,
+  'changeBudgetLedger' | 'failSubtask' | 'getJob' | 'getJobWithSubtasks'
+>;
 
 export interface CheckBudgetDependencies {
   repository: BudgetStore;
@@ -67,14 +70,20 @@ async function budgetedJob(jobId: string, repository: BudgetStore) {
 
 const rolesOf = (job: JobRecord, roles: JobRoles): JobRoles => {
   const profile = profileNamed(job.profile);
-  return { worker: roleFor(profile, 'worker', roles.worker), synthesis: roleFor(profile, 'synthesis', roles.synthesis) };
+  return {
+    worker: roleFor(profile, 'worker', roles.worker),
+    synthesis: roleFor(profile, 'synthesis', roles.synthesis),
+  };
 };
 
 /**
  * Before the first worker: holds the synthesis's worst case (every subtask's output at its
  * `max_tokens`), so the workers can never spend what the synthesis needs. Safe to retry.
  */
-async function reserveSynthesis(jobId: string, deps: CheckBudgetDependencies): Promise<SynthesisBudgetResult> {
+async function reserveSynthesis(
+  jobId: string,
+  deps: CheckBudgetDependencies,
+): Promise<SynthesisBudgetResult> {
   const { job, plan, budget } = await budgetedJob(jobId, deps.repository);
   if (!budget) return { jobId, withinBudget: true, reason: null };
   if (job.synthesisHoldMicroUsd !== undefined) return { jobId, withinBudget: true, reason: null };
@@ -119,7 +128,8 @@ async function checkWave(
   for (const subtaskId of event.subtaskIds) {
     const subtask = plan.subtasks.find((candidate) => candidate.id === subtaskId);
     const record = byId.get(subtaskId);
-    if (!subtask || !record) throw new JobNotFound(`Subtask ${subtaskId} of job ${event.jobId} does not exist`);
+    if (!subtask || !record)
+      throw new JobNotFound(`Subtask ${subtaskId} of job ${event.jobId} does not exist`);
     const dependencies = subtask.dependsOn.map((id) => byId.get(id));
     const runnable = dependencies.every((dependency) => dependency?.status === 'SUCCEEDED');
     if (record.status === 'SUCCEEDED' || !runnable) {

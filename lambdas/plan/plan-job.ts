@@ -1,4 +1,10 @@
-import { BudgetExceeded, InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/domain/errors';
+import {
+  BudgetExceeded,
+  InvalidPlan,
+  JobNotFound,
+  ModelRefused,
+  refusalDetail,
+} from '../shared/domain/errors';
 import {
   type ApprovalPolicy,
   type Budget,
@@ -136,7 +142,11 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
           );
         }
         throw new BudgetExceeded(
-          overBudgetMessage(attempt === 1 ? 'the planning call' : `planning repair attempt ${attempt - 1}`, call, budget),
+          overBudgetMessage(
+            attempt === 1 ? 'the planning call' : `planning repair attempt ${attempt - 1}`,
+            call,
+            budget,
+          ),
         );
       }
     }

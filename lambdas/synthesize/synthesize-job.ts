@@ -21,7 +21,11 @@ export interface SynthesisSettings {
 export interface SynthesisDependencies {
   repository: Pick<
     JobRepository,
-    'changeBudgetLedger' | 'completeJob' | 'getJobWithSubtasks' | 'recordFailedSynthesisUsage' | 'setJobStatus'
+    | 'changeBudgetLedger'
+    | 'completeJob'
+    | 'getJobWithSubtasks'
+    | 'recordFailedSynthesisUsage'
+    | 'setJobStatus'
   >;
   model: ModelGateway;
   settings: SynthesisSettings;

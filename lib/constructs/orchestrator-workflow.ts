@@ -354,7 +354,8 @@ export class OrchestratorWorkflow extends Construct {
       { check: 'synthesis' },
     );
     const overBudget = new sfn.Pass(this, 'OverBudget', {
-      comment: 'The budget cannot cover the synthesis: the job fails with BudgetExceeded, keeping what it has',
+      comment:
+        'The budget cannot cover the synthesis: the job fails with BudgetExceeded, keeping what it has',
       parameters: { Error: 'BudgetExceeded', 'Cause.$': '$.budget.reason' },
       resultPath: '$.error',
     });
@@ -377,7 +378,8 @@ export class OrchestratorWorkflow extends Construct {
       resultPath: sfn.JsonPath.entirePayload,
       taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
     });
-    for (const step of [reserveSynthesis, checkSynthesisBudget, checkWaveBudget]) step.addRetry(BOOKKEEPING_RETRY);
+    for (const step of [reserveSynthesis, checkSynthesisBudget, checkWaveBudget])
+      step.addRetry(BOOKKEEPING_RETRY);
 
     const runSubtask = new tasks.LambdaInvoke(this, 'RunSubtask', {
       lambdaFunction: this.workerFunction,
@@ -510,7 +512,9 @@ export class OrchestratorWorkflow extends Construct {
       .otherwise(runWaves);
     awaitApproval.next(budgetSet);
     return plan.next(
-      new sfn.Choice(this, 'ApprovalNeeded', { comment: 'The plan waits for a person when the job asks for it' })
+      new sfn.Choice(this, 'ApprovalNeeded', {
+        comment: 'The plan waits for a person when the job asks for it',
+      })
         .when(sfn.Condition.booleanEquals('$.plan.awaitApproval', true), awaitApproval)
         .otherwise(budgetSet),
     );

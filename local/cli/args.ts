@@ -128,14 +128,17 @@ export function parseCliArgs(
   const number = (flag: string, text: string | undefined) => {
     if (text === undefined) return undefined;
     const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${flag}: must be a number (got "${text}")`);
+    if (text.trim() === '' || !Number.isFinite(value))
+      throw new UsageError(`${flag}: must be a number (got "${text}")`);
     return value;
   };
   const autoApproveUnderUsd = number('--auto-approve-under', values['auto-approve-under']);
   const maxCostUsd = number('--max-cost-usd', values['max-cost-usd']);
   const maxOutputTokens = number('--max-output-tokens', values['max-output-tokens']);
   const approval =
-    autoApproveUnderUsd !== undefined ? { autoApproveUnderUsd } : (values.approval as 'none' | 'required' | undefined);
+    autoApproveUnderUsd !== undefined
+      ? { autoApproveUnderUsd }
+      : (values.approval as 'none' | 'required' | undefined);
   const budget =
     maxCostUsd !== undefined || maxOutputTokens !== undefined
       ? {

@@ -75,9 +75,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const interactive = Boolean(process.stdin.isTTY && process.stderr.isTTY);
   const asks = command.request.approval !== undefined && command.request.approval !== 'none';
   if (asks && !interactive && !command.yes) {
-    log(
-      'error: --approval: there is no terminal to ask on; pass --yes to approve the plan without asking\n',
-    );
+    log('error: --approval: there is no terminal to ask on; pass --yes to approve the plan without asking\n');
     return EXIT.usage;
   }
 
@@ -92,7 +90,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     );
     const execution = await orchestrator.startJob(command.request);
     log(`Job ${execution.jobId} started (execution ${execution.executionArn})`);
-    const renderer = process.stderr.isTTY ? new TtyProgressRenderer(process.stderr) : new PlainProgressRenderer(log);
+    const renderer = process.stderr.isTTY
+      ? new TtyProgressRenderer(process.stderr)
+      : new PlainProgressRenderer(log);
     const approval = decideOnTerminal(orchestrator, execution, {
       yes: command.yes,
       interactive,
@@ -149,11 +149,16 @@ async function decideOnTerminal(
   for (const line of approvalSummary(awaiting)) options.log(line);
   if (options.yes) {
     options.log('Approved (--yes)');
-    await orchestrator.decideApproval(execution.jobId, { decision: 'approve', comment: 'Approved with --yes' });
+    await orchestrator.decideApproval(execution.jobId, {
+      decision: 'approve',
+      comment: 'Approved with --yes',
+    });
     return 'approved';
   }
   if (!options.interactive) {
-    options.log('error: the plan waits for approval and there is no terminal to ask on; pass --yes to approve it');
+    options.log(
+      'error: the plan waits for approval and there is no terminal to ask on; pass --yes to approve it',
+    );
     await orchestrator.decideApproval(execution.jobId, {
       decision: 'reject',
       comment: 'No terminal to ask on (npm start without --yes)',

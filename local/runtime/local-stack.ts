@@ -139,7 +139,13 @@ export interface LocalBatchExecution {
   finished: Promise<ExecutionRecord>;
 }
 
-const UNFINISHED_STATUSES: JobStatus[] = ['QUEUED', 'PLANNING', 'AWAITING_APPROVAL', 'RUNNING', 'SYNTHESIZING'];
+const UNFINISHED_STATUSES: JobStatus[] = [
+  'QUEUED',
+  'PLANNING',
+  'AWAITING_APPROVAL',
+  'RUNNING',
+  'SYNTHESIZING',
+];
 
 /**
  * The whole system on one machine: the state machines CDK synthesizes, run by aws-local-stepfunctions
@@ -438,7 +444,8 @@ export class LocalOrchestrator {
           this.stepFunctions
             .startExecution({ stateMachineArn: this.stateMachineArn, name, input })
             .then((record) => record.executionArn),
-        stop: async (executionArn, error, cause) => void (await this.stepFunctions.requestStop(executionArn, error, cause)),
+        stop: async (executionArn, error, cause) =>
+          void (await this.stepFunctions.requestStop(executionArn, error, cause)),
       },
       taskTokens: {
         succeed: async (token, output) => tokens.sendTaskSuccess(token, output),
@@ -457,10 +464,17 @@ export class LocalOrchestrator {
    * Resolves with the job's view once its plan waits for a decision (AwaitApproval holds the token),
    * or undefined when the execution ends first.
    */
-  async approvalRequested(jobId: string, finished: Promise<unknown>, pollMs = 50): Promise<JobView | undefined> {
+  async approvalRequested(
+    jobId: string,
+    finished: Promise<unknown>,
+    pollMs = 50,
+  ): Promise<JobView | undefined> {
     // Nothing to poll for until the execution enters AwaitApproval (most jobs never do).
     const job = await this.repository.getJob(jobId);
-    if (job?.executionArn && this.stepFunctions.running().some((record) => record.executionArn === job.executionArn)) {
+    if (
+      job?.executionArn &&
+      this.stepFunctions.running().some((record) => record.executionArn === job.executionArn)
+    ) {
       let entered = false;
       for await (const event of this.stepFunctions.watch(job.executionArn)) {
         if (event.type === 'StateEntered' && 'state' in event && event.state.name === 'AwaitApproval') {
@@ -474,7 +488,8 @@ export class LocalOrchestrator {
     void finished.then(() => (ended = true));
     while (!ended) {
       const job = await this.repository.getJob(jobId);
-      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined) return this.getJobView(jobId);
+      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined)
+        return this.getJobView(jobId);
       if (job && TERMINAL_JOB_STATUSES.includes(job.status)) return undefined;
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
@@ -486,7 +501,8 @@ export class LocalOrchestrator {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const job = await this.repository.getJob(jobId);
-      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined) return this.getJobView(jobId);
+      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined)
+        return this.getJobView(jobId);
       if (job && TERMINAL_JOB_STATUSES.includes(job.status)) return undefined;
       await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
@@ -819,7 +835,8 @@ export function withTaskTimeouts(
     if (!hasState(copy, name)) continue;
     const state = stateNamed(copy, name);
     state.TimeoutSeconds = seconds;
-    if (typeof state.HeartbeatSeconds === 'number' && state.HeartbeatSeconds >= seconds) delete state.HeartbeatSeconds;
+    if (typeof state.HeartbeatSeconds === 'number' && state.HeartbeatSeconds >= seconds)
+      delete state.HeartbeatSeconds;
   }
   return copy;
 }

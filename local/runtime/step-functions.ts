@@ -194,7 +194,9 @@ export class LocalStepFunctions {
     }
     // The definition is validated (asl-validator, about 0.1 s of CPU) by the first execution only.
     const stateMachine = new StateMachine(
-      withTaskTokenTimeouts(withInlineMapConcurrency(machine.definition)) as unknown as StateMachineDefinition,
+      withTaskTokenTimeouts(
+        withInlineMapConcurrency(machine.definition),
+      ) as unknown as StateMachineDefinition,
       {
         validationOptions: this.validated.has(machine) ? { noValidate: true } : { checkArn: false },
       },

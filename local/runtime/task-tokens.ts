@@ -77,10 +77,17 @@ export class LocalTaskTokens {
     started: () => Promise<unknown>,
   ): Promise<unknown> {
     const executionArn = this.minted.get(token);
-    if (!executionArn) throw new TaskFailure('States.Runtime', 'The task token was not minted by this execution');
+    if (!executionArn)
+      throw new TaskFailure('States.Runtime', 'The task token was not minted by this execution');
     this.minted.delete(token);
     const answered = new Promise<unknown>((resolve, reject) => {
-      const entry: Waiting = { executionArn, resolve, reject, heartbeatSeconds: options.heartbeatSeconds, timers: [] };
+      const entry: Waiting = {
+        executionArn,
+        resolve,
+        reject,
+        heartbeatSeconds: options.heartbeatSeconds,
+        timers: [],
+      };
       this.waiting.set(token, entry);
       if (options.timeoutSeconds !== undefined)
         entry.timers.push(
@@ -151,7 +158,8 @@ export class LocalTaskTokens {
     if (entry.heartbeatSeconds === undefined) return;
     if (entry.heartbeat) clearTimeout(entry.heartbeat);
     entry.heartbeat = setTimeout(
-      () => this.end(token, 'timed-out', new TaskFailure('States.HeartbeatTimeout', 'Task heartbeat timed out')),
+      () =>
+        this.end(token, 'timed-out', new TaskFailure('States.HeartbeatTimeout', 'Task heartbeat timed out')),
       entry.heartbeatSeconds * 1_000,
     );
   }
@@ -185,12 +193,18 @@ export function waitForTaskTokenIntegration(
   return async (input: unknown): Promise<unknown> => {
     const token = tokens.tokenIn(input);
     if (!token)
-      throw new TaskFailure('States.Runtime', 'A .waitForTaskToken Task must pass $$.Task.Token in its Parameters');
+      throw new TaskFailure(
+        'States.Runtime',
+        'A .waitForTaskToken Task must pass $$.Task.Token in its Parameters',
+      );
     const timeoutSeconds = seconds(state.TimeoutSeconds);
     const heartbeatSeconds = seconds(state.HeartbeatSeconds);
     return tokens.park(
       token,
-      { ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}), ...(heartbeatSeconds !== undefined ? { heartbeatSeconds } : {}) },
+      {
+        ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        ...(heartbeatSeconds !== undefined ? { heartbeatSeconds } : {}),
+      },
       () => start(input),
     );
   };

@@ -219,12 +219,18 @@ describe('the local execution console', () => {
       await expect(page.locator('#approval-plan li').count()).resolves.toBe(toApprove.plan?.subtasks.length);
       await expect(page.locator('#approval-estimate').textContent()).resolves.toMatch(/at most \$\d+\.\d\d/);
       expect(await stateStatus(page, 'AwaitApproval')).toBe('in-progress');
-      await page.screenshot({ path: path.join(SCREENSHOTS, 'execution-awaiting-approval.png'), fullPage: true });
+      await page.screenshot({
+        path: path.join(SCREENSHOTS, 'execution-awaiting-approval.png'),
+        fullPage: true,
+      });
       await page.locator('#approval-comment').fill('Ship it');
       await page.locator('#approve-plan').click();
       await page.locator('#execution-status [data-status="SUCCEEDED"]').waitFor();
       const approved = await api<JobView>('GET', `/jobs/${toApprove.jobId}`);
-      expect(approved).toMatchObject({ status: 'SUCCEEDED', approval: { decision: 'approve', comment: 'Ship it' } });
+      expect(approved).toMatchObject({
+        status: 'SUCCEEDED',
+        approval: { decision: 'approve', comment: 'Ship it' },
+      });
       expect(await page.locator('#approval').count()).toBe(0);
       expect(problemsOf(page)).toEqual([]);
 

@@ -83,7 +83,17 @@ describe('npm start', () => {
         LOCAL_DATA_DIR: path.join(dataDir, 'e'),
       }),
       runCli(
-        ['Write a tagline for a bike shop', '--profile', 'marketing', '--approval', 'required', '--yes', '--max-cost-usd', '2', '--json'],
+        [
+          'Write a tagline for a bike shop',
+          '--profile',
+          'marketing',
+          '--approval',
+          'required',
+          '--yes',
+          '--max-cost-usd',
+          '2',
+          '--json',
+        ],
         { LOCAL_DATA_DIR: path.join(dataDir, 'f') },
       ),
     ]);
@@ -95,7 +105,11 @@ describe('npm start', () => {
     expect(approved.stderr).toMatch(/The plan of job \S+ waits for approval: \d subtasks/);
     expect(approved.stderr).toMatch(/Estimate \(an upper bound[^)]*\): at most \$\d+\.\d\d/);
     expect(approved.stderr).toContain('Approved (--yes)');
-    const view = JSON.parse(approved.stdout) as { status: string; approval: { comment: string }; budget: unknown };
+    const view = JSON.parse(approved.stdout) as {
+      status: string;
+      approval: { comment: string };
+      budget: unknown;
+    };
     expect(view).toMatchObject({
       status: 'SUCCEEDED',
       approval: { decision: 'approve', comment: 'Approved with --yes' },

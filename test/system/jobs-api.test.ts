@@ -415,9 +415,15 @@ describe('plan approval over HTTP', () => {
     expect(JSON.stringify(listed.body)).not.toContain('local-task-token');
     expect((listed.body.items as { jobId: string }[]).map((item) => item.jobId)).toContain(jobId);
 
-    const approved = await call('POST', `/jobs/${jobId}/approval`, { body: { decision: 'approve', comment: 'ok' } });
+    const approved = await call('POST', `/jobs/${jobId}/approval`, {
+      body: { decision: 'approve', comment: 'ok' },
+    });
     expect(approved.status).toBe(200);
-    expect(approved.body).toMatchObject({ jobId, status: 'RUNNING', approval: { decision: 'approve', comment: 'ok' } });
+    expect(approved.body).toMatchObject({
+      jobId,
+      status: 'RUNNING',
+      approval: { decision: 'approve', comment: 'ok' },
+    });
     const finished = await waitForTerminal(jobId);
     expect(finished.body.status).toBe('SUCCEEDED');
   });

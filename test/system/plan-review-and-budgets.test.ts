@@ -23,7 +23,12 @@ const workerCalls = () => orchestrator.simulatedModel?.stats().byRole.worker ?? 
 const modelCalls = () => orchestrator.simulatedModel?.stats().total ?? 0;
 
 async function startAwaiting(extra: Record<string, unknown> = {}) {
-  const started = await orchestrator.startJob({ task: TASK, profile: 'marketing', approval: 'required', ...extra });
+  const started = await orchestrator.startJob({
+    task: TASK,
+    profile: 'marketing',
+    approval: 'required',
+    ...extra,
+  });
   const awaiting = await orchestrator.approvalRequested(started.jobId, started.finished);
   if (!awaiting) throw new Error(`job ${started.jobId} ended without asking for approval`);
   return { started, awaiting };
@@ -36,7 +41,11 @@ async function viewOf(jobId: string): Promise<JobView> {
 }
 
 const statesEntered = (events: readonly { type: string }[]) =>
-  events.flatMap((event) => (event.type === 'StateEntered' && 'state' in event ? [(event as { state: { name: string } }).state.name] : []));
+  events.flatMap((event) =>
+    event.type === 'StateEntered' && 'state' in event
+      ? [(event as { state: { name: string } }).state.name]
+      : [],
+  );
 
 describe('a job that asks for approval', () => {
   it('waits in AwaitApproval with its plan and estimate and no worker call made, then runs once approved', async () => {
@@ -52,7 +61,10 @@ describe('a job that asks for approval', () => {
     expect(stored?.approvalToken).toMatch(/^local-task-token:/);
     expect(JSON.stringify(awaiting)).not.toContain(stored?.approvalToken);
 
-    const decided = await orchestrator.decideApproval(started.jobId, { decision: 'approve', comment: 'Looks right' });
+    const decided = await orchestrator.decideApproval(started.jobId, {
+      decision: 'approve',
+      comment: 'Looks right',
+    });
     expect(decided.status).toBe('RUNNING');
     expect(decided.approval).toMatchObject({ decision: 'approve', comment: 'Looks right', by: 'person' });
     const execution = await started.finished;
@@ -78,7 +90,9 @@ describe('a job that asks for approval', () => {
     expect(view.status).toBe('CANCELLED');
     expect(view.error).toEqual({ name: 'PlanRejected', message: 'The plan was rejected: Too broad' });
     expect(view.approval).toMatchObject({ decision: 'reject', comment: 'Too broad' });
-    expect(view.subtasks.every((subtask) => subtask.status === 'FAILED' && subtask.error?.name === 'PlanRejected')).toBe(true);
+    expect(
+      view.subtasks.every((subtask) => subtask.status === 'FAILED' && subtask.error?.name === 'PlanRejected'),
+    ).toBe(true);
     expect(workerCalls()).toBe(workersBefore);
   });
 
@@ -105,15 +119,23 @@ describe('a job that asks for approval', () => {
       statusCode: 409,
       code: 'JOB_NOT_AWAITING_APPROVAL',
     });
-    await expect(orchestrator.decideApproval('no-such-job-000', { decision: 'approve' })).rejects.toBeInstanceOf(HttpError);
-    await expect(orchestrator.decideApproval('no-such-job-000', { decision: 'approve' })).rejects.toMatchObject({
+    await expect(
+      orchestrator.decideApproval('no-such-job-000', { decision: 'approve' }),
+    ).rejects.toBeInstanceOf(HttpError);
+    await expect(
+      orchestrator.decideApproval('no-such-job-000', { decision: 'approve' }),
+    ).rejects.toMatchObject({
       statusCode: 404,
     });
     await started.finished;
   });
 
   it('approves on its own when the estimate is under autoApproveUnderUsd', async () => {
-    const started = await orchestrator.startJob({ task: TASK, profile: 'marketing', approval: { autoApproveUnderUsd: 10 } });
+    const started = await orchestrator.startJob({
+      task: TASK,
+      profile: 'marketing',
+      approval: { autoApproveUnderUsd: 10 },
+    });
     const execution = await started.finished;
 
     const view = await viewOf(started.jobId);
@@ -126,7 +148,11 @@ describe('a job that asks for approval', () => {
 describe('a job with a budget', () => {
   it('ends FAILED with BudgetExceeded and no model call when even the plan cannot be afforded', async () => {
     const before = modelCalls();
-    const started = await orchestrator.startJob({ task: TASK, profile: 'marketing', budget: { maxCostUsd: 0.0005 } });
+    const started = await orchestrator.startJob({
+      task: TASK,
+      profile: 'marketing',
+      budget: { maxCostUsd: 0.0005 },
+    });
     await started.finished;
 
     const view = await viewOf(started.jobId);
@@ -139,13 +165,19 @@ describe('a job with a budget', () => {
   it('stops at OverBudget before any worker when the synthesis cannot be reserved, keeping the plan', async () => {
     const workersBefore = workerCalls();
     // Enough for the planning call's worst case, not for it and the synthesis's as well.
-    const started = await orchestrator.startJob({ task: TASK, profile: 'marketing', budget: { maxCostUsd: 0.09 } });
+    const started = await orchestrator.startJob({
+      task: TASK,
+      profile: 'marketing',
+      budget: { maxCostUsd: 0.09 },
+    });
     const execution = await started.finished;
 
     const view = await viewOf(started.jobId);
     expect(view.status).toBe('FAILED');
     expect(view.error?.name).toBe('BudgetExceeded');
-    expect(statesEntered(execution.events)).toEqual(expect.arrayContaining(['ReserveSynthesis', 'OverBudget', 'MarkFailed']));
+    expect(statesEntered(execution.events)).toEqual(
+      expect.arrayContaining(['ReserveSynthesis', 'OverBudget', 'MarkFailed']),
+    );
     expect(view.plan).not.toBeNull();
     expect(workerCalls()).toBe(workersBefore);
     expect(view.usage.costUsd).toBeLessThanOrEqual(0.09);
@@ -162,7 +194,11 @@ describe('a job with a budget', () => {
     const ceiling = Math.round((estimate - 0.012) * 10_000) / 10_000;
     const workersBefore = workerCalls();
 
-    const started = await orchestrator.startJob({ task: TASK, profile: 'marketing', budget: { maxCostUsd: ceiling } });
+    const started = await orchestrator.startJob({
+      task: TASK,
+      profile: 'marketing',
+      budget: { maxCostUsd: ceiling },
+    });
     const execution = await started.finished;
 
     const view = await viewOf(started.jobId);
@@ -180,7 +216,11 @@ describe('a job with a budget', () => {
   });
 
   it('succeeds untouched when the budget covers the estimate', async () => {
-    const started = await orchestrator.startJob({ task: TASK, profile: 'marketing', budget: { maxCostUsd: 5, maxOutputTokens: 100_000 } });
+    const started = await orchestrator.startJob({
+      task: TASK,
+      profile: 'marketing',
+      budget: { maxCostUsd: 5, maxOutputTokens: 100_000 },
+    });
     await started.finished;
 
     const view = await viewOf(started.jobId);
@@ -235,9 +275,13 @@ describe('an approval nobody gives', () => {
     const view = await quick.getJobView(started.jobId);
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toBe('ApprovalTimedOut');
-    expect(statesEntered(execution.events)).toEqual(expect.arrayContaining(['AwaitApproval', 'ApprovalTimedOut', 'MarkFailed']));
+    expect(statesEntered(execution.events)).toEqual(
+      expect.arrayContaining(['AwaitApproval', 'ApprovalTimedOut', 'MarkFailed']),
+    );
     expect(view?.status).toBe('FAILED');
     expect(view?.error?.name).toBe('ApprovalTimedOut');
-    await expect(quick.decideApproval(started.jobId, { decision: 'approve' })).rejects.toMatchObject({ statusCode: 409 });
+    await expect(quick.decideApproval(started.jobId, { decision: 'approve' })).rejects.toMatchObject({
+      statusCode: 409,
+    });
   });
 });

@@ -340,7 +340,14 @@ export function summarizeLevel(input: {
   const { jobs, modelRequests } = input;
   const sum = (pick: (job: JobCheck) => number) => jobs.reduce((total, job) => total + pick(job), 0);
   const byStatus = { SUCCEEDED: 0, PARTIAL: 0, FAILED: 0, MISSING: 0 } as LevelSummary['jobs'];
-  for (const status of ['QUEUED', 'PLANNING', 'AWAITING_APPROVAL', 'RUNNING', 'SYNTHESIZING', 'CANCELLED'] as const)
+  for (const status of [
+    'QUEUED',
+    'PLANNING',
+    'AWAITING_APPROVAL',
+    'RUNNING',
+    'SYNTHESIZING',
+    'CANCELLED',
+  ] as const)
     byStatus[status] = 0;
   for (const job of jobs) byStatus[job.status] += 1;
   byStatus.total = jobs.length;

@@ -61,7 +61,9 @@ export interface WorstCase {
 
 /** Tokens the given texts can take at most, with the per-call allowance. */
 export function inputTokenBound(texts: readonly string[], extraTokens = 0): number {
-  return texts.reduce((sum, text) => sum + Buffer.byteLength(text, 'utf8'), 0) + CALL_OVERHEAD_TOKENS + extraTokens;
+  return (
+    texts.reduce((sum, text) => sum + Buffer.byteLength(text, 'utf8'), 0) + CALL_OVERHEAD_TOKENS + extraTokens
+  );
 }
 
 /**
@@ -101,8 +103,15 @@ export interface BudgetLedger {
 }
 
 /** True when `call` fits under `budget` on top of `ledger`. */
-export function affordable(budget: Budget, ledger: BudgetLedger, call: Pick<WorstCase, 'microUsd' | 'outputTokens'>): boolean {
-  if (budget.maxCostUsd !== undefined && ledger.committedMicroUsd + call.microUsd > toMicroUsd(budget.maxCostUsd))
+export function affordable(
+  budget: Budget,
+  ledger: BudgetLedger,
+  call: Pick<WorstCase, 'microUsd' | 'outputTokens'>,
+): boolean {
+  if (
+    budget.maxCostUsd !== undefined &&
+    ledger.committedMicroUsd + call.microUsd > toMicroUsd(budget.maxCostUsd)
+  )
     return false;
   if (
     budget.maxOutputTokens !== undefined &&
@@ -130,7 +139,11 @@ export function needsApproval(policy: ApprovalPolicy, estimate: Estimate): boole
 }
 
 /** Why a call was not made, for the BudgetExceeded error. */
-export function overBudgetMessage(what: string, call: Pick<WorstCase, 'microUsd' | 'outputTokens'>, budget: Budget): string {
+export function overBudgetMessage(
+  what: string,
+  call: Pick<WorstCase, 'microUsd' | 'outputTokens'>,
+  budget: Budget,
+): string {
   const ceilings = [
     ...(budget.maxCostUsd !== undefined ? [`maxCostUsd ${budget.maxCostUsd}`] : []),
     ...(budget.maxOutputTokens !== undefined ? [`maxOutputTokens ${budget.maxOutputTokens}`] : []),
@@ -139,5 +152,10 @@ export function overBudgetMessage(what: string, call: Pick<WorstCase, 'microUsd'
 }
 
 /** Errors after which the provider billed nothing, so a call's reservation is given back. */
-const NOT_BILLED = new Set(['ModelCapacityExceeded', 'ModelRateLimited', 'ModelOverloaded', 'ModelRequestRejected']);
+const NOT_BILLED = new Set([
+  'ModelCapacityExceeded',
+  'ModelRateLimited',
+  'ModelOverloaded',
+  'ModelRequestRejected',
+]);
 export const wasNotBilled = (error: unknown): boolean => error instanceof Error && NOT_BILLED.has(error.name);

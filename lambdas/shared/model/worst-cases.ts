@@ -20,7 +20,9 @@ import type { ModelMessage } from './gateway';
 
 /** A message's text, its blocks one per line (as gateway.ts's messageText; kept here so budget checks bundle no model SDK). */
 const messageText = (message: ModelMessage): string =>
-  typeof message.content === 'string' ? message.content : message.content.map((block) => block.text).join('\n');
+  typeof message.content === 'string'
+    ? message.content
+    : message.content.map((block) => block.text).join('\n');
 
 /** The model and token limit of one role, as the deployment sets them (a profile may override both). */
 export interface RoleCall {
@@ -34,14 +36,21 @@ export interface JobRoles {
 }
 
 /** The role's call for this profile: the profile's model and limit where it sets them. */
-export function roleFor(profile: Profile, role: 'orchestrator' | 'worker' | 'synthesis', fallback: RoleCall): RoleCall {
+export function roleFor(
+  profile: Profile,
+  role: 'orchestrator' | 'worker' | 'synthesis',
+  fallback: RoleCall,
+): RoleCall {
   return {
     model: profile.models?.[role] ?? fallback.model,
     maxTokens: profile.maxTokens?.[role] ?? fallback.maxTokens,
   };
 }
 
-const promptTexts = (system: string, messages: readonly ModelMessage[]) => [system, ...messages.map(messageText)];
+const promptTexts = (system: string, messages: readonly ModelMessage[]) => [
+  system,
+  ...messages.map(messageText),
+];
 
 /** A call's worst case from its exact prompt. */
 export function promptWorstCase(
@@ -104,10 +113,16 @@ export function synthesisWorstCase(
 ): WorstCase {
   const assumed: SubtaskOutcome[] =
     outcomes?.slice() ??
-    plan.subtasks.map((subtask) => ({ id: subtask.id, title: subtask.title, status: 'SUCCEEDED', output: '' }));
+    plan.subtasks.map((subtask) => ({
+      id: subtask.id,
+      title: subtask.title,
+      status: 'SUCCEEDED',
+      output: '',
+    }));
   const pending = outcomes
     ? 0
-    : plan.subtasks.length * Math.max(roles.worker.maxTokens, FAILED_LINE_TOKENS) + TRUNCATION_ALLOWANCE_TOKENS;
+    : plan.subtasks.length * Math.max(roles.worker.maxTokens, FAILED_LINE_TOKENS) +
+      TRUNCATION_ALLOWANCE_TOKENS;
   return promptWorstCase(
     roles.synthesis,
     synthesisSystemPrompt(profile),
@@ -125,7 +140,10 @@ export function jobEstimate(
   profile: Profile,
   plan: Plan,
   roles: JobRoles,
-  planUsage: Pick<CallUsage, 'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'costUsd'>,
+  planUsage: Pick<
+    CallUsage,
+    'inputTokens' | 'outputTokens' | 'cacheReadTokens' | 'cacheWriteTokens' | 'costUsd'
+  >,
 ): Estimate {
   const workers = plan.subtasks.map((subtask) => workerWorstCase(job, profile, plan, subtask, roles.worker));
   return sumEstimate([

@@ -208,7 +208,10 @@ export class JobRepository {
    * Moves the job to PLANNING with the approval policy and budget in force (the request's, the
    * profile's or the deployment's), so every later step reads them from the job.
    */
-  async startPlanning(jobId: string, policies: { approval: ApprovalPolicy; budget?: Budget }): Promise<boolean> {
+  async startPlanning(
+    jobId: string,
+    policies: { approval: ApprovalPolicy; budget?: Budget },
+  ): Promise<boolean> {
     return this.updateUnlessTerminal(
       jobId,
       `SET #status = :status, approval = :approval${policies.budget ? ', budget = :budget' : ''}`,
@@ -241,7 +244,9 @@ export class JobRepository {
     if (within?.maxCostUsd !== undefined && change.microUsd > 0) {
       const room = toMicroUsd(within.maxCostUsd) - change.microUsd;
       if (room < 0) return false;
-      conditions.push('(attribute_not_exists(budgetCommittedMicroUsd) OR budgetCommittedMicroUsd <= :usdRoom)');
+      conditions.push(
+        '(attribute_not_exists(budgetCommittedMicroUsd) OR budgetCommittedMicroUsd <= :usdRoom)',
+      );
       values[':usdRoom'] = room;
     }
     if (within?.maxOutputTokens !== undefined && change.outputTokens > 0) {
@@ -293,7 +298,12 @@ export class JobRepository {
     trimmed?: { plan: Plan; waves: string[][]; estimate: Estimate },
   ): Promise<{ taskToken: string } | undefined> {
     const approve = decision.decision === 'approve';
-    const sets = ['#status = :status', 'jobStatus = :status', 'approvalDecision = :decision', 'updatedAt = :now'];
+    const sets = [
+      '#status = :status',
+      'jobStatus = :status',
+      'approvalDecision = :decision',
+      'updatedAt = :now',
+    ];
     const values: Record<string, unknown> = {
       ':status': approve ? 'RUNNING' : 'CANCELLED',
       ':awaiting': 'AWAITING_APPROVAL',
@@ -309,7 +319,11 @@ export class JobRepository {
     }
     if (trimmed) {
       sets.push('#plan = :plan', 'waves = :waves', 'estimate = :estimate');
-      Object.assign(values, { ':plan': trimmed.plan, ':waves': trimmed.waves, ':estimate': trimmed.estimate });
+      Object.assign(values, {
+        ':plan': trimmed.plan,
+        ':waves': trimmed.waves,
+        ':estimate': trimmed.estimate,
+      });
     }
     try {
       const result = await this.documents.send(

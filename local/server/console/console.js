@@ -830,7 +830,9 @@ async function executionPage(executionArn) {
             [
               job.estimate ? `estimate at most ${usd(job.estimate.costUsd)}` : null,
               job.budget?.maxCostUsd != null ? `budget $${job.budget.maxCostUsd}` : null,
-              job.budget?.maxOutputTokens != null ? `${job.budget.maxOutputTokens} output tokens at most` : null,
+              job.budget?.maxOutputTokens != null
+                ? `${job.budget.maxOutputTokens} output tokens at most`
+                : null,
               job.approval
                 ? `${job.approval.decision === 'approve' ? 'approved' : 'rejected'}${job.approval.by === 'auto' ? ' automatically' : ''}${job.approval.comment ? `: ${job.approval.comment}` : ''}`
                 : null,

@@ -71,7 +71,13 @@ describe('deciding on a plan', () => {
   /** A job waiting in AwaitApproval: a, b (after a) and c, with the token stored. */
   async function awaitingJob(): Promise<string> {
     const jobId = `approval-test-${++counter}`;
-    await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Plan a garden', context: {}, profile: 'project' });
+    await table.repository.createJob({
+      jobId,
+      status: 'QUEUED',
+      task: 'Plan a garden',
+      context: {},
+      profile: 'project',
+    });
     const plan = {
       analysis: 'Three parts',
       subtasks: [
@@ -80,7 +86,14 @@ describe('deciding on a plan', () => {
         { id: 'c', type: 'research', title: 'C', description: 'Do c', dependsOn: [], priority: 3 },
       ],
     };
-    const usage = { inputTokens: 10, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.0002, model: 'claude-sonnet-5-5' };
+    const usage = {
+      inputTokens: 10,
+      outputTokens: 10,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      costUsd: 0.0002,
+      model: 'claude-sonnet-5-5',
+    };
     await table.repository.savePlan(jobId, plan, [['a', 'c'], ['b']], usage, 1, {
       awaitApproval: true,
       estimate: { costUsd: 0.5, inputTokens: 1000, outputTokens: 1000 },
@@ -89,13 +102,19 @@ describe('deciding on a plan', () => {
     return jobId;
   }
 
-  function serviceAnswering(answers: { succeed?: (token: string, output: string) => Promise<void>; fail?: () => Promise<void> }) {
+  function serviceAnswering(answers: {
+    succeed?: (token: string, output: string) => Promise<void>;
+    fail?: () => Promise<void>;
+  }) {
     const documents = createDocumentClient({ region: 'us-east-1', endpoint: table.dynamodb.endpoint });
     return new JobsService({
       repository: table.repository,
       idempotency: new IdempotencyStore(documents, table.tableName),
       executions: noExecutions,
-      taskTokens: { succeed: answers.succeed ?? (async () => undefined), fail: answers.fail ?? (async () => undefined) },
+      taskTokens: {
+        succeed: answers.succeed ?? (async () => undefined),
+        fail: answers.fail ?? (async () => undefined),
+      },
       roles: {
         worker: { model: 'claude-haiku-5-5', maxTokens: 1000 },
         synthesis: { model: 'claude-sonnet-5-5', maxTokens: 2000 },
@@ -117,12 +136,18 @@ describe('deciding on a plan', () => {
   it('sends the kept waves with the approval, deletes the removed subtasks and re-estimates', async () => {
     const jobId = await awaitingJob();
     const outputs: string[] = [];
-    const view = await serviceAnswering({ succeed: async (_token, output) => void outputs.push(output) }).decideApproval(jobId, {
+    const view = await serviceAnswering({
+      succeed: async (_token, output) => void outputs.push(output),
+    }).decideApproval(jobId, {
       decision: 'approve',
       subtasks: ['a', 'b'],
     });
 
-    expect(JSON.parse(outputs[0] ?? '{}')).toEqual({ decision: 'approve', waves: [['a'], ['b']], budgeted: false });
+    expect(JSON.parse(outputs[0] ?? '{}')).toEqual({
+      decision: 'approve',
+      waves: [['a'], ['b']],
+      budgeted: false,
+    });
     expect(view.subtasks.map((subtask) => subtask.id)).toEqual(['a', 'b']);
     expect(view.plan?.subtasks.map((subtask) => subtask.id)).toEqual(['a', 'b']);
     expect(view.approval).toMatchObject({ decision: 'approve', subtasks: ['a', 'b'], by: 'person' });
@@ -140,7 +165,10 @@ describe('deciding on a plan', () => {
     }).decideApproval(jobId, { decision: 'approve' });
 
     await expect(attempt).rejects.toMatchObject({ statusCode: 409, code: 'APPROVAL_EXPIRED' });
-    expect(await table.repository.getJob(jobId)).toMatchObject({ status: 'FAILED', error: { name: 'ApprovalTimedOut' } });
+    expect(await table.repository.getJob(jobId)).toMatchObject({
+      status: 'FAILED',
+      error: { name: 'ApprovalTimedOut' },
+    });
   });
 
   it('lets one of two decisions at once win; the other gets 409', async () => {
@@ -153,6 +181,8 @@ describe('deciding on a plan', () => {
     ]);
 
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
-    expect(results.find((result) => result.status === 'rejected')).toMatchObject({ reason: { statusCode: 409 } });
+    expect(results.find((result) => result.status === 'rejected')).toMatchObject({
+      reason: { statusCode: 409 },
+    });
   });
 });

@@ -20,8 +20,21 @@ const deps = () => ({ repository: table.repository, roles });
 
 async function plannedJob(budget: { maxCostUsd?: number; maxOutputTokens?: number }, ids = ['a', 'b', 'c']) {
   const jobId = `budget-test-${++counter}`;
-  await table.repository.createJob({ jobId, status: 'QUEUED', task: 'Compare heat pumps', context: {}, profile: 'research', budget });
-  await table.repository.savePlan(jobId, planWith(ids), [ids], priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }), 1);
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Compare heat pumps',
+    context: {},
+    profile: 'research',
+    budget,
+  });
+  await table.repository.savePlan(
+    jobId,
+    planWith(ids),
+    [ids],
+    priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
+    1,
+  );
   return jobId;
 }
 
@@ -44,7 +57,10 @@ describe('reserving the synthesis before any worker starts', () => {
 
     const result = await checkBudget({ check: 'reserve-synthesis', jobId }, deps());
 
-    expect(result).toMatchObject({ withinBudget: false, reason: expect.stringContaining("the synthesis's worst case") });
+    expect(result).toMatchObject({
+      withinBudget: false,
+      reason: expect.stringContaining("the synthesis's worst case"),
+    });
     expect((await table.repository.getJob(jobId))?.budgetCommittedOutputTokens).toBeUndefined();
   });
 });
@@ -65,7 +81,9 @@ describe('checking a wave', () => {
   it('lets everything through for a job without a budget', async () => {
     const jobId = await plannedJob({});
 
-    expect(await checkBudget({ check: 'wave', jobId, wave: 0, subtaskIds: ['a', 'b', 'c'] }, deps())).toMatchObject({
+    expect(
+      await checkBudget({ check: 'wave', jobId, wave: 0, subtaskIds: ['a', 'b', 'c'] }, deps()),
+    ).toMatchObject({
       subtaskIds: ['a', 'b', 'c'],
       overBudget: [],
     });
@@ -77,18 +95,26 @@ describe('checking the synthesis', () => {
     const jobId = await plannedJob({ maxCostUsd: 1 }, ['a', 'b']);
     await checkBudget({ check: 'reserve-synthesis', jobId }, deps());
     const reserved = (await table.repository.getJob(jobId))?.synthesisHoldMicroUsd ?? 0;
-    const usage = priced('claude-haiku-5-5', { inputTokens: 100, outputTokens: 50, cacheReadTokens: 0, cacheWriteTokens: 0 });
+    const usage = priced('claude-haiku-5-5', {
+      inputTokens: 100,
+      outputTokens: 50,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+    });
     await table.repository.completeSubtask(jobId, 'a', { output: 'short', usage, stopReason: 'end_turn' });
     await table.repository.failSubtask(jobId, 'b', { name: 'ModelRefused', message: 'no' });
 
     const result = await checkBudget({ check: 'synthesis', jobId }, deps());
     const exact = (await table.repository.getJob(jobId))?.synthesisHoldMicroUsd ?? 0;
-    await synthesizeJob({ jobId }, {
-      repository: table.repository,
-      model: new ScriptedModel(['The report']),
-      settings: roles.synthesis,
-      remainingMs: () => 60_000,
-    });
+    await synthesizeJob(
+      { jobId },
+      {
+        repository: table.repository,
+        model: new ScriptedModel(['The report']),
+        settings: roles.synthesis,
+        remainingMs: () => 60_000,
+      },
+    );
 
     expect(result).toMatchObject({ withinBudget: true });
     expect(exact).toBeLessThan(reserved);

@@ -249,7 +249,8 @@ describe('planning a job', () => {
   });
 
   describe('with an approval policy and a budget', () => {
-    const threePlan = () => new ScriptedModel([JSON.stringify(planWith(['costs', 'efficiency', 'installation']))]);
+    const threePlan = () =>
+      new ScriptedModel([JSON.stringify(planWith(['costs', 'efficiency', 'installation']))]);
 
     it('stores an estimate that bounds every planned call: the plan as spent, each worker and the synthesis at max_tokens', async () => {
       const jobId = await queuedJob();
@@ -296,7 +297,10 @@ describe('planning a job', () => {
 
       const result = await planJob(
         { jobId },
-        { ...deps(threePlan()), settings: { ...settings, defaults: { approval: 'required', budget: { maxCostUsd: 2 } } } },
+        {
+          ...deps(threePlan()),
+          settings: { ...settings, defaults: { approval: 'required', budget: { maxCostUsd: 2 } } },
+        },
       );
 
       const job = await table.repository.getJob(jobId);

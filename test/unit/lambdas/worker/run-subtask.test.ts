@@ -321,10 +321,14 @@ describe('running a subtask under a budget', () => {
     const jobId = await budgetedJob({ maxOutputTokens: 1200, maxCostUsd: 1 }, ids);
     const model = new ScriptedModel(['Copy']);
 
-    const results = await Promise.allSettled(ids.map((subtaskId) => runSubtask({ jobId, subtaskId }, deps(model))));
+    const results = await Promise.allSettled(
+      ids.map((subtaskId) => runSubtask({ jobId, subtaskId }, deps(model))),
+    );
 
     const over = results.filter((result) => result.status === 'rejected');
-    expect(over.every((result) => (result as PromiseRejectedResult).reason instanceof BudgetExceeded)).toBe(true);
+    expect(over.every((result) => (result as PromiseRejectedResult).reason instanceof BudgetExceeded)).toBe(
+      true,
+    );
     // The scripted model answers 50 output tokens, so what is given back lets more in, never past the ceiling.
     expect(model.requests.length).toBeGreaterThanOrEqual(2);
     const job = await table.repository.getJob(jobId);

@@ -67,7 +67,11 @@ describe('orchestrator state machine', () => {
     expect(awaitApproval.Retry).toBeUndefined();
     expect(awaitApproval.Catch).toEqual([
       { ErrorEquals: ['PlanRejected'], ResultPath: '$.error', Next: 'Rejected' },
-      { ErrorEquals: ['States.Timeout', 'States.HeartbeatTimeout'], ResultPath: '$.error', Next: 'ApprovalTimedOut' },
+      {
+        ErrorEquals: ['States.Timeout', 'States.HeartbeatTimeout'],
+        ResultPath: '$.error',
+        Next: 'ApprovalTimedOut',
+      },
       { ErrorEquals: ['States.ALL'], ResultPath: '$.error', Next: 'MarkFailed' },
     ]);
     expect(state(definition, 'Rejected').Type).toBe('Succeed');
@@ -76,7 +80,9 @@ describe('orchestrator state machine', () => {
       Parameters: { Error: 'ApprovalTimedOut' },
       Next: 'MarkFailed',
     });
-    expect(synthesize({ approvalTimeoutHours: 2 }).definition.States.AwaitApproval?.TimeoutSeconds).toBe(7200);
+    expect(synthesize({ approvalTimeoutHours: 2 }).definition.States.AwaitApproval?.TimeoutSeconds).toBe(
+      7200,
+    );
   });
 
   it('gives the execution as long again as a plan may wait for approval', () => {

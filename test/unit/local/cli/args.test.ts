@@ -17,7 +17,16 @@ describe('command-line arguments', () => {
 
   it('takes the approval policy and the budget', () => {
     expect(
-      parseCliArgs(['task', '--approval', 'required', '--max-cost-usd', '0.5', '--max-output-tokens', '20000', '--yes']),
+      parseCliArgs([
+        'task',
+        '--approval',
+        'required',
+        '--max-cost-usd',
+        '0.5',
+        '--max-output-tokens',
+        '20000',
+        '--yes',
+      ]),
     ).toMatchObject({
       yes: true,
       request: { approval: 'required', budget: { maxCostUsd: 0.5, maxOutputTokens: 20_000 } },

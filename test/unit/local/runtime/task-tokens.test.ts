@@ -26,14 +26,24 @@ function callbackMachine(state: Record<string, unknown> = {}) {
   };
   const arn = service.register({
     name: 'callbacks',
-    definition: { StartAt: 'Ask', States: { Ask: ask, Done: { Type: 'Succeed' }, Caught: { Type: 'Succeed' } } },
+    definition: {
+      StartAt: 'Ask',
+      States: { Ask: ask, Done: { Type: 'Succeed' }, Caught: { Type: 'Succeed' } },
+    },
     taskHandlers: handlers,
   });
   const start = async () => {
-    const execution = await service.startExecution({ stateMachineArn: arn, input: JSON.stringify({ job: 'j1' }) });
+    const execution = await service.startExecution({
+      stateMachineArn: arn,
+      input: JSON.stringify({ job: 'j1' }),
+    });
     await until(() => started.length > 0 && service.taskTokens.waitingCount() > 0);
     const token = (started.at(-1) as { Payload: { token: string } }).Payload.token;
-    return { token, finished: service.waitForExecution(execution.executionArn), executionArn: execution.executionArn };
+    return {
+      token,
+      finished: service.waitForExecution(execution.executionArn),
+      executionArn: execution.executionArn,
+    };
   };
   return { service, start, started };
 }
@@ -46,7 +56,8 @@ async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void>
   }
 }
 
-const outputOf = (record: { output?: string }) => JSON.parse(record.output ?? '{}') as Record<string, unknown>;
+const outputOf = (record: { output?: string }) =>
+  JSON.parse(record.output ?? '{}') as Record<string, unknown>;
 
 describe('a .waitForTaskToken task run locally', () => {
   it('starts its work with a fresh token naming the state machine, then parks until SendTaskSuccess', async () => {
@@ -79,7 +90,9 @@ describe('a .waitForTaskToken task run locally', () => {
     const record = await finished;
 
     expect(outputOf(record).error).toMatchObject({ Error: 'States.Timeout' });
-    expect(() => service.taskTokens.sendTaskSuccess(token, '{}')).toThrow(expect.objectContaining({ name: 'TaskTimedOut' }));
+    expect(() => service.taskTokens.sendTaskSuccess(token, '{}')).toThrow(
+      expect.objectContaining({ name: 'TaskTimedOut' }),
+    );
   });
 
   it('times out with States.HeartbeatTimeout when no heartbeat comes within HeartbeatSeconds, and not while they come', async () => {
@@ -99,13 +112,21 @@ describe('a .waitForTaskToken task run locally', () => {
     const { service, start } = callbackMachine();
     const { token, finished } = await start();
 
-    expect(() => service.taskTokens.sendTaskSuccess(token, 'not json')).toThrow(expect.objectContaining({ name: 'InvalidOutput' }));
+    expect(() => service.taskTokens.sendTaskSuccess(token, 'not json')).toThrow(
+      expect.objectContaining({ name: 'InvalidOutput' }),
+    );
     service.taskTokens.sendTaskSuccess(token, '{}');
     await finished;
 
-    expect(() => service.taskTokens.sendTaskSuccess('garbage', '{}')).toThrow(expect.objectContaining({ name: 'InvalidToken' }));
-    expect(() => service.taskTokens.sendTaskFailure(token)).toThrow(expect.objectContaining({ name: 'TaskDoesNotExist' }));
-    expect(() => service.taskTokens.sendTaskHeartbeat(token)).toThrow(expect.objectContaining({ name: 'TaskDoesNotExist' }));
+    expect(() => service.taskTokens.sendTaskSuccess('garbage', '{}')).toThrow(
+      expect.objectContaining({ name: 'InvalidToken' }),
+    );
+    expect(() => service.taskTokens.sendTaskFailure(token)).toThrow(
+      expect.objectContaining({ name: 'TaskDoesNotExist' }),
+    );
+    expect(() => service.taskTokens.sendTaskHeartbeat(token)).toThrow(
+      expect.objectContaining({ name: 'TaskDoesNotExist' }),
+    );
   });
 
   it('lets a stopped execution take its parked task with it', async () => {
@@ -116,7 +137,9 @@ describe('a .waitForTaskToken task run locally', () => {
     await finished;
 
     expect(service.taskTokens.waitingCount()).toBe(0);
-    expect(() => service.taskTokens.sendTaskSuccess(token, '{}')).toThrow(expect.objectContaining({ name: 'TaskDoesNotExist' }));
+    expect(() => service.taskTokens.sendTaskSuccess(token, '{}')).toThrow(
+      expect.objectContaining({ name: 'TaskDoesNotExist' }),
+    );
   });
 
   it('gives a callback without TimeoutSeconds as long as a local timer can wait, not the engine’s 60-second Task default', () => {

@@ -38,7 +38,10 @@ describe('what a budget affords', () => {
   it('refuses ceilings that are not positive, naming the field', () => {
     const parsed = BudgetSchema.safeParse({ maxCostUsd: 0, maxOutputTokens: 1.5 });
     expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues.map((issue) => issue.path.join('.'))).toEqual(['maxCostUsd', 'maxOutputTokens']);
+    expect(parsed.error?.issues.map((issue) => issue.path.join('.'))).toEqual([
+      'maxCostUsd',
+      'maxOutputTokens',
+    ]);
   });
 });
 

@@ -86,7 +86,12 @@ describe('the job view', () => {
         status: 'RUNNING',
         budget: { maxCostUsd: 0.5 },
         estimate: { costUsd: 0.31, inputTokens: 9_000, outputTokens: 18_000 },
-        approvalDecision: { decision: 'approve', comment: null, at: '2026-11-28T08:00:03.000Z', by: 'person' },
+        approvalDecision: {
+          decision: 'approve',
+          comment: null,
+          at: '2026-11-28T08:00:03.000Z',
+          by: 'person',
+        },
         approvalToken: 'local-task-token:orchestrator:00000000-0000-0000-0000-000000000000',
         budgetCommittedMicroUsd: 123,
       },
