@@ -10,6 +10,23 @@ import {
 import { PROFILES } from '../../../lambdas/shared/domain/profiles';
 
 describe('the deployment configuration', () => {
+  it('takes approval and budget defaults and the approval timeout, refusing what a job could not run with', () => {
+    expect(parseConfig({})).toMatchObject({ defaults: { approval: 'none' }, approvalTimeoutHours: 24 });
+    expect(
+      parseConfig({
+        defaults: { approval: { autoApproveUnderUsd: 0.2 }, budget: { maxCostUsd: 1 } },
+        approvalTimeoutHours: 4,
+      }),
+    ).toMatchObject({
+      defaults: { approval: { autoApproveUnderUsd: 0.2 }, budget: { maxCostUsd: 1 } },
+      approvalTimeoutHours: 4,
+    });
+    expect(() => parseConfig({ approvalTimeoutHours: 169 })).toThrow(/approvalTimeoutHours/);
+    expect(() => parseConfig({ defaults: { budget: { maxCostUsd: -1 } } })).toThrow(
+      /defaults\.budget\.maxCostUsd/,
+    );
+  });
+
   it('accepts every retention period CloudWatch Logs offers', () => {
     for (const days of LOG_RETENTION_DAYS)
       expect(parseConfig({ logRetentionDays: days }).logRetentionDays).toBe(days);

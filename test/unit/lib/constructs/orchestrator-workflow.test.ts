@@ -85,6 +85,25 @@ describe('orchestrator state machine', () => {
     );
   });
 
+  it("hands the deployment's approval and budget defaults, and the calls to price, to the plan function", () => {
+    const { template: configured } = synthesize({
+      defaults: { approval: { autoApproveUnderUsd: 0.2 }, budget: { maxCostUsd: 1 } },
+    });
+    configured.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Plans a job'),
+      Environment: {
+        Variables: Match.objectLike({
+          DEFAULT_APPROVAL: '{"autoApproveUnderUsd":0.2}',
+          DEFAULT_BUDGET: '{"maxCostUsd":1}',
+          WORKER_MODEL: 'claude-haiku-5-5',
+          WORKER_MAX_TOKENS: '4096',
+          SYNTHESIS_MODEL: 'claude-sonnet-5-5',
+          SYNTHESIS_MAX_TOKENS: '8192',
+        }),
+      },
+    });
+  });
+
   it('gives the execution as long again as a plan may wait for approval', () => {
     expect(definition.TimeoutSeconds).toBe((2 + 24) * 3600);
   });
