@@ -49,6 +49,7 @@ export class OrchestratorStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     checkBatchSizes(props.batches ?? [], config.batchMap);
+    checkBatchLanes(props.batches ?? [], config.provider);
 
     new LogEncryption(this, 'LogEncryption');
     this.jobs = new JobsTable(this, 'Jobs');
@@ -110,6 +111,7 @@ export class OrchestratorStack extends Stack {
       batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
       ...config.api,
       batchMaxItems: maxBatchItems(config.batchMap),
+      batchLane: config.provider === 'anthropic',
       jobTtlDays: config.jobTtlDays,
       logRetention: config.logRetentionDays,
     });
@@ -175,6 +177,24 @@ export function checkBatchSizes(
         (batchMap === 'inline'
           ? ` (set batchMap "distributed" for up to ${BATCH_LIMITS.maxItemsDistributed})`
           : ''),
+    );
+  }
+}
+
+/**
+ * `cdk synth` refuses `"modelCalls": "batch"` with provider `bedrock`: the batch lane uses the Anthropic
+ * Message Batches API; Bedrock batch inference (CreateModelInvocationJob, JSONL through S3, a service
+ * role, a minimum record count per job) is a different service this stack does not implement.
+ */
+export function checkBatchLanes(
+  definitions: readonly BatchDefinition[],
+  provider: OrchestratorConfig['provider'],
+): void {
+  if (provider === 'anthropic') return;
+  for (const definition of definitions) {
+    if (definition.modelCalls !== 'batch') continue;
+    throw new Error(
+      `Invalid batch definition ${definition.name}: modelCalls: "batch" needs provider "anthropic" (the Message Batches API); with provider "${provider}" set "modelCalls": "on-demand" — Bedrock batch inference is not implemented (see docs/batches.md)`,
     );
   }
 }

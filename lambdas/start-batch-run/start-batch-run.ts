@@ -6,6 +6,7 @@ import {
   type BatchDefinition,
   batchJobId,
   BatchExecutionInputSchema,
+  type ModelCalls,
   resolveBatchItems,
 } from '../shared/domain/batch-schemas';
 import { UnknownBatch } from '../shared/domain/errors';
@@ -28,10 +29,12 @@ export type StartBatchRunResult = {
   runId: string;
   batchName: string;
   maxConcurrency: number;
+  /** The state machine's lane: `batch` runs the items phase by phase through Message Batches. */
+  modelCalls: ModelCalls;
 } & ({ items: BatchItemRef[] } | { itemsKey: string });
 
 export interface StartBatchRunDeps {
-  batches: Pick<BatchRepository, 'createRun' | 'getRunRequests'>;
+  batches: Pick<BatchRepository, 'createRun' | 'getRunRequests' | 'recordModelCalls'>;
   jobs: Pick<JobRepository, 'createJob'>;
   /** The batch definitions bundled with the function, for a run that names one (a schedule). */
   definitions: () => readonly BatchDefinition[];
@@ -109,8 +112,20 @@ export async function startBatchRun(
         .map(({ jobId, request }) => deps.jobs.createJob({ jobId, status: 'QUEUED', ...request })),
     );
   }
+  const { modelCalls, batchDeadlineMinutes } = event.input;
+  // The deadline counts from the execution's start, so a retried start keeps it.
+  const deadlineAt =
+    modelCalls === 'batch'
+      ? new Date(Date.parse(event.executionStartTime) + batchDeadlineMinutes * 60_000).toISOString()
+      : undefined;
+  await deps.batches.recordModelCalls(runId, modelCalls, deadlineAt);
   const refs = items.map(({ index, jobId }) => ({ index, jobId }));
-  const run = { runId, batchName: event.input.batchName, maxConcurrency: event.input.maxConcurrency };
+  const run = {
+    runId,
+    batchName: event.input.batchName,
+    maxConcurrency: event.input.maxConcurrency,
+    modelCalls,
+  };
   if (!deps.itemLists) return { ...run, items: refs };
   const itemsKey = batchItemsKey(runId);
   await deps.itemLists.put(itemsKey, refs);

@@ -87,9 +87,20 @@ export class BatchWorkflow extends Construct {
       description: 'Ends a batch run with counts by status',
       ...bookkeeping,
     });
-    // Query: the requests recorded with a run (API, CLI).
-    props.table.grant(this.startBatchRunFunction, 'dynamodb:PutItem', 'dynamodb:Query');
-    props.table.grant(this.recordBatchItemFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Query: the requests recorded with a run (API, CLI); UpdateItem: the run's modelCalls and deadline.
+    props.table.grant(
+      this.startBatchRunFunction,
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    );
+    // Query: the job with its subtasks, whose usage the item records.
+    props.table.grant(
+      this.recordBatchItemFunction,
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    );
     props.table.grant(this.finishBatchRunFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
     const itemLists = props.itemsBucket?.arnForObjects(`${BATCH_ITEMS_PREFIX}*`);
     if (itemLists) {

@@ -29,6 +29,11 @@ export interface JobsApiProps {
   readonly jobTtlDays: number;
   /** Most items one batch run may have (the deployment's batch Map decides). */
   readonly batchMaxItems: number;
+  /**
+   * Whether runs may ask for the Message Batches lane (`modelCalls` `batch`).
+   * @default true
+   */
+  readonly batchLane?: boolean;
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -79,6 +84,7 @@ export class JobsApi extends Construct {
         BATCHES_DIR: 'batches',
         MAX_BODY_BYTES: String(props.maxBodyBytes),
         BATCH_MAX_ITEMS: String(props.batchMaxItems),
+        BATCH_LANE: String(props.batchLane ?? true),
         JOB_TTL_DAYS: String(props.jobTtlDays),
       },
       bundledFolder: { from: props.batchesDir, into: 'batches' },

@@ -77,6 +77,17 @@ export function batchSummaryTable(view: BatchRunView, elapsedMs: number): string
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),
     '',
+    costLine(view),
     `Batch ${view.batchName} run ${view.runId}: ${view.status} in ${(elapsedMs / 1000).toFixed(1)}s · ${view.itemCount} items · ${counts}`,
   ].join('\n');
+}
+
+const usd = (amount: number) => `$${amount.toFixed(4)}`;
+
+/** The run's model cost at the rate paid, what it would have cost on demand, and the saving. */
+export function costLine(view: Pick<BatchRunView, 'modelCalls' | 'usage'>): string {
+  const { costUsd, onDemandCostUsd } = view.usage;
+  if (view.modelCalls !== 'batch') return `Model calls on demand · cost ${usd(costUsd)}`;
+  const saved = onDemandCostUsd > 0 ? Math.round((1 - costUsd / onDemandCostUsd) * 100) : 0;
+  return `Model calls batch · cost ${usd(costUsd)} at the batch rate · on demand ${usd(onDemandCostUsd)} · saved ${usd(onDemandCostUsd - costUsd)} (${saved} %)`;
 }

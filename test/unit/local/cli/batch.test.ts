@@ -90,8 +90,17 @@ describe('batch progress', () => {
       batchName: 'demo',
       status: 'COMPLETED',
       trigger: 'cli',
+      modelCalls: 'batch',
       itemCount: 2,
       counts: { SUCCEEDED: 1, FAILED: 1 },
+      usage: {
+        inputTokens: 1_000,
+        outputTokens: 500,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: 0.006,
+        onDemandCostUsd: 0.012,
+      },
       items: [
         {
           index: 0,
@@ -99,6 +108,7 @@ describe('batch progress', () => {
           task: 'Describe a kettle',
           status: 'SUCCEEDED',
           error: null,
+          usage: null,
         },
         {
           index: 1,
@@ -106,6 +116,7 @@ describe('batch progress', () => {
           task: 'Describe a toaster',
           status: 'FAILED',
           error: { name: 'ModelRequestRejected', message: 'bad request' },
+          usage: null,
         },
       ],
       error: null,
@@ -118,6 +129,9 @@ describe('batch progress', () => {
 
     expect(table[2]).toMatch(/^1 +SUCCEEDED +demo-202611280200-abc123-001 +Describe a kettle$/);
     expect(table[3]).toMatch(/^2 +FAILED +demo-202611280200-abc123-002 +ModelRequestRejected: bad request$/);
+    expect(table.at(-2)).toBe(
+      'Model calls batch · cost $0.0060 at the batch rate · on demand $0.0120 · saved $0.0060 (50 %)',
+    );
     expect(table.at(-1)).toBe(
       'Batch demo run demo-202611280200-abc123: COMPLETED in 4.2s · 2 items · 1 FAILED · 1 SUCCEEDED',
     );
