@@ -90,6 +90,19 @@ export class OrchestratorStack extends Stack {
       ...(this.batchItems ? { itemsBucket: this.batchItems.bucket } : {}),
       logRetention: config.logRetentionDays,
       batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
+      ...(this.apiKeySecret
+        ? {
+            lane: {
+              apiKeySecret: this.apiKeySecret,
+              ...(config.apiKeySecretKmsKeyArn ? { apiKeySecretKeyArn: config.apiKeySecretKmsKeyArn } : {}),
+              models: config.models,
+              maxTokens: config.maxTokens,
+              maxSubtasks: config.maxSubtasks,
+              planRepairAttempts: config.planRepairAttempts,
+              pollSeconds: config.batchPollSeconds,
+            },
+          }
+        : {}),
     });
     this.batchSchedules = new BatchSchedules(this, 'BatchSchedules', {
       batchStateMachine: this.batchWorkflow.stateMachine,
@@ -128,6 +141,7 @@ export class OrchestratorStack extends Stack {
         StartBatchRun: this.batchWorkflow.startBatchRunFunction,
         RecordBatchItem: this.batchWorkflow.recordBatchItemFunction,
         FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
+        ...(this.batchWorkflow.lane ? { BatchLane: this.batchWorkflow.lane.function } : {}),
         RecordExecutionEnd: this.executionEnds.function,
       },
       modelFunctions: { Plan: 'orchestrator', Worker: 'worker', Synthesize: 'synthesis' },

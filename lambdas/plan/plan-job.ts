@@ -1,7 +1,7 @@
 import { InvalidPlan, JobNotFound, ModelRefused, refusalDetail } from '../shared/domain/errors';
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model/gateway';
-import { priced, sumUsage } from '../shared/domain/pricing';
+import { mergeCalls, priced } from '../shared/domain/pricing';
 import { profileNamed } from '../shared/domain/profiles';
 import { orchestratorSystemPrompt, planPrompt, planRepairPrompt } from '../shared/model/prompts';
 import {
@@ -100,14 +100,10 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
       jsonSchema,
       timeoutMs: deps.remainingMs(),
     });
-    usages.push(priced(response.model, response.usage));
+    usages.push(priced(response.model, response.usage, response.billing));
     if (response.stopReason === 'refusal') {
       // A refusal is an answer about the task, not a malformed plan: repairing would only repeat it.
-      await deps.repository.recordFailedPlanningUsage(
-        job.jobId,
-        { ...sumUsage(usages), model: response.model },
-        attempt,
-      );
+      await deps.repository.recordFailedPlanningUsage(job.jobId, mergeCalls(response.model, usages), attempt);
       throw new ModelRefused(
         `The orchestrator model declined to plan this task${refusalDetail(response.text)}`,
       );
@@ -127,13 +123,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
         ? validation.plan
         : { ...validation.plan, synthesisGuidance: undefined };
       const waves = dependencyWaves(plan);
-      await deps.repository.savePlan(
-        job.jobId,
-        plan,
-        waves,
-        { ...sumUsage(usages), model: response.model },
-        attempt,
-      );
+      await deps.repository.savePlan(job.jobId, plan, waves, mergeCalls(response.model, usages), attempt);
       return {
         jobId: job.jobId,
         subtaskIds: plan.subtasks.map((subtask) => subtask.id),
@@ -147,7 +137,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   const lastModel = usages.at(-1)?.model ?? model;
   await deps.repository.recordFailedPlanningUsage(
     job.jobId,
-    { ...sumUsage(usages), model: lastModel },
+    mergeCalls(lastModel, usages),
     settings.repairAttempts + 1,
   );
   throw new InvalidPlan(

@@ -76,7 +76,7 @@ export async function synthesizeJob(
     maxTokens: profile.maxTokens?.synthesis ?? deps.settings.maxTokens,
     timeoutMs: deps.remainingMs(),
   });
-  const usage = priced(response.model, response.usage);
+  const usage = priced(response.model, response.usage, response.billing);
   const unusable = unusableAnswer('synthesis', response);
   if (unusable) {
     // Billed all the same; the Catch then marks the job FAILED, its subtasks' outputs kept.

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import {
   DependencyFailed,
   JobNotFound,
+  ModelCallDeferred,
   ModelCapacityExceeded,
   unusableAnswer,
 } from '../shared/domain/errors';
@@ -84,13 +85,14 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   const response = await deps.model
     .complete({ ...request, timeoutMs: deps.remainingMs() })
     .catch(async (error: unknown) => {
-      // Deferred by the governor: the model was never asked, so this was no attempt.
-      if (error instanceof ModelCapacityExceeded) {
+      // Deferred by the governor (or taken for the batch lane's next Message Batch): the model was not
+      // asked, so this was no attempt.
+      if (error instanceof ModelCapacityExceeded || error instanceof ModelCallDeferred) {
         await deps.repository.undoSubtaskAttempt(event.jobId, event.subtaskId, attempt.subtask.attempts);
       }
       throw error;
     });
-  const usage = priced(response.model, response.usage);
+  const usage = priced(response.model, response.usage, response.billing);
   const unusable = unusableAnswer('worker', response);
   if (unusable) {
     // The call is billed all the same: record it with the failure before the state machine's Catch does.

@@ -14,8 +14,18 @@ export const CHECKOUT_ROOT = path.join(__dirname, '..', '..');
  * (`Invalid orchestrator configuration: …`) on a bad value, as `cdk synth` does.
  */
 export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): OrchestratorConfig {
-  return loadConfig(orchestratorContext(env.CDK_CONTEXT_FILE ?? path.join(CHECKOUT_ROOT, 'cdk.json')), env);
+  const context = orchestratorContext(env.CDK_CONTEXT_FILE ?? path.join(CHECKOUT_ROOT, 'cdk.json'));
+  // Locally the batch lane checks its batches every second unless told otherwise (deployed: 60 s).
+  const local = (context ?? {}) as Record<string, unknown>;
+  const withLocalPoll =
+    typeof context === 'string' || 'batchPollSeconds' in local
+      ? context
+      : { ...local, batchPollSeconds: LOCAL_BATCH_POLL_SECONDS };
+  return loadConfig(withLocalPoll, env);
 }
+
+/** The batch lane's poll interval in local runs (seconds), unless the configuration sets one. */
+export const LOCAL_BATCH_POLL_SECONDS = 1;
 
 function orchestratorContext(file: string): unknown {
   let text: string;

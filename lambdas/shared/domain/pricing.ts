@@ -110,6 +110,14 @@ export function sumUsage(calls: ReadonlyArray<CallUsage | undefined>): UsageTota
   return total;
 }
 
+/** Several calls of one role recorded as one (a plan and its repairs), keeping the batch lane's marks. */
+export function mergeCalls(model: string, calls: readonly CallUsage[]): CallUsage {
+  const lane =
+    calls.length > 0 && calls.every((call) => call.lane === 'batch') ? { lane: 'batch' as const } : {};
+  const ttl = calls.some((call) => call.cacheTtl === '1h') ? { cacheTtl: '1h' as const } : {};
+  return { ...sumUsage(calls), model, ...lane, ...ttl };
+}
+
 /** `sumUsage`, plus what the same calls would have cost on demand. */
 export function sumUsageWithOnDemand(
   calls: ReadonlyArray<CallUsage | undefined>,
