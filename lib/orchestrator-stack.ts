@@ -49,7 +49,6 @@ export class OrchestratorStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     checkBatchSizes(props.batches ?? [], config.batchMap);
-    checkBatchLanes(props.batches ?? [], config.provider);
 
     new LogEncryption(this, 'LogEncryption');
     this.jobs = new JobsTable(this, 'Jobs');

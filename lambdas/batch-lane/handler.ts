@@ -7,7 +7,7 @@ import { lambdaEntry } from '../shared/runtime/lambda-handler';
 import { createDocumentClient, JobRepository } from '../shared/storage/job-repository';
 import { BatchRepository } from '../shared/storage/batch-repository';
 import { LaneRepository } from '../shared/storage/lane-repository';
-import { BatchLaneEventSchema, runLaneStep } from './batch-lane';
+import { BatchLaneEventSchema, runLaneStep } from './run-lane-step';
 import { anthropicMessageBatches } from './message-batches';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);

@@ -1,7 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { classifyModelError } from '../shared/model/error-mapping';
 import type { BatchResult } from './lane-gateway';
-import type { MessageBatchesClient } from './batch-lane';
+import type { MessageBatchesClient } from './run-lane-step';
 
 /** How many recent batches a retried submit looks through for the one its predecessor created. */
 const ADOPT_LOOKBACK = 20;

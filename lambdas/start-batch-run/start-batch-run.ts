@@ -9,7 +9,7 @@ import {
   type ModelCalls,
   resolveBatchItems,
 } from '../shared/domain/batch-schemas';
-import { UnknownBatch } from '../shared/domain/errors';
+import { BatchLaneUnavailable, UnknownBatch } from '../shared/domain/errors';
 import type { JobRequest } from '../shared/domain/schemas';
 import type { JobRepository } from '../shared/storage/job-repository';
 
@@ -40,6 +40,12 @@ export interface StartBatchRunDeps {
   definitions: () => readonly BatchDefinition[];
   /** Set when the batch runs a Distributed Map: the item list goes there instead of into the state. */
   itemLists?: BatchItemLists;
+  /**
+   * False when the deployment has no Message Batches lane (provider `bedrock`): a run asking for it
+   * fails with BatchLaneUnavailable instead of running another way than it asked.
+   * @default true
+   */
+  batchLane?: boolean;
 }
 
 /**
@@ -91,6 +97,11 @@ export async function startBatchRun(
   deps: StartBatchRunDeps,
 ): Promise<StartBatchRunResult> {
   const runId = runIdFor(event);
+  if (event.input.modelCalls === 'batch' && deps.batchLane === false) {
+    throw new BatchLaneUnavailable(
+      `Run ${runId} asks for modelCalls "batch", but this deployment has no Message Batches lane (provider "bedrock"); run it with modelCalls "on-demand"`,
+    );
+  }
   const requests = await requestsFor(event, runId, deps);
   const items = requests.map((request, index) => ({
     index,

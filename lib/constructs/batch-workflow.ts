@@ -82,6 +82,7 @@ export class BatchWorkflow extends Construct {
       environment: {
         ...environment,
         BATCHES_DIR: 'batches',
+        BATCH_LANE: String(props.lane !== undefined),
         ...(props.itemsBucket ? { BATCH_ITEMS_BUCKET: props.itemsBucket.bucketName } : {}),
       },
       bundledFolder: { from: props.batchesDir, into: 'batches' },

@@ -164,6 +164,11 @@ export class UnknownBatch extends Error {
   override readonly name = 'UnknownBatch';
 }
 
+/** A run asks for `modelCalls` `batch` in a deployment without the Message Batches lane (provider `bedrock`). */
+export class BatchLaneUnavailable extends Error {
+  override readonly name = 'BatchLaneUnavailable';
+}
+
 // Errors of the batch lane (Message Batches): raised and recorded inside the batch-lane function,
 // never the end of a Task, so they are not WorkflowErrors either.
 

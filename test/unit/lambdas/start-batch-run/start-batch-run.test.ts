@@ -100,6 +100,14 @@ describe('starting a batch run', () => {
     expect(deps.lanes).toEqual([['nightly-test-run-1', 'on-demand', undefined]]);
   });
 
+  it('fails a batch-lane run with BatchLaneUnavailable in a deployment without the lane, recording nothing', async () => {
+    const deps = { ...repositories(), batchLane: false };
+    const batchLane = { ...event, input: { ...event.input, modelCalls: 'batch' as const } };
+
+    await expect(startBatchRun(batchLane, deps)).rejects.toMatchObject({ name: 'BatchLaneUnavailable' });
+    expect(deps.created).toEqual([]);
+  });
+
   it('records a batch-lane run with its deadline counted from the execution start', async () => {
     const deps = repositories();
     const batchLane = {
