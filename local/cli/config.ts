@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, type OrchestratorConfig } from '../../lib/config';
-import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
+import { LOCAL_BATCH_POLL_SECONDS, LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
 import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
 
 /** The checkout's root: where `cdk.json` is, whatever the current directory. */
@@ -24,8 +24,6 @@ export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): Orchestra
   return loadConfig(withLocalPoll, env);
 }
 
-/** The batch lane's poll interval in local runs (seconds), unless the configuration sets one. */
-export const LOCAL_BATCH_POLL_SECONDS = 1;
 
 function orchestratorContext(file: string): unknown {
   let text: string;
