@@ -7,7 +7,13 @@ import {
   ModelCallsSchema,
   resolveBatchItems,
 } from '../../lambdas/shared/domain/batch-schemas';
-import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
+import {
+  batchSummaryTable,
+  describeLaneEvent,
+  followBatchProgress,
+  renderProgressBar,
+} from './batch-progress';
+import type { ExecutionEvent } from '../runtime/local-stack';
 import { describeModel, modelModeFromEnv } from './model-mode';
 import type { ModelMode } from '../runtime/local-stack';
 import { loadLocalConfig, startLocalStackForCli } from './config';
@@ -109,7 +115,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     );
     const interactive = process.stderr.isTTY === true;
     let last = '';
-    await followBatchProgress(batch.events, definition.items.length, (progress) => {
+    const events = definition.modelCalls === 'batch' ? laneLines(batch.events, log) : batch.events;
+    await followBatchProgress(events, definition.items.length, (progress) => {
       const bar = renderProgressBar(progress);
       if (bar === last) return;
       last = bar;
@@ -130,6 +137,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return view.status === 'COMPLETED' && allGood ? EXIT.ok : EXIT.failed;
   } finally {
     await orchestrator.close();
+  }
+}
+
+/** Passes the events on, logging a line for each step of the batch lane worth one. */
+async function* laneLines(
+  events: AsyncIterable<ExecutionEvent>,
+  log: (line: string) => void,
+): AsyncGenerator<ExecutionEvent> {
+  for await (const event of events) {
+    const line = describeLaneEvent(event);
+    if (line) log(line);
+    yield event;
   }
 }
 

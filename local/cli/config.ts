@@ -24,7 +24,6 @@ export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): Orchestra
   return loadConfig(withLocalPoll, env);
 }
 
-
 function orchestratorContext(file: string): unknown {
   let text: string;
   try {

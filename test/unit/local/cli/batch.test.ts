@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { main } from '../../../../local/cli/batch';
 import {
   batchSummaryTable,
+  describeLaneEvent,
   followBatchProgress,
   renderProgressBar,
 } from '../../../../local/cli/batch-progress';
@@ -43,11 +44,43 @@ describe('npm run batch', () => {
     expect(stderr).toContain(`Invalid batch definition ${file}: items.1.profile: unknown profile`);
   });
 
+  it('exits 2 naming --model-calls when it is neither lane', async () => {
+    const code = await main(['batches/nightly-product-descriptions.json', '--model-calls', 'overnight']);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('--model-calls: must be on-demand or batch, not "overnight"');
+  });
+
   it('exits 2 when the file does not exist or is missing', async () => {
     expect(await main([path.join(dir, 'nope.json')])).toBe(2);
     expect(stderr).toMatch(/nope\.json: cannot be read \(ENOENT\)/);
     expect(await main([])).toBe(2);
     expect(stderr).toContain('missing the definition file');
+  });
+});
+
+describe('batch lane progress', () => {
+  const exited = (name: string, lane: object) =>
+    ({ type: 'StateExited', state: { name, output: { runId: 'r', lane } } }) as unknown as ExecutionEvent;
+
+  it('says when a phase submits a Message Batch, when it ends, and when the deadline passes', () => {
+    expect(
+      describeLaneEvent(exited('SubmitPlans', { next: 'await', batchId: 'msgbatch_1', requests: 5 })),
+    ).toBe('Plans: Message Batch msgbatch_1 · 5 requests');
+    expect(describeLaneEvent(exited('CheckWorkers', { next: 'submit', batchId: 'msgbatch_2' }))).toBe(
+      'Workers: Message Batch msgbatch_2 ended; its workers are stored',
+    );
+    expect(describeLaneEvent(exited('SubmitSyntheses', { next: 'done' }))).toBe(
+      'Syntheses: none left to submit',
+    );
+    expect(describeLaneEvent(exited('CheckPlans', { next: 'fallback' }))).toBe(
+      'Plans: the deadline has passed; what is left runs on demand',
+    );
+  });
+
+  it('stays quiet while a batch is still in progress, and for other states', () => {
+    expect(describeLaneEvent(exited('CheckPlans', { next: 'await', batchId: 'msgbatch_1' }))).toBeUndefined();
+    expect(describeLaneEvent(exited('StartBatchRun', {}))).toBeUndefined();
   });
 });
 
