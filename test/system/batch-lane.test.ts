@@ -1,5 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { startSimulatedModel } from '../../local/simulated-model';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { createDocumentClient } from '../../lambdas/shared/storage/job-repository';
 import { LaneRepository } from '../../lambdas/shared/storage/lane-repository';
@@ -145,5 +146,36 @@ describe('a batch with modelCalls "batch", run locally', () => {
     expect(states).toEqual(expect.arrayContaining(['CheckPlans', 'FinishLane', 'RunRestOnDemand', 'RunJob']));
     // On demand, the tokens cost what they cost on demand.
     expect(view?.usage.costUsd).toBeCloseTo(view?.usage.onDemandCostUsd ?? 0, 6);
+  });
+
+  it('runs against any Messages-API-compatible server at ANTHROPIC_BASE_URL, through the SDK', async () => {
+    // Arrange: a separate server speaking the Messages and Message Batches APIs, reached as the
+    // Anthropic API is (an API key and a base URL), not as the in-process simulated model.
+    const server = await startSimulatedModel({ batchProcessingMs: 50 });
+    const remote = await LocalOrchestrator.start({
+      model: { kind: 'anthropic', apiKey: 'sk-compatible-server', baseUrl: server.url },
+      config: { batchPollSeconds: 1 },
+    });
+    try {
+      // Act
+      const batch = await remote.startBatch({
+        batchName: 'lane-base-url',
+        items: [{ task: `Write a product description for a ${PRODUCTS[0]}` }],
+        modelCalls: 'batch',
+        trigger: 'cli',
+      });
+      await batch.finished;
+
+      // Assert
+      expect(await remote.getBatchRunView(batch.runId)).toMatchObject({
+        status: 'COMPLETED',
+        counts: { SUCCEEDED: 1 },
+      });
+      expect(server.requests.length).toBeGreaterThan(2);
+      expect(server.requests.every((request) => request.batchId !== undefined)).toBe(true);
+    } finally {
+      await remote.close();
+      await server.close();
+    }
   });
 });
