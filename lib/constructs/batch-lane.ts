@@ -113,9 +113,12 @@ export class BatchLane extends Construct {
 
   /**
    * The lane's states, entered at SubmitPlans; FinishLane puts the items left for on demand at
-   * `$.fallback` and goes on to `onDemand`.
+   * `$.fallback` and goes on to `onDemand`. A step that fails for good (its retries spent) is caught
+   * into `onFailure` with the error at `$.error`, as a failed Map is.
    */
-  public states(onDemand: sfn.IChainable, distributed: boolean): sfn.IChainable {
+  public states(onDemand: sfn.IChainable, distributed: boolean, onFailure: sfn.IChainable): sfn.IChainable {
+    const catchInto = (task: tasks.LambdaInvoke) =>
+      task.addCatch(onFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     const invoke = (id: string, comment: string, payload: Record<string, unknown>) => {
       const task = new tasks.LambdaInvoke(this, id, {
         lambdaFunction: this.function,
@@ -132,6 +135,7 @@ export class BatchLane extends Construct {
         taskTimeout: sfn.Timeout.duration(LANE_TIMEOUT.plus(Duration.seconds(30))),
       });
       for (const retry of MODEL_TASK_RETRIES) task.addRetry(retry);
+      catchInto(task);
       return task;
     };
 
@@ -145,6 +149,7 @@ export class BatchLane extends Construct {
       taskTimeout: sfn.Timeout.duration(LANE_TIMEOUT.plus(Duration.seconds(30))),
     });
     for (const retry of MODEL_TASK_RETRIES) finishLane.addRetry(retry);
+    catchInto(finishLane);
     finishLane.next(onDemand);
 
     // Built last to first, so each phase's Done can go on to the next phase's Submit.

@@ -272,7 +272,7 @@ export class BatchWorkflow extends Construct {
     })
       .when(
         sfn.Condition.stringEquals('$.modelCalls', 'batch'),
-        this.lane.states(runRestOnDemand, !!itemsBucket),
+        this.lane.states(runRestOnDemand, !!itemsBucket, recordBatchFailure),
       )
       .otherwise(runItems);
     return startBatchRun.next(chooseLane);

@@ -148,6 +148,42 @@ describe('a batch with modelCalls "batch", run locally', () => {
     expect(view?.usage.costUsd).toBeCloseTo(view?.usage.onDemandCostUsd ?? 0, 6);
   });
 
+  it('stopped mid-way, ends the run FAILED with every job and subtask in a terminal state, what succeeded kept', async () => {
+    // Arrange: plans answered quickly, then a workers' batch that would take a minute.
+    const batch = await orchestrator.startBatch({
+      batchName: 'lane-stopped',
+      items: PRODUCTS.slice(0, 2).map((product) => ({
+        task: `Write a product description for a ${product}`,
+      })),
+      modelCalls: 'batch',
+      trigger: 'cli',
+    });
+    const lanes = new LaneRepository(documents(), orchestrator.stack.jobsTableName, 1);
+    while ((await lanes.getRound(batch.runId))?.phase !== 'workers') {
+      if ((await lanes.getRound(batch.runId))?.collected)
+        orchestrator.simulatedModel?.setBatchProcessingMs(60_000);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    orchestrator.simulatedModel?.setBatchProcessingMs(60_000);
+
+    // Act
+    orchestrator.stepFunctions.stopExecution(batch.executionArn, 'Manual', 'stopped by the test');
+    await batch.finished;
+    await orchestrator.eventRules.settled();
+
+    // Assert
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    expect(view).toMatchObject({ status: 'FAILED', error: { name: 'ExecutionAborted' } });
+    for (const item of view?.items ?? []) {
+      const stored = await orchestrator.repository.getJobWithSubtasks(item.jobId);
+      expect(item.status).toBe('FAILED');
+      expect(stored?.job.status).toBe('FAILED');
+      expect(stored?.job.plan).toBeDefined();
+      expect(stored?.subtasks.length).toBeGreaterThan(0);
+      for (const subtask of stored?.subtasks ?? []) expect(subtask.status).toBe('FAILED');
+    }
+  });
+
   it('runs against any Messages-API-compatible server at ANTHROPIC_BASE_URL, through the SDK', async () => {
     // Arrange: a separate server speaking the Messages and Message Batches APIs, reached as the
     // Anthropic API is (an API key and a base URL), not as the in-process simulated model.

@@ -76,6 +76,14 @@ describe('the Message Batches lane of the batch state machine', () => {
     );
   });
 
+  it('catches a step that fails for good into RecordBatchFailure, as a failed Map is', () => {
+    for (const name of ['SubmitPlans', 'CheckWorkers', 'SubmitSyntheses', 'FinishLane']) {
+      expect(state(name).Catch).toEqual([
+        { ErrorEquals: ['States.ALL'], Next: 'RecordBatchFailure', ResultPath: '$.error' },
+      ]);
+    }
+  });
+
   it('polls at the configured interval (default 60 s deployed)', () => {
     const lane = Object.values(template.findResources('AWS::Lambda::Function')).find((fn) =>
       String(fn.Properties.Description).startsWith('Batch lane'),
