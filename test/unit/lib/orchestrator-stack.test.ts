@@ -241,7 +241,11 @@ describe('the model-call governor', () => {
       .filter((statement) => JSON.stringify(statement.Resource).includes(tableId ?? '?'));
     expect(onCapacity).toHaveLength(3);
     for (const statement of onCapacity)
-      expect([statement.Action].flat().sort()).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      expect([statement.Action].flat().sort()).toEqual([
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
   });
 
   it('fails synth on a limit that matches none of the models the functions call', () => {
