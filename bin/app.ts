@@ -4,15 +4,18 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadBatchDefinitions } from '../lib/batch-definitions';
 import { loadConfig } from '../lib/config';
 import { acknowledgeNagFindings } from '../lib/nag-acknowledgements';
-import { OrchestratorStack } from '../lib/orchestrator-stack';
+import { checkBatchLanes, OrchestratorStack } from '../lib/orchestrator-stack';
 import { STACK_ID } from '../lib/app';
 
 const app = new App();
 const config = loadConfig(app.node.tryGetContext('orchestrator'), process.env);
+// An invalid file fails `cdk synth` here, naming the file and the field.
+const batches = loadBatchDefinitions();
+// So does a batch asking for the Message Batches lane on a provider without one (bedrock).
+checkBatchLanes(batches, config.provider);
 const stack = new OrchestratorStack(app, STACK_ID, {
   config,
-  // An invalid file fails `cdk synth` here, naming the file and the field.
-  batches: loadBatchDefinitions(),
+  batches,
   description: 'Serverless orchestrator-workers LLM content generation (Step Functions + Lambda + DynamoDB)',
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
 });

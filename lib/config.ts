@@ -106,6 +106,8 @@ export const OrchestratorConfigSchema = z
     logRetentionDays: logRetentionDays.default(30),
     /** The batch Map: `inline` (default, runs locally) or `distributed` (item lists in S3, cloud only). */
     batchMap: z.enum(BATCH_MAP_KINDS).default('inline'),
+    /** The batch lane: seconds between checks of a Message Batch in progress (the Wait state's). */
+    batchPollSeconds: z.number().int().min(1).max(3_600).default(60),
     /** The jobs API: throttling and quota of its usage plan, and the largest request body accepted. */
     api: z
       .object({
@@ -283,7 +285,13 @@ export function loadConfig(context: unknown, env: Record<string, string | undefi
   if (env.WORKER_MODEL) models.worker = env.WORKER_MODEL;
   if (env.SYNTHESIS_MODEL) models.synthesis = env.SYNTHESIS_MODEL;
   const provider = env.MODEL_PROVIDER ?? fromContext.provider;
-  return parseConfig({ ...fromContext, models, ...(provider === undefined ? {} : { provider }) });
+  const pollSeconds = env.BATCH_POLL_SECONDS ? Number(env.BATCH_POLL_SECONDS) : fromContext.batchPollSeconds;
+  return parseConfig({
+    ...fromContext,
+    models,
+    ...(provider === undefined ? {} : { provider }),
+    ...(pollSeconds === undefined ? {} : { batchPollSeconds: pollSeconds }),
+  });
 }
 
 export function parseConfig(input: unknown): OrchestratorConfig {

@@ -92,6 +92,19 @@ export class OrchestratorStack extends Stack {
       ...(this.batchItems ? { itemsBucket: this.batchItems.bucket } : {}),
       logRetention: config.logRetentionDays,
       batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
+      ...(this.apiKeySecret
+        ? {
+            lane: {
+              apiKeySecret: this.apiKeySecret,
+              ...(config.apiKeySecretKmsKeyArn ? { apiKeySecretKeyArn: config.apiKeySecretKmsKeyArn } : {}),
+              models: config.models,
+              maxTokens: config.maxTokens,
+              maxSubtasks: config.maxSubtasks,
+              planRepairAttempts: config.planRepairAttempts,
+              pollSeconds: config.batchPollSeconds,
+            },
+          }
+        : {}),
     });
     this.batchSchedules = new BatchSchedules(this, 'BatchSchedules', {
       batchStateMachine: this.batchWorkflow.stateMachine,
@@ -113,6 +126,7 @@ export class OrchestratorStack extends Stack {
       batchesDir: props.batchesDir ?? DEFAULT_BATCHES_DIR,
       ...config.api,
       batchMaxItems: maxBatchItems(config.batchMap),
+      batchLane: config.provider === 'anthropic',
       jobTtlDays: config.jobTtlDays,
       jobRoles: {
         worker: { model: config.models.worker, maxTokens: config.maxTokens.worker },
@@ -135,6 +149,7 @@ export class OrchestratorStack extends Stack {
         StartBatchRun: this.batchWorkflow.startBatchRunFunction,
         RecordBatchItem: this.batchWorkflow.recordBatchItemFunction,
         FinishBatchRun: this.batchWorkflow.finishBatchRunFunction,
+        ...(this.batchWorkflow.lane ? { BatchLane: this.batchWorkflow.lane.function } : {}),
         RecordExecutionEnd: this.executionEnds.function,
       },
       modelFunctions: { Plan: 'orchestrator', Worker: 'worker', Synthesize: 'synthesis' },
@@ -184,6 +199,24 @@ export function checkBatchSizes(
         (batchMap === 'inline'
           ? ` (set batchMap "distributed" for up to ${BATCH_LIMITS.maxItemsDistributed})`
           : ''),
+    );
+  }
+}
+
+/**
+ * `cdk synth` refuses `"modelCalls": "batch"` with provider `bedrock`: the batch lane uses the Anthropic
+ * Message Batches API; Bedrock batch inference (CreateModelInvocationJob, JSONL through S3, a service
+ * role, a minimum record count per job) is a different service this stack does not implement.
+ */
+export function checkBatchLanes(
+  definitions: readonly BatchDefinition[],
+  provider: OrchestratorConfig['provider'],
+): void {
+  if (provider === 'anthropic') return;
+  for (const definition of definitions) {
+    if (definition.modelCalls !== 'batch') continue;
+    throw new Error(
+      `Invalid batch definition ${definition.name}: modelCalls: "batch" needs provider "anthropic" (the Message Batches API); with provider "${provider}" set "modelCalls": "on-demand" — Bedrock batch inference is not implemented (see docs/batches.md)`,
     );
   }
 }

@@ -5,6 +5,8 @@ import {
   BatchNameSchema,
   BatchRunIdSchema,
   BatchRunStatusSchema,
+  BatchDeadlineMinutesSchema,
+  ModelCallsSchema,
 } from '../shared/domain/batch-schemas';
 import { JobIdSchema, JobRequestSchema, JobStatusSchema, SubtaskIdSchema } from '../shared/domain/schemas';
 
@@ -180,6 +182,10 @@ export const CreateBatchBodySchema = z
     items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItemsDistributed).optional(),
     /** Jobs at once; default the definition's, or 5 for inline items. */
     maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).optional(),
+    /** `on-demand` or `batch` (the Message Batches lane); default the definition's, or on-demand for inline items. */
+    modelCalls: ModelCallsSchema.optional(),
+    /** The batch lane's deadline in minutes; default the definition's, or 720. */
+    batchDeadlineMinutes: BatchDeadlineMinutesSchema.optional(),
   })
   .strict();
 export type CreateBatchBody = z.infer<typeof CreateBatchBodySchema>;
@@ -205,14 +211,25 @@ export type BatchAccepted = z.infer<typeof BatchAcceptedSchema>;
 
 const Counts = z.record(z.string(), z.number().int());
 
+const RunUsage = z.object({
+  inputTokens: z.number().int(),
+  outputTokens: z.number().int(),
+  cacheReadTokens: z.number().int(),
+  cacheWriteTokens: z.number().int(),
+  costUsd: z.number().describe('Estimated cost in USD at the rate paid (the batch rate in the batch lane)'),
+  onDemandCostUsd: z.number().describe('What the same tokens would have cost on demand'),
+});
+
 /** A batch run, as `GET /batches/{runId}` returns it. */
 export const BatchRunViewSchema = z.object({
   runId: z.string(),
   batchName: z.string(),
   status: BatchRunStatusSchema,
   trigger: z.string(),
+  modelCalls: ModelCallsSchema,
   itemCount: z.number().int(),
   counts: Counts,
+  usage: RunUsage.describe("The finished items' usage summed"),
   awaitingApproval: z.number().int().describe("Items whose job's plan waits for approval now"),
   items: z.array(
     z.object({
@@ -221,6 +238,7 @@ export const BatchRunViewSchema = z.object({
       task: z.string(),
       status: BatchItemStatusSchema,
       error: ErrorSummary.nullable(),
+      usage: RunUsage.nullable(),
     }),
   ),
   error: ErrorSummary.nullable(),
@@ -230,7 +248,7 @@ export const BatchRunViewSchema = z.object({
 });
 
 export const BatchRunListSchema = z.object({
-  items: z.array(BatchRunViewSchema.omit({ items: true, awaitingApproval: true })),
+  items: z.array(BatchRunViewSchema.omit({ items: true, usage: true, awaitingApproval: true })),
   nextToken: z.string().optional(),
 });
 export type BatchRunList = z.infer<typeof BatchRunListSchema>;

@@ -6,6 +6,7 @@ import {
   BATCH_LIMITS,
   batchJobId,
   type BatchExecutionInput,
+  type ModelCalls,
   newBatchRunId,
   resolveBatchItems,
 } from '../shared/domain/batch-schemas';
@@ -28,6 +29,12 @@ export interface BatchesServiceDependencies {
    * @default BATCH_LIMITS.maxItems (inline)
    */
   maxItems?: number;
+  /**
+   * False when the deployment cannot run the Message Batches lane (provider `bedrock`): a run asking
+   * for `modelCalls` `batch` is refused with 400.
+   * @default true
+   */
+  batchLane?: boolean;
 }
 
 const DEFAULT_INLINE_CONCURRENCY = 5;
@@ -57,7 +64,14 @@ export class BatchesService {
    * the execution name. A run whose execution cannot start is recorded FAILED, never left RUNNING.
    */
   async createBatch(body: CreateBatchBody): Promise<BatchAccepted> {
-    const { batchName, maxConcurrency, requests } = this.resolve(body);
+    const { batchName, maxConcurrency, requests, modelCalls, batchDeadlineMinutes } = this.resolve(body);
+    if (modelCalls === 'batch' && this.deps.batchLane === false) {
+      const message =
+        'must be "on-demand" with this deployment: the Message Batches lane needs provider "anthropic" (Bedrock batch inference is not implemented; see docs/batches.md)';
+      throw new HttpError(400, 'VALIDATION_FAILED', `modelCalls: ${message}`, [
+        { field: 'modelCalls', message },
+      ]);
+    }
     const maxItems = this.deps.maxItems ?? BATCH_LIMITS.maxItems;
     if (requests.length > maxItems) {
       const message = `has ${requests.length} items; a run takes at most ${maxItems} with this deployment's batch Map${maxItems < BATCH_LIMITS.maxItemsDistributed ? ` (batchMap "distributed" takes up to ${BATCH_LIMITS.maxItemsDistributed})` : ''}`;
@@ -77,7 +91,14 @@ export class BatchesService {
         request,
       })),
     });
-    const input: BatchExecutionInput = { batchName, runId, maxConcurrency, trigger: 'api' };
+    const input: BatchExecutionInput = {
+      batchName,
+      runId,
+      maxConcurrency,
+      modelCalls,
+      batchDeadlineMinutes,
+      trigger: 'api',
+    };
     let executionArn: string;
     try {
       executionArn = await this.deps.executions.start(runId, JSON.stringify(input));
@@ -105,12 +126,16 @@ export class BatchesService {
     batchName: string;
     maxConcurrency: number;
     requests: JobRequest[];
+    modelCalls: ModelCalls;
+    batchDeadlineMinutes: number;
   } {
     if (body.items) {
       return {
         batchName: body.batchName,
         requests: body.items,
         maxConcurrency: body.maxConcurrency ?? DEFAULT_INLINE_CONCURRENCY,
+        modelCalls: body.modelCalls ?? 'on-demand',
+        batchDeadlineMinutes: body.batchDeadlineMinutes ?? BATCH_LIMITS.defaultDeadlineMinutes,
       };
     }
     const definitions = this.deps.definitions();
@@ -126,6 +151,8 @@ export class BatchesService {
       batchName: definition.name,
       requests: resolveBatchItems(definition),
       maxConcurrency: body.maxConcurrency ?? definition.maxConcurrency,
+      modelCalls: body.modelCalls ?? definition.modelCalls,
+      batchDeadlineMinutes: body.batchDeadlineMinutes ?? definition.batchDeadlineMinutes,
     };
   }
 

@@ -22,6 +22,8 @@ const ApiEnvSchema = CommonEnvSchema.extend({
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(65_536),
   /** Most items one batch run may have (the deployment's batch Map decides). */
   BATCH_MAX_ITEMS: z.coerce.number().int().positive().optional(),
+  /** `false` when the deployment cannot run the Message Batches lane (provider `bedrock`). */
+  BATCH_LANE: z.enum(['true', 'false']).default('true'),
   /** Local runs only: the local Step Functions endpoint. */
   SFN_ENDPOINT: z.url().optional(),
   /** Local runs only: the local execution console, for the job view's `consoleUrl`. */
@@ -62,6 +64,7 @@ export function createHandler(rawEnv: Env): ApiHandler {
     jobStatus: async (jobId) => (await jobs.getJob(jobId))?.status,
     definitions: () => (definitions ??= loadBatchDefinitions(path.resolve(env.BATCHES_DIR))),
     ...(env.BATCH_MAX_ITEMS ? { maxItems: env.BATCH_MAX_ITEMS } : {}),
+    batchLane: env.BATCH_LANE === 'true',
   });
   const wrapped = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>()
     .use(observabilityMiddlewares<APIGatewayProxyEvent, APIGatewayProxyResult>(observability))

@@ -20,14 +20,15 @@ export interface FinishBatchRunResult {
 }
 
 /**
- * Ends the run with counts by job status. Items still PENDING (only if the Map failed) are failed,
- * with their jobs, so the run and every job end in a terminal status.
+ * Ends the run with counts by job status. Items still PENDING (only if the Map or the batch lane
+ * failed) are failed, with their jobs and those jobs' unfinished subtasks, so the run, every job and
+ * every subtask end in a terminal status.
  */
 export async function finishBatchRun(
   event: FinishBatchRunEvent,
   deps: {
     batches: Pick<BatchRepository, 'finishRun' | 'getRunWithItems' | 'recordItemOutcome'>;
-    jobs: Pick<JobRepository, 'failJob'>;
+    jobs: Pick<JobRepository, 'failJob' | 'failUnfinishedSubtasks'>;
   },
 ): Promise<FinishBatchRunResult> {
   const stored = await deps.batches.getRunWithItems(event.runId);
@@ -39,6 +40,8 @@ export async function finishBatchRun(
     if (status === 'PENDING') {
       const reason = error ?? { name: 'BatchInterrupted', message: 'The batch ended before this item ran' };
       await deps.jobs.failJob(item.jobId, reason);
+      // A batch-lane job may have stopped mid-way: none of its subtasks is left looking alive.
+      await deps.jobs.failUnfinishedSubtasks(item.jobId, reason);
       await deps.batches.recordItemOutcome(event.runId, item.index, { status: 'FAILED', error: reason });
       status = 'FAILED';
     }

@@ -18,7 +18,7 @@ import {
 import { jobEstimate, type JobRoles, promptWorstCase, roleFor } from '../shared/model/worst-cases';
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway, ModelMessage } from '../shared/model/gateway';
-import { priced, sumUsage } from '../shared/domain/pricing';
+import { mergeCalls, priced } from '../shared/domain/pricing';
 import { profileNamed } from '../shared/domain/profiles';
 import { orchestratorSystemPrompt, planPrompt, planRepairPrompt } from '../shared/model/prompts';
 import {
@@ -137,7 +137,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
         if (usages.length > 0) {
           await deps.repository.recordFailedPlanningUsage(
             job.jobId,
-            { ...sumUsage(usages), model: usages.at(-1)?.model ?? model },
+            mergeCalls(usages.at(-1)?.model ?? model, usages),
             attempt - 1,
           );
         }
@@ -160,7 +160,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
           });
         throw error;
       });
-    const callUsage = priced(response.model, response.usage);
+    const callUsage = priced(response.model, response.usage, response.billing);
     usages.push(callUsage);
     if (call) {
       // What the worst case held beyond the call's real cost goes back to the budget.
@@ -171,11 +171,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
     }
     if (response.stopReason === 'refusal') {
       // A refusal is an answer about the task, not a malformed plan: repairing would only repeat it.
-      await deps.repository.recordFailedPlanningUsage(
-        job.jobId,
-        { ...sumUsage(usages), model: response.model },
-        attempt,
-      );
+      await deps.repository.recordFailedPlanningUsage(job.jobId, mergeCalls(response.model, usages), attempt);
       throw new ModelRefused(
         `The orchestrator model declined to plan this task${refusalDetail(response.text)}`,
       );
@@ -195,7 +191,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
         ? validation.plan
         : { ...validation.plan, synthesisGuidance: undefined };
       const waves = dependencyWaves(plan);
-      const planUsage = { ...sumUsage(usages), model: response.model };
+      const planUsage = mergeCalls(response.model, usages);
       const roles = {
         worker: roleFor(profile, 'worker', settings.roles.worker),
         synthesis: roleFor(profile, 'synthesis', settings.roles.synthesis),
@@ -231,7 +227,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   const lastModel = usages.at(-1)?.model ?? model;
   await deps.repository.recordFailedPlanningUsage(
     job.jobId,
-    { ...sumUsage(usages), model: lastModel },
+    mergeCalls(lastModel, usages),
     settings.repairAttempts + 1,
   );
   throw new InvalidPlan(

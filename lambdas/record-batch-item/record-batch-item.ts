@@ -2,7 +2,9 @@ import * as z from 'zod';
 import type { BatchRepository } from '../shared/storage/batch-repository';
 import { BatchRunIdSchema } from '../shared/domain/batch-schemas';
 import type { ErrorSummary } from '../shared/domain/errors';
-import type { JobRepository } from '../shared/storage/job-repository';
+import type { JobRepository, JobWithSubtasks } from '../shared/storage/job-repository';
+import type { RunUsage } from '../shared/storage/batch-repository';
+import { sumUsageWithOnDemand } from '../shared/domain/pricing';
 import {
   CaughtErrorSchema,
   JobIdSchema,
@@ -37,8 +39,17 @@ function childFailure(caught: { Error?: string; Cause?: string }): ErrorSummary 
   }
 }
 
+/** Every recorded call of a job summed, with what the same tokens cost on demand. */
+export function jobUsage({ job, subtasks }: JobWithSubtasks): RunUsage {
+  return sumUsageWithOnDemand([
+    job.planUsage,
+    ...subtasks.map((subtask) => subtask.usage),
+    job.synthesisUsage,
+  ]);
+}
+
 /**
- * Records the item's outcome from its job's record, the source of truth. A job that never reached a
+ * Records the item's outcome (and its job's usage) from its job's record, the source of truth. A job that never reached a
  * terminal status (its execution was never started, or was stopped) is failed here, so none is left
  * looking alive.
  */
@@ -46,25 +57,27 @@ export async function recordBatchItem(
   event: RecordBatchItemEvent,
   deps: {
     batches: Pick<BatchRepository, 'recordItemOutcome'>;
-    jobs: Pick<JobRepository, 'failJob' | 'getJob'>;
+    jobs: Pick<JobRepository, 'failJob' | 'getJobWithSubtasks'>;
   },
 ): Promise<RecordBatchItemResult> {
   const { index, jobId } = event.item;
-  let job = await deps.jobs.getJob(jobId);
-  if (!job || !TERMINAL_JOB_STATUSES.includes(job.status)) {
+  let stored = await deps.jobs.getJobWithSubtasks(jobId);
+  if (!stored || !TERMINAL_JOB_STATUSES.includes(stored.job.status)) {
     const error = event.error
       ? childFailure(event.error)
       : { name: 'JobNotFinished', message: 'The job execution ended without recording a terminal status' };
-    if (job) await deps.jobs.failJob(jobId, error);
-    job = await deps.jobs.getJob(jobId);
-    if (!job) {
+    if (stored) await deps.jobs.failJob(jobId, error);
+    stored = await deps.jobs.getJobWithSubtasks(jobId);
+    if (!stored) {
       await deps.batches.recordItemOutcome(event.runId, index, { status: 'FAILED', error });
       return { index, jobId, status: 'FAILED' };
     }
   }
+  const { job } = stored;
   await deps.batches.recordItemOutcome(event.runId, index, {
     status: job.status,
     ...(job.error ? { error: job.error } : {}),
+    usage: jobUsage(stored),
   });
   return { index, jobId, status: job.status };
 }

@@ -17,6 +17,7 @@ export const { createHandler, handler } = lambdaEntry(StartBatchRunEventSchema, 
     definitions: () =>
       (definitions ??= env.BATCHES_DIR ? loadBatchDefinitions(path.resolve(env.BATCHES_DIR)) : []),
   };
+  const lane = { batchLane: env.BATCH_LANE === 'true' };
   const deps = env.BATCH_ITEMS_BUCKET
     ? {
         ...repositories,
@@ -26,5 +27,5 @@ export const { createHandler, handler } = lambdaEntry(StartBatchRunEventSchema, 
         ),
       }
     : repositories;
-  return async (event) => startBatchRun(event, deps);
+  return async (event) => startBatchRun(event, { ...deps, ...lane });
 });

@@ -6,9 +6,10 @@ import {
   type BatchDefinition,
   batchJobId,
   BatchExecutionInputSchema,
+  type ModelCalls,
   resolveBatchItems,
 } from '../shared/domain/batch-schemas';
-import { UnknownBatch } from '../shared/domain/errors';
+import { BatchLaneUnavailable, UnknownBatch } from '../shared/domain/errors';
 import type { JobRequest } from '../shared/domain/schemas';
 import type { JobRepository } from '../shared/storage/job-repository';
 
@@ -28,15 +29,23 @@ export type StartBatchRunResult = {
   runId: string;
   batchName: string;
   maxConcurrency: number;
+  /** The state machine's lane: `batch` runs the items phase by phase through Message Batches. */
+  modelCalls: ModelCalls;
 } & ({ items: BatchItemRef[] } | { itemsKey: string });
 
 export interface StartBatchRunDeps {
-  batches: Pick<BatchRepository, 'createRun' | 'getRunRequests'>;
+  batches: Pick<BatchRepository, 'createRun' | 'getRunRequests' | 'recordModelCalls'>;
   jobs: Pick<JobRepository, 'createJob'>;
   /** The batch definitions bundled with the function, for a run that names one (a schedule). */
   definitions: () => readonly BatchDefinition[];
   /** Set when the batch runs a Distributed Map: the item list goes there instead of into the state. */
   itemLists?: BatchItemLists;
+  /**
+   * False when the deployment has no Message Batches lane (provider `bedrock`): a run asking for it
+   * fails with BatchLaneUnavailable instead of running another way than it asked.
+   * @default true
+   */
+  batchLane?: boolean;
 }
 
 /**
@@ -88,6 +97,11 @@ export async function startBatchRun(
   deps: StartBatchRunDeps,
 ): Promise<StartBatchRunResult> {
   const runId = runIdFor(event);
+  if (event.input.modelCalls === 'batch' && deps.batchLane === false) {
+    throw new BatchLaneUnavailable(
+      `Run ${runId} asks for modelCalls "batch", but this deployment has no Message Batches lane (provider "bedrock"); run it with modelCalls "on-demand"`,
+    );
+  }
   const requests = await requestsFor(event, runId, deps);
   const items = requests.map((request, index) => ({
     index,
@@ -109,8 +123,20 @@ export async function startBatchRun(
         .map(({ jobId, request }) => deps.jobs.createJob({ jobId, status: 'QUEUED', ...request })),
     );
   }
+  const { modelCalls, batchDeadlineMinutes } = event.input;
+  // The deadline counts from the execution's start, so a retried start keeps it.
+  const deadlineAt =
+    modelCalls === 'batch'
+      ? new Date(Date.parse(event.executionStartTime) + batchDeadlineMinutes * 60_000).toISOString()
+      : undefined;
+  await deps.batches.recordModelCalls(runId, modelCalls, deadlineAt);
   const refs = items.map(({ index, jobId }) => ({ index, jobId }));
-  const run = { runId, batchName: event.input.batchName, maxConcurrency: event.input.maxConcurrency };
+  const run = {
+    runId,
+    batchName: event.input.batchName,
+    maxConcurrency: event.input.maxConcurrency,
+    modelCalls,
+  };
   if (!deps.itemLists) return { ...run, items: refs };
   const itemsKey = batchItemsKey(runId);
   await deps.itemLists.put(itemsKey, refs);

@@ -97,7 +97,7 @@ export async function synthesizeJob(
         });
       throw error;
     });
-  const usage = priced(response.model, response.usage);
+  const usage = priced(response.model, response.usage, response.billing);
   if (worst) {
     await deps.repository.changeBudgetLedger(job.jobId, {
       microUsd: toMicroUsd(usage.costUsd) - worst.microUsd,

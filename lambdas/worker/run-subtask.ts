@@ -3,6 +3,7 @@ import {
   BudgetExceeded,
   DependencyFailed,
   JobNotFound,
+  ModelCallDeferred,
   ModelCapacityExceeded,
   unusableAnswer,
 } from '../shared/domain/errors';
@@ -122,13 +123,14 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
           microUsd: -worst.microUsd,
           outputTokens: -worst.outputTokens,
         });
-      // Deferred by the governor: the model was never asked, so this was no attempt.
-      if (error instanceof ModelCapacityExceeded) {
+      // Deferred by the governor (or taken for the batch lane's next Message Batch): the model was not
+      // asked, so this was no attempt.
+      if (error instanceof ModelCapacityExceeded || error instanceof ModelCallDeferred) {
         await deps.repository.undoSubtaskAttempt(event.jobId, event.subtaskId, attempt.subtask.attempts);
       }
       throw error;
     });
-  const usage = priced(response.model, response.usage);
+  const usage = priced(response.model, response.usage, response.billing);
   if (worst) {
     await deps.repository.changeBudgetLedger(event.jobId, {
       microUsd: toMicroUsd(usage.costUsd) - worst.microUsd,

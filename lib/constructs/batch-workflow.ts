@@ -9,6 +9,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
 import { BOOKKEEPING_RETRY, START_EXECUTION_RETRY } from '../retry-policies';
+import { BatchLane, type BatchLaneProps } from './batch-lane';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
 
@@ -33,6 +34,12 @@ export interface BatchWorkflowProps {
    * StartBatchRun reads the items from there (the execution input never carries them).
    */
   readonly batchesDir: string;
+  /**
+   * The Message Batches lane (provider `anthropic`): runs with `modelCalls` `batch` go phase by phase
+   * through it instead of one orchestrator execution per item.
+   * @default none: every run goes through RunItems
+   */
+  readonly lane?: Omit<BatchLaneProps, 'table' | 'jobTtlDays' | 'itemsBucket' | 'logRetention'>;
 }
 
 /** Each iteration gets the run id and its whole item. */
@@ -57,6 +64,8 @@ export class BatchWorkflow extends Construct {
   public readonly startBatchRunFunction: WorkflowFunction;
   public readonly recordBatchItemFunction: WorkflowFunction;
   public readonly finishBatchRunFunction: WorkflowFunction;
+  /** The Message Batches lane; none with provider `bedrock`. */
+  public readonly lane: BatchLane | undefined;
 
   constructor(scope: Construct, id: string, props: BatchWorkflowProps) {
     super(scope, id);
@@ -73,6 +82,7 @@ export class BatchWorkflow extends Construct {
       environment: {
         ...environment,
         BATCHES_DIR: 'batches',
+        BATCH_LANE: String(props.lane !== undefined),
         ...(props.itemsBucket ? { BATCH_ITEMS_BUCKET: props.itemsBucket.bucketName } : {}),
       },
       bundledFolder: { from: props.batchesDir, into: 'batches' },
@@ -87,9 +97,20 @@ export class BatchWorkflow extends Construct {
       description: 'Ends a batch run with counts by status',
       ...bookkeeping,
     });
-    // Query: the requests recorded with a run (API, CLI).
-    props.table.grant(this.startBatchRunFunction, 'dynamodb:PutItem', 'dynamodb:Query');
-    props.table.grant(this.recordBatchItemFunction, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Query: the requests recorded with a run (API, CLI); UpdateItem: the run's modelCalls and deadline.
+    props.table.grant(
+      this.startBatchRunFunction,
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    );
+    // Query: the job with its subtasks, whose usage the item records.
+    props.table.grant(
+      this.recordBatchItemFunction,
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    );
     props.table.grant(this.finishBatchRunFunction, 'dynamodb:Query', 'dynamodb:UpdateItem');
     const itemLists = props.itemsBucket?.arnForObjects(`${BATCH_ITEMS_PREFIX}*`);
     if (itemLists) {
@@ -97,6 +118,16 @@ export class BatchWorkflow extends Construct {
         new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [itemLists] }),
       );
     }
+
+    this.lane = props.lane
+      ? new BatchLane(this, 'Lane', {
+          ...props.lane,
+          table: props.table,
+          jobTtlDays: props.jobTtlDays,
+          logRetention,
+          ...(props.itemsBucket ? { itemsBucket: props.itemsBucket } : {}),
+        })
+      : undefined;
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -130,6 +161,7 @@ export class BatchWorkflow extends Construct {
         'runId.$': '$.Payload.runId',
         'batchName.$': '$.Payload.batchName',
         'maxConcurrency.$': '$.Payload.maxConcurrency',
+        'modelCalls.$': '$.Payload.modelCalls',
         // The bucket name rides in the state because the item reader takes it by path (see distributedRunItems).
         ...(itemsBucket
           ? { 'itemsKey.$': '$.Payload.itemsKey', itemsBucket: itemsBucket.bucketName }
@@ -219,7 +251,31 @@ export class BatchWorkflow extends Construct {
     recordBatchFailure.next(batchFailed);
 
     const done = new sfn.Succeed(this, 'Done', { comment: 'The summary is in the run record' });
-    return startBatchRun.next(runItems).next(finishBatchRun).next(done);
+    runItems.next(finishBatchRun).next(done);
+    if (!this.lane) return startBatchRun.next(runItems);
+    // The lane's leftovers (past its deadline) run on demand through the same Map.
+    const runRestOnDemand = new sfn.Pass(this, 'RunRestOnDemand', {
+      comment: 'The items the batch lane did not finish by its deadline, for RunItems',
+      parameters: {
+        'runId.$': '$.runId',
+        'batchName.$': '$.batchName',
+        'maxConcurrency.$': '$.maxConcurrency',
+        'modelCalls.$': '$.modelCalls',
+        ...(itemsBucket
+          ? { 'itemsKey.$': '$.fallback.itemsKey', itemsBucket: itemsBucket.bucketName }
+          : { 'items.$': '$.fallback.items' }),
+      },
+    });
+    runRestOnDemand.next(runItems);
+    const chooseLane = new sfn.Choice(this, 'ChooseModelCalls', {
+      comment: 'modelCalls "batch": phase by phase through Message Batches; otherwise one execution per item',
+    })
+      .when(
+        sfn.Condition.stringEquals('$.modelCalls', 'batch'),
+        this.lane.states(runRestOnDemand, !!itemsBucket, recordBatchFailure),
+      )
+      .otherwise(runItems);
+    return startBatchRun.next(chooseLane);
   }
 
   private inlineRunItems(): sfn.Map {

@@ -30,6 +30,11 @@ export interface JobsApiProps {
   readonly jobTtlDays: number;
   /** Most items one batch run may have (the deployment's batch Map decides). */
   readonly batchMaxItems: number;
+  /**
+   * Whether runs may ask for the Message Batches lane (`modelCalls` `batch`).
+   * @default true
+   */
+  readonly batchLane?: boolean;
   /** The worker's and synthesis's calls, to re-estimate a plan a person trimmed. */
   readonly jobRoles: JobRoles;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -82,6 +87,7 @@ export class JobsApi extends Construct {
         BATCHES_DIR: 'batches',
         MAX_BODY_BYTES: String(props.maxBodyBytes),
         BATCH_MAX_ITEMS: String(props.batchMaxItems),
+        BATCH_LANE: String(props.batchLane ?? true),
         JOB_TTL_DAYS: String(props.jobTtlDays),
         WORKER_MODEL: props.jobRoles.worker.model,
         WORKER_MAX_TOKENS: String(props.jobRoles.worker.maxTokens),

@@ -47,6 +47,32 @@ export async function followBatchProgress(
   return progress;
 }
 
+const LANE_STEP = /^(Submit|Check)(Plans|Workers|Syntheses)$/;
+
+/**
+ * One line about the batch lane's progress for a state's end, or undefined for states worth no line:
+ * a batch submitted, a batch ended and applied, a phase done, the deadline passed. (A check finding
+ * the batch still in progress says nothing, so the lines do not repeat every poll.)
+ */
+export function describeLaneEvent(event: ExecutionEvent): string | undefined {
+  if (event.type !== 'StateExited') return undefined;
+  if (event.state.name === 'FinishLane') return 'Batch lane finished; every item is recorded';
+  const match = LANE_STEP.exec(event.state.name);
+  if (!match) return undefined;
+  const [, kind, phase = ''] = match;
+  const lane = (
+    event.state.output as { lane?: { next?: string; batchId?: string | null; requests?: number } }
+  )?.lane;
+  const what = phase.toLowerCase();
+  if (lane?.next === 'fallback') return `${phase}: the deadline has passed; what is left runs on demand`;
+  if (kind === 'Submit' && lane?.next === 'await')
+    return `${phase}: Message Batch ${lane.batchId ?? ''} · ${lane.requests ?? 0} requests`;
+  if (kind === 'Submit' && lane?.next === 'done') return `${phase}: none left to submit`;
+  if (kind === 'Check' && lane?.next === 'submit')
+    return `${phase}: Message Batch ${lane.batchId ?? ''} ended; its ${what} are stored`;
+  return undefined;
+}
+
 const pad = (text: string, width: number) =>
   text.length >= width ? text : text + ' '.repeat(width - text.length);
 const clip = (text: string, width: number) => (text.length <= width ? text : `${text.slice(0, width - 1)}…`);
@@ -77,6 +103,17 @@ export function batchSummaryTable(view: BatchRunView, elapsedMs: number): string
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map(line),
     '',
+    costLine(view),
     `Batch ${view.batchName} run ${view.runId}: ${view.status} in ${(elapsedMs / 1000).toFixed(1)}s · ${view.itemCount} items · ${counts}`,
   ].join('\n');
+}
+
+const usd = (amount: number) => `$${amount.toFixed(4)}`;
+
+/** The run's model cost at the rate paid, what it would have cost on demand, and the saving. */
+export function costLine(view: Pick<BatchRunView, 'modelCalls' | 'usage'>): string {
+  const { costUsd, onDemandCostUsd } = view.usage;
+  if (view.modelCalls !== 'batch') return `Model calls on demand · cost ${usd(costUsd)}`;
+  const saved = onDemandCostUsd > 0 ? Math.round((1 - costUsd / onDemandCostUsd) * 100) : 0;
+  return `Model calls batch · cost ${usd(costUsd)} at the batch rate · on demand ${usd(onDemandCostUsd)} · saved ${usd(onDemandCostUsd - costUsd)} (${saved} %)`;
 }

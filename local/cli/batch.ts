@@ -2,8 +2,18 @@ import '../runtime/polyfills';
 import { parseArgs } from 'node:util';
 import type { OrchestratorConfig } from '../../lib/config';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
-import { batchExecutionInput, resolveBatchItems } from '../../lambdas/shared/domain/batch-schemas';
-import { followBatchProgress, batchSummaryTable, renderProgressBar } from './batch-progress';
+import {
+  batchExecutionInput,
+  ModelCallsSchema,
+  resolveBatchItems,
+} from '../../lambdas/shared/domain/batch-schemas';
+import {
+  batchSummaryTable,
+  describeLaneEvent,
+  followBatchProgress,
+  renderProgressBar,
+} from './batch-progress';
+import type { ExecutionEvent } from '../runtime/local-stack';
 import { describeModel, modelModeFromEnv } from './model-mode';
 import type { ModelMode } from '../runtime/local-stack';
 import { loadLocalConfig, startLocalStackForCli } from './config';
@@ -11,10 +21,13 @@ import { runMain } from './run-main';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-export const BATCH_USAGE = `Usage: npm run batch -- batches/<file>.json [--json]
+export const BATCH_USAGE = `Usage: npm run batch -- batches/<file>.json [--model-calls on-demand|batch] [--json]
 
 Runs a batch definition's items through the local batch state machine (one orchestrator execution per
-item, at the definition's maxConcurrency), shows progress, then a summary table.
+item, at the definition's maxConcurrency; or, with modelCalls "batch", phase by phase across all items
+through Message Batches), shows progress, then a summary table with the cost and, in the batch lane,
+what the same calls cost on demand.
+  --model-calls LANE  on-demand or batch: overrides the definition's modelCalls
   --json       print the batch run view as JSON on stdout
   -h, --help   show this help
 
@@ -33,6 +46,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       strict: true,
       options: {
         json: { type: 'boolean', default: false },
+        'model-calls': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -49,9 +63,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     log(`error: ${file ? 'expected one definition file' : 'missing the definition file'}\n\n${BATCH_USAGE}`);
     return EXIT.usage;
   }
+  const lane = parsed.values['model-calls'];
+  const modelCalls = lane === undefined ? undefined : ModelCallsSchema.safeParse(lane);
+  if (modelCalls && !modelCalls.success) {
+    log(`error: --model-calls: must be on-demand or batch, not "${lane}"\n\n${BATCH_USAGE}`);
+    return EXIT.usage;
+  }
   let definition;
   try {
     definition = loadBatchDefinitionFile(file);
+    if (modelCalls?.data) definition = { ...definition, modelCalls: modelCalls.data };
   } catch (error) {
     if (!(error instanceof InvalidBatchDefinition)) throw error;
     log(`error: ${error.message}`);
@@ -64,6 +85,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     // The same configuration as `cdk synth`: cdk.json's orchestrator context and the environment.
     config = loadLocalConfig(env);
     model = modelModeFromEnv(env, config.provider);
+    if (definition.modelCalls === 'batch' && config.provider !== 'anthropic') {
+      throw new Error(
+        `modelCalls: "batch" needs provider "anthropic" (the Message Batches API); provider is "${config.provider}": use --model-calls on-demand`,
+      );
+    }
   } catch (error) {
     log(`error: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT.usage;
@@ -83,11 +109,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       items: resolveBatchItems(definition),
     });
     log(
-      `Batch ${definition.name}: ${definition.items.length} items, ${definition.maxConcurrency} at once · run ${batch.runId}`,
+      definition.modelCalls === 'batch'
+        ? `Batch ${definition.name}: ${definition.items.length} items, model calls through Message Batches (phase by phase, deadline ${definition.batchDeadlineMinutes} min) · run ${batch.runId}`
+        : `Batch ${definition.name}: ${definition.items.length} items, ${definition.maxConcurrency} at once · run ${batch.runId}`,
     );
     const interactive = process.stderr.isTTY === true;
     let last = '';
-    await followBatchProgress(batch.events, definition.items.length, (progress) => {
+    const events = definition.modelCalls === 'batch' ? laneLines(batch.events, log) : batch.events;
+    await followBatchProgress(events, definition.items.length, (progress) => {
       const bar = renderProgressBar(progress);
       if (bar === last) return;
       last = bar;
@@ -108,6 +137,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return view.status === 'COMPLETED' && allGood ? EXIT.ok : EXIT.failed;
   } finally {
     await orchestrator.close();
+  }
+}
+
+/** Passes the events on, logging a line for each step of the batch lane worth one. */
+async function* laneLines(
+  events: AsyncIterable<ExecutionEvent>,
+  log: (line: string) => void,
+): AsyncGenerator<ExecutionEvent> {
+  for await (const event of events) {
+    const line = describeLaneEvent(event);
+    if (line) log(line);
+    yield event;
   }
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, type OrchestratorConfig } from '../../lib/config';
-import { LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
+import { LOCAL_BATCH_POLL_SECONDS, LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
 import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
 
 /** The checkout's root: where `cdk.json` is, whatever the current directory. */
@@ -14,7 +14,14 @@ export const CHECKOUT_ROOT = path.join(__dirname, '..', '..');
  * (`Invalid orchestrator configuration: …`) on a bad value, as `cdk synth` does.
  */
 export function loadLocalConfig(env: NodeJS.ProcessEnv = process.env): OrchestratorConfig {
-  return loadConfig(orchestratorContext(env.CDK_CONTEXT_FILE ?? path.join(CHECKOUT_ROOT, 'cdk.json')), env);
+  const context = orchestratorContext(env.CDK_CONTEXT_FILE ?? path.join(CHECKOUT_ROOT, 'cdk.json'));
+  // Locally the batch lane checks its batches every second unless told otherwise (deployed: 60 s).
+  const local = (context ?? {}) as Record<string, unknown>;
+  const withLocalPoll =
+    typeof context === 'string' || 'batchPollSeconds' in local
+      ? context
+      : { ...local, batchPollSeconds: LOCAL_BATCH_POLL_SECONDS };
+  return loadConfig(withLocalPoll, env);
 }
 
 function orchestratorContext(file: string): unknown {

@@ -72,6 +72,9 @@ export type ModelMode =
   | { kind: 'bedrock'; region?: string; baseUrl?: string }
   | { kind: 'simulated'; options?: SimulatedModelOptions };
 
+/** The batch lane's poll interval in local runs (seconds), unless the configuration sets one. */
+export const LOCAL_BATCH_POLL_SECONDS = 1;
+
 export interface LocalOrchestratorOptions {
   config?: OrchestratorConfigInput;
   model: ModelMode;
@@ -187,7 +190,8 @@ export class LocalOrchestrator {
   }
 
   static async start(options: LocalOrchestratorOptions): Promise<LocalOrchestrator> {
-    const config = parseConfig(options.config ?? {});
+    // Locally the batch lane checks its Message Batches every second unless told otherwise (deployed: 60 s).
+    const config = parseConfig({ batchPollSeconds: LOCAL_BATCH_POLL_SECONDS, ...options.config });
     if (config.batchMap !== 'inline') {
       throw new Error(
         `batchMap "${config.batchMap}" cannot run locally: aws-local-stepfunctions does not run a Distributed Map ` +

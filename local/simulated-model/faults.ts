@@ -25,6 +25,7 @@ export const FAULT_KINDS = [
   'malformed_plan',
   'refusal',
   'empty_output',
+  'expired',
 ] as const;
 
 /** One injectable fault, see {@link FAULT_KINDS}. */
@@ -83,6 +84,8 @@ export interface SimulatedModelOptions {
   limits?: ProviderLimits;
   /** Characters appended to every worker or synthesis answer, for tests of outputs stored in chunks; default 0. */
   outputPaddingChars?: Partial<Record<'worker' | 'synthesis', number>>;
+  /** Milliseconds a Message Batch takes before its requests are processed and it ends; default 500. */
+  batchProcessingMs?: number;
 }
 
 /** Zod schema of a duration in milliseconds. */
@@ -130,6 +133,7 @@ export const simulatedModelOptionsSchema = z.strictObject({
       synthesis: z.number().int().min(0).optional(),
     })
     .optional(),
+  batchProcessingMs: millisecondsSchema.optional(),
 });
 
 /** One line per zod issue, prefixed with its path. */
@@ -329,8 +333,8 @@ export function parseLimitsFromEnv(env: Env = process.env): ProviderLimits | und
 }
 
 /**
- * Options from `SIM_MODEL_FAULTS`, `SIM_MODEL_LIMITS`, `SIM_MODEL_LATENCY_MS`, `SIM_MODEL_JITTER_MS`, `SIM_MODEL_SEED`
- * and `SIM_MODEL_PORT`. Unset variables are left out, so the caller's or the server's defaults apply.
+ * Options from `SIM_MODEL_FAULTS`, `SIM_MODEL_LIMITS`, `SIM_MODEL_LATENCY_MS`, `SIM_MODEL_JITTER_MS`, `SIM_MODEL_SEED`,
+ * `SIM_MODEL_BATCH_MS` and `SIM_MODEL_PORT`. Unset variables are left out, so the caller's or the server's defaults apply.
  * @throws Error naming the variable and the bad value
  */
 export function optionsFromEnv(env: Env = process.env): SimulatedModelOptions {
@@ -341,6 +345,7 @@ export function optionsFromEnv(env: Env = process.env): SimulatedModelOptions {
     seed: readNumber(env, 'SIM_MODEL_SEED', seedText),
     port: readNumber(env, 'SIM_MODEL_PORT', portText),
     limits: parseLimitsFromEnv(env),
+    batchProcessingMs: readNumber(env, 'SIM_MODEL_BATCH_MS', millisecondsText),
   };
   return Object.fromEntries(
     Object.entries(candidates).filter(([, value]) => value !== undefined),

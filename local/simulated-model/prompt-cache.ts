@@ -9,6 +9,8 @@ import { estimateTokens, requestText, type MessagesRequest } from './protocol';
 
 /** How long an entry lives after its last use: the API's default ephemeral TTL. */
 export const PROMPT_CACHE_TTL_MS = 5 * 60_000;
+/** The longer TTL a breakpoint may ask for (`cache_control: {"type": "ephemeral", "ttl": "1h"}`). */
+export const PROMPT_CACHE_LONG_TTL_MS = 60 * 60_000;
 
 /**
  * Shortest prefix the cache takes, in tokens. Anthropic's minimum depends on the model and has
@@ -37,10 +39,17 @@ interface Segment {
   place: string;
   text: string;
   breakpoint: boolean;
+  /** Set when the breakpoint asks for the 1-hour TTL. */
+  longTtl?: boolean;
 }
 
 const hasCacheControl = (block: unknown): boolean =>
   typeof block === 'object' && block !== null && 'cache_control' in block && Boolean(block.cache_control);
+
+const hasLongTtl = (block: unknown): boolean =>
+  typeof block === 'object' &&
+  block !== null &&
+  (block as { cache_control?: { ttl?: unknown } }).cache_control?.ttl === '1h';
 
 function blockText(block: unknown): string {
   if (typeof block !== 'object' || block === null) return '';
@@ -66,7 +75,12 @@ function segmentsOf(request: MessagesRequest): Segment[] {
       return;
     }
     for (const block of message.content) {
-      segments.push({ place, text: blockText(block), breakpoint: hasCacheControl(block) });
+      segments.push({
+        place,
+        text: blockText(block),
+        breakpoint: hasCacheControl(block),
+        ...(hasLongTtl(block) ? { longTtl: true } : {}),
+      });
     }
   });
   // Automatic caching: a top-level cache_control puts the breakpoint on the last block.
@@ -99,13 +113,14 @@ export class PromptCache {
     const segments = segmentsOf(request);
     const hash = createHash('sha256').update(request.model);
     let prefixChars = 0;
-    const breakpoints: { key: string; tokens: number }[] = [];
+    const breakpoints: { key: string; tokens: number; ttlMs: number }[] = [];
     for (const segment of segments) {
       hash.update(`\0${segment.place}\0${segment.text}`);
       prefixChars += segment.text.length;
       const tokens = Math.min(total, Math.ceil(prefixChars / 4));
       if (segment.breakpoint && tokens >= minTokens) {
-        breakpoints.push({ key: hash.copy().digest('hex'), tokens });
+        const ttlMs = segment.longTtl ? PROMPT_CACHE_LONG_TTL_MS : this.ttlMs;
+        breakpoints.push({ key: hash.copy().digest('hex'), tokens, ttlMs });
       }
     }
 
@@ -117,12 +132,12 @@ export class PromptCache {
       if (breakpoint && expiry !== undefined && expiry > now) {
         read = breakpoint.tokens;
         firstUnread = index + 1;
-        this.expiresAt.set(breakpoint.key, now + this.ttlMs);
+        this.expiresAt.set(breakpoint.key, now + breakpoint.ttlMs);
         break;
       }
     }
     const toWrite = breakpoints.slice(firstUnread);
-    for (const breakpoint of toWrite) this.expiresAt.set(breakpoint.key, now + this.ttlMs);
+    for (const breakpoint of toWrite) this.expiresAt.set(breakpoint.key, now + breakpoint.ttlMs);
     const written = toWrite.length > 0 ? (toWrite.at(-1)?.tokens ?? read) - read : 0;
     return {
       input_tokens: Math.max(0, total - read - written),

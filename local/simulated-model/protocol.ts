@@ -114,7 +114,10 @@ export function errorBody(type: string, message: string): ErrorBody {
 }
 
 /** Faults answered with an HTTP error. */
-export type HttpFaultKind = Exclude<FaultKind, 'hang' | 'malformed_plan' | 'refusal' | 'empty_output'>;
+export type HttpFaultKind = Exclude<
+  FaultKind,
+  'hang' | 'malformed_plan' | 'refusal' | 'empty_output' | 'expired'
+>;
 
 /** Status and API error type of each HTTP fault, as the real API reports them. */
 export const HTTP_FAULTS: Record<HttpFaultKind, { status: number; type: string }> = {

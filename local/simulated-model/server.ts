@@ -32,6 +32,12 @@ import {
   type SimulatedModelOptions,
 } from './faults';
 import { type LimitReason, RateLimiter } from './limits';
+import {
+  type BatchRequest,
+  type BatchRequestResult,
+  MessageBatchStore,
+  parseCreateBatchBody,
+} from './batches';
 import { PromptCache } from './prompt-cache';
 import { createRandom } from './random';
 import {
@@ -69,6 +75,8 @@ export interface RequestLogEntry {
   variant?: MalformedPlanVariant;
   /** The request's whole text, when the model was started with `recordPrompts`. */
   prompt?: string;
+  /** Set when the request came in a Message Batch: the batch's id. */
+  batchId?: string;
   /** When the request was read (epoch ms). */
   receivedAtMs: number;
   /** When the answer was sent (epoch ms), or null while unanswered. */
@@ -97,6 +105,8 @@ export interface SimulatedModel {
   stats(): SimulatedModelStats;
   /** Replaces the fault rules; their `times` counts start again. */
   setFaults(rules: readonly FaultRule[]): void;
+  /** Changes how long a Message Batch takes before it is processed and ends (batches created after). */
+  setBatchProcessingMs(ms: number): void;
   /** Changes latency (one number for all roles, or some roles) and optionally the jitter. */
   setLatency(latencyMs: Partial<LatencyByRole> | number, jitterMs?: number): void;
   /** Stops listening and destroys open connections, hung requests included. */
@@ -105,6 +115,8 @@ export interface SimulatedModel {
 
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_SEED = 1;
+const DEFAULT_BATCH_PROCESSING_MS = 500;
+const BATCH_PATH = /^\/v1\/messages\/batches(?:\/([A-Za-z0-9_-]+))?(?:\/(results|cancel))?$/;
 const NO_LATENCY: LatencyByRole = { plan: 0, worker: 0, synthesis: 0 };
 // Any constant works; it only has to differ from the fault stream's seed.
 const JITTER_SEED_SALT = 0x5bd1e995;
@@ -156,6 +168,7 @@ class SimulatedModelServer implements SimulatedModel {
   private readonly outputPadding: Partial<Record<'worker' | 'synthesis', number>>;
   private host = DEFAULT_HOST;
   private closing: Promise<void> | undefined;
+  private readonly batches: MessageBatchStore;
 
   constructor(options: SimulatedModelOptions) {
     const seed = options.seed ?? DEFAULT_SEED;
@@ -169,6 +182,15 @@ class SimulatedModelServer implements SimulatedModel {
     this.promptCache = new PromptCache(
       options.promptCacheMinTokens === undefined ? {} : { minTokens: options.promptCacheMinTokens },
     );
+    this.batches = new MessageBatchStore(
+      (request, batchId) => this.answerBatchRequest(request, batchId),
+      options.batchProcessingMs ?? DEFAULT_BATCH_PROCESSING_MS,
+      () => this.url,
+    );
+  }
+
+  setBatchProcessingMs(ms: number): void {
+    this.batches.setProcessingMs(parseOrThrow(millisecondsSchema, ms, 'Invalid batch processing time'));
   }
 
   get port(): number {
@@ -220,6 +242,7 @@ class SimulatedModelServer implements SimulatedModel {
   }
 
   close(): Promise<void> {
+    this.batches.close();
     this.closing ??= new Promise((resolve, reject) => {
       this.server.close((error) => (error ? reject(error) : resolve()));
       this.server.closeAllConnections();
@@ -248,6 +271,8 @@ class SimulatedModelServer implements SimulatedModel {
     if (request.method === 'POST' && path === '/v1/messages') {
       return this.answer('anthropic', parseMessagesRequest(await readBody(request)), response, signal);
     }
+    const batchRoute = BATCH_PATH.exec(path);
+    if (batchRoute) return this.routeBatches(request, response, batchRoute[1], batchRoute[2]);
     const bedrock = request.method === 'POST' ? matchBedrockRoute(path) : null;
     if (bedrock) {
       const body = await readBody(request);
@@ -266,6 +291,121 @@ class SimulatedModelServer implements SimulatedModel {
     const entry = this.record('other', null, null, null);
     const message = `Simulated model: no route for ${request.method ?? 'GET'} ${path}`;
     return this.reply(response, entry, 404, errorBody('not_found_error', message));
+  }
+
+  /** The Message Batches routes: create, list, retrieve, results (JSONL) and cancel. */
+  private async routeBatches(
+    request: IncomingMessage,
+    response: ServerResponse,
+    id: string | undefined,
+    action: string | undefined,
+  ): Promise<void> {
+    const method = request.method ?? 'GET';
+    const notFound = () =>
+      this.reply(
+        response,
+        null,
+        404,
+        errorBody('not_found_error', `Simulated model: no message batch ${id ?? ''}`),
+      );
+    if (!id && !action && method === 'POST') {
+      const parsed = parseCreateBatchBody(await readBody(request));
+      if (!parsed.ok)
+        return this.reply(response, null, 400, errorBody('invalid_request_error', parsed.message));
+      return this.reply(response, null, 200, this.batches.create(parsed.requests));
+    }
+    if (!id && !action && method === 'GET') {
+      const query = new URL(request.url ?? '/', 'http://localhost').searchParams;
+      const limit = query.get('limit');
+      return this.reply(
+        response,
+        null,
+        200,
+        this.batches.list({
+          ...(limit ? { limit: Number(limit) } : {}),
+          ...(query.get('after_id') ? { afterId: query.get('after_id') ?? '' } : {}),
+          ...(query.get('before_id') ? { beforeId: query.get('before_id') ?? '' } : {}),
+        }),
+      );
+    }
+    if (!id) return notFound();
+    if (!action && method === 'GET') {
+      const batch = this.batches.retrieve(id);
+      return batch ? this.reply(response, null, 200, batch) : notFound();
+    }
+    if (action === 'cancel' && method === 'POST') {
+      const batch = this.batches.cancel(id);
+      return batch ? this.reply(response, null, 200, batch) : notFound();
+    }
+    if (action === 'results' && method === 'GET') {
+      if (!this.batches.has(id)) return notFound();
+      const jsonl = this.batches.resultsJsonl(id);
+      if (jsonl === undefined) {
+        return this.reply(
+          response,
+          null,
+          404,
+          errorBody(
+            'not_found_error',
+            `Message batch ${id} has not ended yet; its results are not available`,
+          ),
+        );
+      }
+      response.writeHead(200, {
+        'content-type': 'application/binary',
+        'content-length': Buffer.byteLength(jsonl),
+        'request-id': randomId('req_sim_'),
+        'x-simulated-model': 'true',
+      });
+      response.end(jsonl);
+      return;
+    }
+    return this.reply(
+      response,
+      null,
+      405,
+      errorBody('invalid_request_error', `Simulated model: ${method} is not allowed here`),
+    );
+  }
+
+  /**
+   * One request of a Message Batch, answered as `POST /v1/messages` answers it (faults and the
+   * prompt cache included), as a batch result: HTTP-style faults become `errored` with the same
+   * error type; `expired` and `hang` become `expired`.
+   */
+  private async answerBatchRequest(request: BatchRequest, batchId: string): Promise<BatchRequestResult> {
+    const parsed = parseMessagesRequest(JSON.stringify(request.params ?? null));
+    if (!parsed.ok) {
+      const entry = this.record('other', null, null, 'anthropic');
+      entry.batchId = batchId;
+      this.settle(entry, 400);
+      return { type: 'errored', error: errorBody('invalid_request_error', parsed.message) };
+    }
+    const role = detectRole(parsed.request);
+    const text = requestText(parsed.request);
+    const fault = this.faults.pick({ role, text });
+    const entry = this.record(role, parsed.request.model, fault, 'anthropic');
+    entry.batchId = batchId;
+    if (this.recordPrompts) entry.prompt = text;
+    if (fault?.kind === 'hang' || fault?.kind === 'expired') {
+      this.settle(entry, null);
+      return { type: 'expired' };
+    }
+    if (fault && isHttpFault(fault.kind)) {
+      const { status, type } = HTTP_FAULTS[fault.kind];
+      this.settle(entry, status);
+      return { type: 'errored', error: errorBody(type, `Simulated ${fault.kind} (injected fault)`) };
+    }
+    const input = this.promptCache.use(parsed.request);
+    const answer = answerFor(parsed.request, role, fault ?? undefined);
+    const message = buildMessage(parsed.request, answer, input);
+    this.settle(entry, 200);
+    return { type: 'succeeded', message };
+  }
+
+  private settle(entry: RequestLogEntry, status: number | null): void {
+    entry.status = status;
+    entry.answeredAtMs = Date.now();
   }
 
   /** Answers a parsed Messages request, the same way whichever API it came in through. */

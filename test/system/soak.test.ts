@@ -1,4 +1,5 @@
 import { runSoak, type SoakReport } from '../../tools/soak/run-soak';
+import { type BatchLaneSoakReport, runBatchLaneSoak } from '../../tools/soak/batch-lane-soak';
 
 /**
  * A short fault soak through the whole local stack: a few jobs at one mixed fault level, with
@@ -38,5 +39,28 @@ describe('the fault soak, short', () => {
     expect(level.outputsProduced).toBe(level.outputsPersisted + level.injected.crashesBeforeWrite);
     expect(level.outputsPersisted).toBe(level.subtasks.succeeded);
     expect(level.duplicates).toBe(0);
+  });
+});
+
+describe('the fault soak of the batch lane, short', () => {
+  let report: BatchLaneSoakReport;
+  beforeAll(async () => {
+    report = await runBatchLaneSoak({ items: 6, seed: 3 });
+  });
+
+  it('holds every invariant under per-request faults and a deadline passing mid-batch', () => {
+    expect(report.scenarios.map((scenario) => [scenario.name, scenario.violations])).toEqual([
+      ['faults', []],
+      ['deadline', []],
+    ]);
+  });
+
+  it('really injected the faults, ran the first scenario in Message Batches only, and the deadline one on demand', () => {
+    const [faults, deadline] = report.scenarios;
+    expect(Object.keys(faults?.faults ?? {})).toEqual(expect.arrayContaining(['expired']));
+    expect(faults?.modelCalls.onDemand).toBe(0);
+    expect(faults?.messageBatches).toBeGreaterThan(2);
+    expect(deadline?.modelCalls.inBatches).toBe(0);
+    expect(deadline?.modelCalls.onDemand).toBeGreaterThan(0);
   });
 });

@@ -4,7 +4,7 @@ import * as z from 'zod';
 export const BENCH_USAGE = `Usage: npm run bench -- [--n 1,4,16,64] [--jobs K] [--throughput-n N] [--repeat R]
                       [--seed S] [--jitter MS] [--init-samples S] [--out FILE] [--skip-bundles]
                       [--governor-jobs J] [--governor-n N] [--governor-limit L]
-                      [--startup-runs R] [--startup-only]
+                      [--startup-runs R] [--startup-only] [--batch-items B] [--batch-only]
 
 Measures the orchestrator on the local stack with the simulated model at fixed latencies
 (plan 400 ms, worker 800 ms, synthesis 400 ms, plus 0–jitter ms), prints tables and writes JSON.
@@ -23,7 +23,10 @@ Measures the orchestrator on the local stack with the simulated model at fixed l
   --governor-n N      workers per governor job (default 6)
   --governor-limit L  the model's in-flight limit, and the governor's maxInFlight (default 4)
   --startup-runs R    cold and warm launches of npm start for the time to first model call (default 5)
-  --startup-only      measure only the time to first model call (about a minute)`;
+  --startup-only      measure only the time to first model call (about a minute)
+  --batch-items B     items of the batch-lane row: the same B items on demand and through Message
+                      Batches (default 10; 0 leaves the row out)
+  --batch-only        measure only the batch-lane row (about a minute)`;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -42,6 +45,8 @@ export const BenchOptionsSchema = z.object({
   governorLimit: positiveInt(1_000),
   startupRuns: positiveInt(50),
   startupOnly: z.boolean(),
+  batchItems: z.coerce.number().int().min(0).max(200),
+  batchOnly: z.boolean(),
 });
 export type BenchOptions = z.infer<typeof BenchOptionsSchema>;
 
@@ -70,6 +75,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
         'governor-limit': { type: 'string', default: '4' },
         'startup-runs': { type: 'string', default: '5' },
         'startup-only': { type: 'boolean', default: false },
+        'batch-items': { type: 'string', default: '10' },
+        'batch-only': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -92,6 +99,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
     governorLimit: values['governor-limit'],
     startupRuns: values['startup-runs'],
     startupOnly: values['startup-only'],
+    batchItems: values['batch-items'],
+    batchOnly: values['batch-only'],
   });
   if (!result.success) {
     const flags: Record<string, string> = {
@@ -103,6 +112,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | null {
       governorSubtasks: '--governor-n',
       governorLimit: '--governor-limit',
       startupRuns: '--startup-runs',
+      batchItems: '--batch-items',
     };
     const issue = result.error.issues[0];
     const key = String(issue?.path[0] ?? '');

@@ -34,6 +34,12 @@ import {
   throughputTable,
 } from './report';
 import { runSequentialBaseline } from './sequential-baseline';
+import {
+  BENCH_BATCH_PROCESSING_MS,
+  type BatchLaneMeasurement,
+  batchLaneTable,
+  measureBatchLane,
+} from './batch-lanes';
 import { measureStartup, STARTUP_TARGET_MS, type StartupMeasurement } from './startup';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -50,6 +56,7 @@ const TARGETS = {
   workerInitMs: 300,
   governedShare429: 0.05,
   governedSpanOverIdeal: 1.2,
+  batchCostRatio: 0.55,
 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -167,6 +174,39 @@ async function runGovernor(options: BenchOptions, latency: SimulatedLatency): Pr
   return rows;
 }
 
+async function runBatchLanes(
+  options: BenchOptions,
+  latency: SimulatedLatency,
+): Promise<BatchLaneMeasurement[]> {
+  if (options.batchItems === 0) return [];
+  const rows: BatchLaneMeasurement[] = [];
+  for (const lane of ['on-demand', 'batch'] as const) {
+    log(`Batch lane: ${options.batchItems} items, model calls ${lane}`);
+    rows.push(await measureBatchLane(lane, options.batchItems, latency));
+  }
+  return rows;
+}
+
+/** The batch lane's model cost per item against on demand's, and its verdict. */
+function batchTarget(rows: readonly BatchLaneMeasurement[]) {
+  const onDemand = rows.find((row) => row.modelCalls === 'on-demand');
+  const batch = rows.find((row) => row.modelCalls === 'batch');
+  const ratio = onDemand && batch ? batch.costPerItemUsd / onDemand.costPerItemUsd : null;
+  return {
+    target: TARGETS.batchCostRatio,
+    measured: ratio,
+    met: ratio === null ? null : ratio <= TARGETS.batchCostRatio && (batch?.lambdaSecondsWaiting ?? 1) === 0,
+  };
+}
+
+const batchLaneSection = (rows: readonly BatchLaneMeasurement[], options: BenchOptions) =>
+  rows.length === 0
+    ? []
+    : [
+        `Batch lane (the same ${options.batchItems} items on demand and through Message Batches; simulated batches take ${BENCH_BATCH_PROCESSING_MS / 1000} s, real ones minutes to hours)`,
+        batchLaneTable(rows),
+      ];
+
 async function measureBundles(options: BenchOptions): Promise<BundleMeasurement[]> {
   const stack = synthesizeLocalStack(parseConfig({}));
   const outDir = path.join(path.dirname(path.resolve(options.out)), 'bundles');
@@ -260,6 +300,20 @@ async function main(argv: string[]): Promise<number> {
   const startedAt = Date.now();
   const latency: SimulatedLatency = { latencyMs: LATENCY_MS, jitterMs: options.jitterMs, seed: options.seed };
 
+  if (options.batchOnly) {
+    const batchLanes = await runBatchLanes(options, latency);
+    const target = batchTarget(batchLanes);
+    mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+    writeFileSync(
+      options.out,
+      `${JSON.stringify({ measuredAt: new Date().toISOString(), batchLanes, target }, null, 2)}\n`,
+    );
+    const verdict = target.met ? 'met' : 'MISSED';
+    process.stdout.write(
+      `${[...batchLaneSection(batchLanes, options), `batch-lane model cost per item ≤ ${TARGETS.batchCostRatio}× on demand, 0 Lambda-s waiting: ${target.measured?.toFixed(2) ?? '—'}× → ${verdict}`, `JSON in ${options.out}`].join('\n\n')}\n`,
+    );
+    return 0;
+  }
   // First, while nothing else of the bench runs: child processes, each timed from its launch.
   log(`Start-up: npm start launched ${options.startupRuns} times cold and warm`);
   const startup = await measureStartup(options.startupRuns, log);
@@ -293,7 +347,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const throughput = await runThroughput(options, latency);
   const governor = options.governorJobs > 0 ? await runGovernor(options, latency) : [];
-  const targets = targetsOf(scenarios, bundles, startup, governor);
+  const batchLanes = await runBatchLanes(options, latency);
+  const targets = {
+    ...targetsOf(scenarios, bundles, startup, governor),
+    batchCostRatio: batchTarget(batchLanes),
+  };
   const wallSeconds = (Date.now() - startedAt) / 1000;
 
   const results = {
@@ -306,6 +364,7 @@ async function main(argv: string[]): Promise<number> {
     scenarios,
     throughput,
     governor,
+    batchLanes,
     bundles,
     targets,
   };
@@ -324,6 +383,7 @@ async function main(argv: string[]): Promise<number> {
           governorTable(governor),
         ]
       : []),
+    ...batchLaneSection(batchLanes, options),
     `Cloud cost per job (${AWS_PRICES.region} prices of ${AWS_PRICES.checkedOn}; model tokens not included)`,
     costTable(scenarios),
     ...(bundles.length > 0

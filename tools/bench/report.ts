@@ -28,6 +28,8 @@ export interface BenchTargets {
   startupWarmMs: { target: number; measured: number | null; met: boolean | null };
   /** The governed shared-rate-limit row. */
   governed: { target: string; measured: string; met: boolean | null };
+  /** The batch lane's model cost per item ÷ on demand's (with 0 Lambda-seconds waiting). */
+  batchCostRatio?: { target: number; measured: number | null; met: boolean | null };
 }
 
 export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -176,6 +178,11 @@ export function targetLines(targets: BenchTargets): string {
     `worker init ≤ ${targets.workerInitMs.target} ms: ${targets.workerInitMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.workerInitMs.met)}`,
     `warm npm start to first model call ≤ ${targets.startupWarmMs.target} ms: ${targets.startupWarmMs.measured?.toFixed(0) ?? '-'} → ${verdict(targets.startupWarmMs.met)}`,
     `governor: ${targets.governed.target}: ${targets.governed.measured} → ${verdict(targets.governed.met)}`,
+    ...(targets.batchCostRatio
+      ? [
+          `batch-lane model cost per item ≤ ${targets.batchCostRatio.target}× on demand, 0 Lambda-s waiting: ${targets.batchCostRatio.measured?.toFixed(2) ?? '-'}× → ${verdict(targets.batchCostRatio.met)}`,
+        ]
+      : []),
   ].join('\n');
 }
 

@@ -63,7 +63,9 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
     model: config.models.orchestrator,
     max_tokens: config.maxTokens.orchestrator,
     system: orchestratorSystemPrompt(profile),
-    messages: planPrompt(input, profile, { min: options.subtasks, max: options.subtasks }).map(toApiMessage),
+    messages: planPrompt(input, profile, { min: options.subtasks, max: options.subtasks }).map((message) =>
+      toApiMessage(message),
+    ),
     output_config: {
       format: {
         type: 'json_schema',
@@ -88,7 +90,7 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
         model: config.models.worker,
         max_tokens: config.maxTokens.worker,
         system: workerSystemPrompt(profile, plan),
-        messages: workerPrompt(input, plan, subtask, dependencies).map(toApiMessage),
+        messages: workerPrompt(input, plan, subtask, dependencies).map((message) => toApiMessage(message)),
       });
       outputs.set(subtask.id, output);
     }
@@ -106,7 +108,7 @@ export async function runSequentialBaseline(options: SequentialBaselineOptions):
     model: config.models.synthesis,
     max_tokens: config.maxTokens.synthesis,
     system: synthesisSystemPrompt(profile),
-    messages: synthesisPrompt(input, plan, outcomes).map(toApiMessage),
+    messages: synthesisPrompt(input, plan, outcomes).map((message) => toApiMessage(message)),
   });
   return { elapsedMs: performance.now() - startedAt, workersMs, modelCalls, subtasks: plan.subtasks.length };
 }

@@ -5,15 +5,18 @@ import { z } from 'zod';
 import { runMain } from '../../local/cli/run-main';
 import { runSoak } from './run-soak';
 import { formatSoakReport, soakPassed } from './soak-report';
+import { batchLaneSoakPassed, formatBatchLaneSoak, runBatchLaneSoak } from './batch-lane-soak';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 export const SOAK_USAGE = `Usage: npm run soak -- [--jobs N] [--levels 0,10,25,50] [--seed N] [--concurrency N]
-                     [--provider-limit N] [--json FILE]
+                     [--provider-limit N] [--batch-items N] [--json FILE]
 
 Runs N jobs (4–8 subtasks each) per fault level through the local stack with the simulated model,
 injecting 429/529/500 errors, hangs past the timeout, malformed plans, latency spikes and worker
-crashes around their completing write, then prints a table per level and checks the invariants.
+crashes around their completing write, then prints a table per level and checks the invariants. Then
+the batch lane: one batch with modelCalls "batch" under per-request faults (errored, expired,
+malformed plans; one item expiring every round), and one whose deadline passes mid-batch.
   --jobs N          jobs per fault level (default 50)
   --levels LIST     fault levels in percent, 0 to 50 (default 0,10,25,50)
   --seed N          seed of every random choice (default 1)
@@ -21,6 +24,7 @@ crashes around their completing write, then prints a table per level and checks 
   --provider-limit N  also run against a model answering 429 beyond N requests in flight per model,
                     without and then with the governor (modelLimits maxInFlight N), retry waits
                     scaled down 50×; the governed run must keep the model within N
+  --batch-items N   items of the batch-lane soak (default 20; 0 leaves it out)
   --json FILE       also write the full report, violations included, as JSON
   -h, --help        show this help
 
@@ -48,6 +52,7 @@ const SoakArgsSchema = z.object({
   seed: integer('--seed', 0, 2 ** 31 - 1),
   concurrency: integer('--concurrency', 1, 64),
   'provider-limit': integer('--provider-limit', 1, 1000).optional(),
+  'batch-items': integer('--batch-items', 0, 200),
   json: z.string().min(1).optional(),
 });
 
@@ -64,6 +69,7 @@ export async function main(argv: string[]): Promise<number> {
         seed: { type: 'string', default: '1' },
         concurrency: { type: 'string', default: '8' },
         'provider-limit': { type: 'string' },
+        'batch-items': { type: 'string', default: '20' },
         json: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -81,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     log(`error: ${parsed.error.issues.map((issue) => issue.message).join('; ')}\n\n${SOAK_USAGE}`);
     return EXIT.usage;
   }
-  const { json, 'provider-limit': providerLimit, ...options } = parsed.data;
+  const { json, 'provider-limit': providerLimit, 'batch-items': batchItems, ...options } = parsed.data;
   log(
     `Fault soak: ${options.jobs} jobs per level at ${options.levels.map((level) => `${level * 100} %`).join(', ')} ` +
       '(the simulated model, a local test double)',
@@ -97,9 +103,18 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
   }
-  process.stdout.write(`${reports.map(formatSoakReport).join('\n\n')}\n`);
-  if (json) writeFileSync(json, `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
-  return reports.every(soakPassed) ? EXIT.ok : EXIT.violated;
+  const batchLane =
+    batchItems > 0 ? await runBatchLaneSoak({ items: batchItems, seed: options.seed, log }) : undefined;
+  process.stdout.write(
+    `${[...reports.map(formatSoakReport), ...(batchLane ? [formatBatchLaneSoak(batchLane)] : [])].join('\n\n')}\n`,
+  );
+  if (json) {
+    const full = reports.length === 1 ? reports[0] : reports;
+    writeFileSync(json, `${JSON.stringify(batchLane ? { jobs: full, batchLane } : full, null, 2)}\n`);
+  }
+  return reports.every(soakPassed) && (!batchLane || batchLaneSoakPassed(batchLane))
+    ? EXIT.ok
+    : EXIT.violated;
 }
 
 if (require.main === module) runMain(main);

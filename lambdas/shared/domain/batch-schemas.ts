@@ -1,4 +1,5 @@
 import { DEFAULT_PROFILE } from './profiles';
+import { MODEL_CALL_LANES } from './pricing';
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { JobContextSchema, type JobRequest, JobRequestSchema, JobStatusSchema } from './schemas';
@@ -14,7 +15,27 @@ export const BATCH_LIMITS = {
   maxItemsDistributed: 10_000,
   maxConcurrency: 40,
   nameMaxChars: 40,
+  /** The batch lane's deadline: past it, what is pending is cancelled and finished on demand. */
+  defaultDeadlineMinutes: 720,
+  maxDeadlineMinutes: 1_380,
 } as const;
+
+/**
+ * How a batch's model calls are made: `on-demand` (one orchestrator execution per item, the Messages
+ * API) or `batch` (phase by phase across all items through the Message Batches API, at half price).
+ */
+export const ModelCallsSchema = z.enum(MODEL_CALL_LANES);
+export type ModelCalls = z.infer<typeof ModelCallsSchema>;
+
+/** Minutes the batch lane waits for Message Batches before finishing what is left on demand. */
+export const BatchDeadlineMinutesSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(
+    BATCH_LIMITS.maxDeadlineMinutes,
+    `must be at most ${BATCH_LIMITS.maxDeadlineMinutes} (23 h): the batch execution times out after 24 h and the rest runs on demand`,
+  );
 
 /** The most items one run may have with the deployment's `batchMap`. */
 export function maxBatchItems(batchMap: 'inline' | 'distributed'): number {
@@ -81,6 +102,10 @@ export const BatchDefinitionSchema = z
       .default({}),
     /** Jobs of this batch running at once (the batch Map's MaxConcurrency). */
     maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
+    /** `batch`: the Message Batches lane (half price, results within hours); see docs/batches.md. */
+    modelCalls: ModelCallsSchema.default('on-demand'),
+    /** The batch lane's deadline (default 12 h): what is still pending then is finished on demand. */
+    batchDeadlineMinutes: BatchDeadlineMinutesSchema.default(BATCH_LIMITS.defaultDeadlineMinutes),
     items: z
       .array(BatchItemSchema)
       .min(1, 'must list at least one item')
@@ -153,6 +178,8 @@ export function batchExecutionInput(
     batchName: definition.name,
     ...(runId ? { runId } : {}),
     maxConcurrency: definition.maxConcurrency,
+    modelCalls: definition.modelCalls,
+    batchDeadlineMinutes: definition.batchDeadlineMinutes,
     trigger,
   };
 }
@@ -168,6 +195,8 @@ export const BatchExecutionInputSchema = z.object({
    */
   items: z.array(JobRequestSchema).min(1).max(BATCH_LIMITS.maxItemsDistributed).optional(),
   maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
+  modelCalls: ModelCallsSchema.default('on-demand'),
+  batchDeadlineMinutes: BatchDeadlineMinutesSchema.default(BATCH_LIMITS.defaultDeadlineMinutes),
   trigger: z.enum(['schedule', 'api', 'cli']).default('schedule'),
 });
 export type BatchExecutionInput = z.infer<typeof BatchExecutionInputSchema>;

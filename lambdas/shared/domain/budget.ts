@@ -157,5 +157,7 @@ const NOT_BILLED = new Set([
   'ModelRateLimited',
   'ModelOverloaded',
   'ModelRequestRejected',
+  // The batch lane took the request for its next Message Batch: billed, if at all, when it is answered.
+  'ModelCallDeferred',
 ]);
 export const wasNotBilled = (error: unknown): boolean => error instanceof Error && NOT_BILLED.has(error.name);

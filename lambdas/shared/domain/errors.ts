@@ -182,6 +182,32 @@ export class UnknownBatch extends Error {
   override readonly name = 'UnknownBatch';
 }
 
+/** A run asks for `modelCalls` `batch` in a deployment without the Message Batches lane (provider `bedrock`). */
+export class BatchLaneUnavailable extends Error {
+  override readonly name = 'BatchLaneUnavailable';
+}
+
+// Errors of the batch lane (Message Batches): raised and recorded inside the batch-lane function,
+// never the end of a Task, so they are not WorkflowErrors either.
+
+/**
+ * The batch lane took this model request for its next Message Batch: the model was not called (yet).
+ * The pure plan, worker and synthesis functions let it through; a worker takes back the attempt.
+ */
+export class ModelCallDeferred extends Error {
+  override readonly name = 'ModelCallDeferred';
+}
+
+/** A Message Batch request expired (the batch did not reach it within 24 hours). Sent again, bounded. */
+export class BatchRequestExpired extends Error {
+  override readonly name = 'BatchRequestExpired';
+}
+
+/** A Message Batch request was cancelled before it ran. Sent again, bounded (past the deadline: on demand). */
+export class BatchRequestCanceled extends Error {
+  override readonly name = 'BatchRequestCanceled';
+}
+
 /** `{ name, message }` as stored on jobs and subtasks. */
 export interface ErrorSummary {
   name: string;

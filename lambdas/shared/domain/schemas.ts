@@ -136,7 +136,14 @@ export type Usage = z.infer<typeof UsageSchema>;
 export const ErrorSummarySchema = z.object({ name: z.string(), message: z.string() });
 
 /** Usage of one model call, priced, as stored per role on the job. */
-export const CallUsageSchema = UsageSchema.extend({ model: z.string(), costUsd: z.number().nonnegative() });
+export const CallUsageSchema = UsageSchema.extend({
+  model: z.string(),
+  costUsd: z.number().nonnegative(),
+  /** Set when the call went through the Message Batches API: `costUsd` is then at the batch rate. */
+  lane: z.literal('batch').optional(),
+  /** Set when the call's cache writes used the 1-hour TTL (priced higher than the default 5 minutes). */
+  cacheTtl: z.literal('1h').optional(),
+});
 export type CallUsage = z.infer<typeof CallUsageSchema>;
 
 /**

@@ -6,6 +6,7 @@ import { classifyModelError, rateLimitsOf } from './error-mapping';
 import type { ProviderRateLimits } from '../domain/errors';
 import type { ModelEnv } from '../runtime/env';
 import type { Usage } from '../domain/schemas';
+import type { Billing } from '../domain/pricing';
 
 /**
  * A piece of a message. `cacheBreakpoint` marks the end of a prefix worth caching (prompt caching):
@@ -30,16 +31,48 @@ export function messageText(message: ModelMessage | undefined): string {
     : message.content.map((block) => block.text).join('\n');
 }
 
-/** Only breakpoints become SDK blocks with `cache_control`; plain string content stays a string. */
-export function toApiMessage(message: ModelMessage): Anthropic.MessageParam {
+/**
+ * Only breakpoints become SDK blocks with `cache_control` (with `ttl` when given: the batch lane asks
+ * for `1h`, as Anthropic recommends for batches); plain string content stays a string.
+ */
+export function toApiMessage(message: ModelMessage, cacheTtl?: '1h'): Anthropic.MessageParam {
   if (typeof message.content === 'string') return { role: message.role, content: message.content };
+  const cacheControl = { type: 'ephemeral' as const, ...(cacheTtl ? { ttl: cacheTtl } : {}) };
   return {
     role: message.role,
     content: message.content.map((block) => ({
       type: 'text' as const,
       text: block.text,
-      ...(block.cacheBreakpoint ? { cache_control: { type: 'ephemeral' as const } } : {}),
+      ...(block.cacheBreakpoint ? { cache_control: cacheControl } : {}),
     })),
+  };
+}
+
+/** The Messages API parameters of a request: what `messages.create` sends, and a Message Batch request carries. */
+export function toMessageParams(request: ModelRequest): Anthropic.MessageCreateParamsNonStreaming {
+  return {
+    model: request.model,
+    max_tokens: request.maxTokens,
+    system: request.system,
+    messages: request.messages.map((message) => toApiMessage(message, request.cacheTtl)),
+    ...(request.jsonSchema
+      ? { output_config: { format: { type: 'json_schema' as const, schema: request.jsonSchema } } }
+      : {}),
+  };
+}
+
+/** A Messages API answer as the gateway returns it. */
+export function fromApiMessage(message: Anthropic.Message): Omit<ModelResponse, 'rateLimits'> {
+  return {
+    text: message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join(''),
+    stopReason: message.stop_reason,
+    model: message.model,
+    usage: {
+      inputTokens: message.usage.input_tokens,
+      outputTokens: message.usage.output_tokens,
+      cacheReadTokens: message.usage.cache_read_input_tokens ?? 0,
+      cacheWriteTokens: message.usage.cache_creation_input_tokens ?? 0,
+    },
   };
 }
 
@@ -52,6 +85,8 @@ export interface ModelRequest {
   jsonSchema?: Record<string, unknown>;
   /** Hard deadline for this call, so the call ends (as ModelTimeout) before the Lambda does. */
   timeoutMs: number;
+  /** The TTL of the cache breakpoints; unset, the provider's default (5 minutes). */
+  cacheTtl?: '1h';
 }
 
 export interface ModelResponse {
@@ -61,6 +96,8 @@ export interface ModelResponse {
   model: string;
   /** What the provider's rate-limit headers said was left (the Anthropic API; Bedrock sends none). */
   rateLimits?: ProviderRateLimits;
+  /** How the call is billed, when not on demand (the batch lane's answers say `lane: "batch"`). */
+  billing?: Billing;
 }
 
 /** The one thing plan, worker and synthesis need from a model provider. */
@@ -101,33 +138,10 @@ export class AnthropicModelGateway implements ModelGateway {
     try {
       const client = await this.clientFor();
       const { data: message, response } = await client.messages
-        .create(
-          {
-            model: request.model,
-            max_tokens: request.maxTokens,
-            system: request.system,
-            messages: request.messages.map(toApiMessage),
-            ...(request.jsonSchema
-              ? { output_config: { format: { type: 'json_schema' as const, schema: request.jsonSchema } } }
-              : {}),
-          },
-          { timeout: request.timeoutMs },
-        )
+        .create(toMessageParams(request), { timeout: request.timeoutMs })
         .withResponse();
       const rateLimits = rateLimitsOf(response.headers);
-      const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
-      return {
-        text,
-        stopReason: message.stop_reason,
-        model: message.model,
-        usage: {
-          inputTokens: message.usage.input_tokens,
-          outputTokens: message.usage.output_tokens,
-          cacheReadTokens: message.usage.cache_read_input_tokens ?? 0,
-          cacheWriteTokens: message.usage.cache_creation_input_tokens ?? 0,
-        },
-        ...(rateLimits ? { rateLimits } : {}),
-      };
+      return { ...fromApiMessage(message), ...(rateLimits ? { rateLimits } : {}) };
     } catch (error) {
       throw classifyModelError(error);
     }

@@ -25,6 +25,8 @@ export const StartBatchRunEnvSchema = CommonEnvSchema.extend({
   BATCH_ITEMS_BUCKET: z.string().min(3).max(63).optional(),
   /** The folder of batch definitions bundled with the function (runs that name one). */
   BATCHES_DIR: z.string().min(1).optional(),
+  /** `false` when the deployment has no Message Batches lane (provider `bedrock`). */
+  BATCH_LANE: z.enum(['true', 'false']).default('true'),
 });
 export type StartBatchRunEnv = z.infer<typeof StartBatchRunEnvSchema>;
 

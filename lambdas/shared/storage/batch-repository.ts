@@ -7,6 +7,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import {
+  ModelCallsSchema,
+  type ModelCalls,
   type BatchItemStatus,
   BatchItemStatusSchema,
   BatchRunStatusSchema,
@@ -21,8 +23,23 @@ import { ErrorSummarySchema, type JobRequest, JobRequestSchema } from '../domain
 export const BatchCountsSchema = z.record(z.string(), z.number().int().nonnegative());
 export type BatchCounts = z.infer<typeof BatchCountsSchema>;
 
+/** An item's or a run's model usage: tokens, the cost at the rate paid, and the on-demand cost of the same tokens. */
+export const RunUsageSchema = z.object({
+  inputTokens: z.number().int().nonnegative(),
+  outputTokens: z.number().int().nonnegative(),
+  cacheReadTokens: z.number().int().nonnegative(),
+  cacheWriteTokens: z.number().int().nonnegative(),
+  costUsd: z.number().nonnegative(),
+  onDemandCostUsd: z.number().nonnegative(),
+});
+export type RunUsage = z.infer<typeof RunUsageSchema>;
+
 export const BatchRunRecordSchema = z.object({
   runId: z.string(),
+  /** Absent on runs recorded before the batch lane existed: those ran on demand. */
+  modelCalls: ModelCallsSchema.optional(),
+  /** The batch lane's deadline (ISO time), set by StartBatchRun. */
+  deadlineAt: z.string().optional(),
   batchName: z.string(),
   status: BatchRunStatusSchema,
   trigger: z.string(),
@@ -41,6 +58,8 @@ export const BatchItemRecordSchema = z.object({
   task: z.string(),
   status: BatchItemStatusSchema,
   error: ErrorSummarySchema.optional(),
+  /** The item's job's usage, recorded with its outcome. */
+  usage: RunUsageSchema.optional(),
   updatedAt: z.string(),
 });
 export type BatchItemRecord = z.infer<typeof BatchItemRecordSchema>;
@@ -119,24 +138,49 @@ export class BatchRepository {
     }
   }
 
+  /**
+   * Records how the run's model calls are made and, for the batch lane, its deadline. The first
+   * recording stays (a retried StartBatchRun keeps the deadline it set).
+   */
+  async recordModelCalls(runId: string, modelCalls: ModelCalls, deadlineAt?: string): Promise<void> {
+    await this.documents.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: batchRunKey(runId),
+        UpdateExpression: `SET modelCalls = if_not_exists(modelCalls, :calls)${deadlineAt ? ', deadlineAt = if_not_exists(deadlineAt, :deadline)' : ''}`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: {
+          ':calls': modelCalls,
+          ...(deadlineAt ? { ':deadline': deadlineAt } : {}),
+        },
+      }),
+    );
+  }
+
   async recordItemOutcome(
     runId: string,
     index: number,
-    outcome: { status: BatchItemStatus; error?: ErrorSummary },
+    outcome: { status: BatchItemStatus; error?: ErrorSummary; usage?: RunUsage },
   ): Promise<void> {
+    const set = ['#status = :status', 'updatedAt = :now'];
+    if (outcome.error) set.push('#error = :error');
+    if (outcome.usage) set.push('#usage = :usage');
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: batchItemKey(runId, index),
-        UpdateExpression: outcome.error
-          ? 'SET #status = :status, updatedAt = :now, #error = :error'
-          : 'SET #status = :status, updatedAt = :now REMOVE #error',
+        UpdateExpression: `SET ${set.join(', ')}${outcome.error ? '' : ' REMOVE #error'}`,
         ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#status': 'status', '#error': 'error' },
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#error': 'error',
+          ...(outcome.usage ? { '#usage': 'usage' } : {}),
+        },
         ExpressionAttributeValues: {
           ':status': outcome.status,
           ':now': this.timestamps().iso,
           ...(outcome.error ? { ':error': outcome.error } : {}),
+          ...(outcome.usage ? { ':usage': outcome.usage } : {}),
         },
       }),
     );

@@ -4,7 +4,12 @@ import * as path from 'node:path';
 import { buildApp } from '../../../lib/app';
 import { loadBatchDefinitions, InvalidBatchDefinition } from '../../../lib/batch-definitions';
 import { parseConfig } from '../../../lib/config';
-import { batchJobId, resolveBatchItems } from '../../../lambdas/shared/domain/batch-schemas';
+import { checkBatchLanes } from '../../../lib/orchestrator-stack';
+import {
+  BatchDefinitionSchema,
+  batchJobId,
+  resolveBatchItems,
+} from '../../../lambdas/shared/domain/batch-schemas';
 import { JobIdSchema } from '../../../lambdas/shared/domain/schemas';
 
 const valid = {
@@ -103,6 +108,42 @@ describe('batch definitions', () => {
     expect(() => buildApp({ config: parseConfig({}), skipBundling: true, batchesDir: dir })).toThrow(
       /Invalid batch definition .*briefs\.json: items\.0\.task: must not be empty/,
     );
+  });
+});
+
+describe('how a batch makes its model calls', () => {
+  const base = {
+    name: 'lane-test',
+    schedule: { expression: 'rate(1 day)', timeZone: 'UTC' },
+    items: [{ task: 'Describe a kettle' }],
+  };
+
+  it('defaults to on demand with a 12-hour batch deadline', () => {
+    const definition = BatchDefinitionSchema.parse(base);
+
+    expect(definition).toMatchObject({ modelCalls: 'on-demand', batchDeadlineMinutes: 720 });
+  });
+
+  it('refuses a lane that does not exist, naming the field', () => {
+    const result = BatchDefinitionSchema.safeParse({ ...base, modelCalls: 'overnight' });
+
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['modelCalls']);
+  });
+
+  it('ships the nightly example in the batch lane', () => {
+    const nightly = loadBatchDefinitions().find((item) => item.name === 'nightly-product-descriptions');
+
+    expect(nightly?.modelCalls).toBe('batch');
+  });
+
+  it('fail synth with provider bedrock, naming the setting and why', () => {
+    const lane = BatchDefinitionSchema.parse({ ...base, modelCalls: 'batch' });
+
+    expect(() => checkBatchLanes([lane], 'bedrock')).toThrow(
+      /Invalid batch definition lane-test: modelCalls: "batch" needs provider "anthropic" \(the Message Batches API\)/,
+    );
+    expect(() => checkBatchLanes([lane], 'anthropic')).not.toThrow();
   });
 });
 

@@ -21,7 +21,7 @@ describe('functions', () => {
       .filter((runtime) => /^nodejs\d+\.x$/.test(runtime.name))
       .sort((a, b) => parseInt(b.name.slice(6), 10) - parseInt(a.name.slice(6), 10))[0];
     expect(FUNCTION_RUNTIME.name).toBe(newest?.name);
-    expect(Object.keys(functions)).toHaveLength(12);
+    expect(Object.keys(functions)).toHaveLength(13);
     for (const resource of Object.values(functions)) {
       expect(resource.Properties).toMatchObject({
         Runtime: FUNCTION_RUNTIME.name,
@@ -36,7 +36,7 @@ describe('functions', () => {
       const variables = resource.Properties.Environment?.Variables ?? {};
       expect(variables).not.toHaveProperty('ANTHROPIC_API_KEY');
     }
-    for (const description of ['Plans a job', 'Runs one subtask', 'Combines']) {
+    for (const description of ['Plans a job', 'Runs one subtask', 'Combines', 'Batch lane']) {
       expect(
         byDescription(description).properties.Environment.Variables.ANTHROPIC_API_KEY_SECRET_ARN,
       ).toEqual({ Ref: expect.stringMatching(/^AnthropicApiKey/) });
@@ -127,7 +127,20 @@ describe('functions', () => {
         'states:StopExecution',
       ],
     ],
-    ['Records a batch run', ['dynamodb:PutItem', 'dynamodb:Query']],
+    ['Records a batch run', ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+    [
+      'Batch lane',
+      [
+        // What planJob, runSubtask and synthesizeJob do, plus the lane's own records; the key to call the API.
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ],
+    ],
     [
       'Records jobs and batch runs whose execution',
       ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -188,9 +201,9 @@ describe('an existing API key secret', () => {
       .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('kms:Decrypt')))
       .filter((statement) => JSON.stringify(statement.Resource).includes(':key/'));
 
-  it('encrypted with a customer key: the model functions may decrypt with that key, through Secrets Manager only', () => {
+  it('encrypted with a customer key: the model functions (and the batch lane) may decrypt with that key, through Secrets Manager only', () => {
     const statements = kmsStatements({ apiKeySecretArn: secretArn, apiKeySecretKmsKeyArn: keyArn });
-    expect(statements).toHaveLength(3);
+    expect(statements).toHaveLength(4);
     for (const statement of statements) {
       expect(statement.Resource).toBe(keyArn);
       expect(JSON.stringify(statement.Condition)).toContain('secretsmanager.');

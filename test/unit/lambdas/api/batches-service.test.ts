@@ -28,12 +28,14 @@ const definition = BatchDefinitionSchema.parse({
 function serviceWith(
   start: (name: string, input: string) => Promise<string>,
   maxItems?: number,
+  batchLane?: boolean,
 ): BatchesService {
   return new BatchesService({
     batches,
     executions: { start },
     definitions: () => [definition],
     ...(maxItems ? { maxItems } : {}),
+    ...(batchLane === undefined ? {} : { batchLane }),
   });
 }
 
@@ -54,6 +56,8 @@ describe('running a batch through the API', () => {
           batchName: 'nightly-mugs',
           runId: accepted.runId,
           maxConcurrency: 2,
+          modelCalls: 'on-demand',
+          batchDeadlineMinutes: 720,
           trigger: 'api',
         },
       },
@@ -137,6 +141,29 @@ describe('running a batch through the API', () => {
     await expect(attempt).rejects.toMatchObject({
       statusCode: 400,
       details: [{ field: 'items', message: expect.stringContaining('has 3 items; a run takes at most 2') }],
+    });
+  });
+
+  it('passes modelCalls and the deadline on to the execution, the body overriding the definition', async () => {
+    const inputs: unknown[] = [];
+    const service = serviceWith(async (name, input) => {
+      inputs.push(JSON.parse(input));
+      return `arn:aws:states:us-east-1:1:execution:batch:${name}`;
+    });
+
+    await service.createBatch({ batchName: 'nightly-mugs', modelCalls: 'batch', batchDeadlineMinutes: 60 });
+
+    expect(inputs[0]).toMatchObject({ modelCalls: 'batch', batchDeadlineMinutes: 60 });
+  });
+
+  it('answers 400 naming modelCalls when the deployment cannot run the batch lane (Bedrock)', async () => {
+    const service = serviceWith(async () => 'arn', undefined, false);
+
+    const attempt = service.createBatch({ batchName: 'nightly-mugs', modelCalls: 'batch' });
+
+    await expect(attempt).rejects.toMatchObject({
+      statusCode: 400,
+      details: [{ field: 'modelCalls', message: expect.stringContaining('provider "anthropic"') }],
     });
   });
 });

@@ -25,6 +25,8 @@ const event: StartBatchRunEvent = {
       { task: 'Write one for a toaster', context: {}, profile: 'research' },
     ],
     maxConcurrency: 3,
+    modelCalls: 'on-demand',
+    batchDeadlineMinutes: 720,
     trigger: 'api',
   },
   executionArn: 'arn:aws:states:us-east-1:000000000000:execution:Batches:run-1',
@@ -42,20 +44,30 @@ const DEFINITION = parseBatchDefinition(
   }),
 );
 
-function repositories(
-  recorded?: JobRequest[],
-): Pick<StartBatchRunDeps, 'batches' | 'jobs' | 'definitions'> & { jobIds: string[]; created: unknown[] } {
+function repositories(recorded?: JobRequest[]): Pick<
+  StartBatchRunDeps,
+  'batches' | 'jobs' | 'definitions'
+> & {
+  jobIds: string[];
+  created: unknown[];
+  lanes: unknown[][];
+} {
   const jobIds: string[] = [];
   const created: unknown[] = [];
+  const lanes: unknown[][] = [];
   return {
     jobIds,
     created,
+    lanes,
     definitions: () => [DEFINITION],
     batches: {
       createRun: async (run) => {
         created.push(run);
       },
       getRunRequests: async () => recorded,
+      recordModelCalls: async (...args) => {
+        lanes.push(args);
+      },
     },
     jobs: {
       createJob: async (job) => {
@@ -79,11 +91,34 @@ describe('starting a batch run', () => {
       runId: 'nightly-test-run-1',
       batchName: 'nightly-test',
       maxConcurrency: 3,
+      modelCalls: 'on-demand',
       items: [
         { index: 0, jobId: 'nightly-test-run-1-001' },
         { index: 1, jobId: 'nightly-test-run-1-002' },
       ],
     });
+    expect(deps.lanes).toEqual([['nightly-test-run-1', 'on-demand', undefined]]);
+  });
+
+  it('fails a batch-lane run with BatchLaneUnavailable in a deployment without the lane, recording nothing', async () => {
+    const deps = { ...repositories(), batchLane: false };
+    const batchLane = { ...event, input: { ...event.input, modelCalls: 'batch' as const } };
+
+    await expect(startBatchRun(batchLane, deps)).rejects.toMatchObject({ name: 'BatchLaneUnavailable' });
+    expect(deps.created).toEqual([]);
+  });
+
+  it('records a batch-lane run with its deadline counted from the execution start', async () => {
+    const deps = repositories();
+    const batchLane = {
+      ...event,
+      input: { ...event.input, modelCalls: 'batch' as const, batchDeadlineMinutes: 90 },
+    };
+
+    const result = await startBatchRun(batchLane, deps);
+
+    expect(result.modelCalls).toBe('batch');
+    expect(deps.lanes).toEqual([['nightly-test-run-1', 'batch', '2026-11-28T10:30:00.000Z']]);
   });
 
   it('writes the item list to the store and returns only its key (Distributed Map)', async () => {
@@ -99,6 +134,7 @@ describe('starting a batch run', () => {
       runId: 'nightly-test-run-1',
       batchName: 'nightly-test',
       maxConcurrency: 3,
+      modelCalls: 'on-demand',
       itemsKey: 'batch-items/nightly-test-run-1.json',
     });
     expect(itemLists.written.get('batch-items/nightly-test-run-1.json')).toEqual([
@@ -110,7 +146,13 @@ describe('starting a batch run', () => {
 
   const byName: StartBatchRunEvent = {
     ...event,
-    input: { batchName: 'nightly-test', maxConcurrency: 2, trigger: 'schedule' },
+    input: {
+      batchName: 'nightly-test',
+      maxConcurrency: 2,
+      modelCalls: 'on-demand',
+      batchDeadlineMinutes: 720,
+      trigger: 'schedule',
+    },
   };
 
   it('reads the items of a run that names its batch from the bundled definition (a schedule)', async () => {

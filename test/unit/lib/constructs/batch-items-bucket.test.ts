@@ -63,6 +63,7 @@ describe('batch state machine with batchMap "distributed"', () => {
       'runId.$': '$.Payload.runId',
       'batchName.$': '$.Payload.batchName',
       'maxConcurrency.$': '$.Payload.maxConcurrency',
+      'modelCalls.$': '$.Payload.modelCalls',
       'itemsKey.$': '$.Payload.itemsKey',
       itemsBucket: bucketId,
     });

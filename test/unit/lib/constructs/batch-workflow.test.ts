@@ -82,6 +82,8 @@ describe('batch schedules', () => {
     expect(JSON.parse(String(target.Input))).toEqual({
       batchName: 'nightly-test',
       maxConcurrency: 3,
+      modelCalls: 'on-demand',
+      batchDeadlineMinutes: 720,
       trigger: 'schedule',
     });
   });
@@ -157,9 +159,13 @@ describe('batch state machine', () => {
     expect(result.errors).toEqual([]);
   });
 
-  it('records the run, maps over the items, then finishes with a summary', () => {
+  it('records the run, maps over the items (on demand), then finishes with a summary', () => {
     expect(definition.StartAt).toBe('StartBatchRun');
-    expect(state(definition, 'StartBatchRun').Next).toBe('RunItems');
+    expect(state(definition, 'StartBatchRun').Next).toBe('ChooseModelCalls');
+    expect(state(definition, 'ChooseModelCalls')).toMatchObject({
+      Choices: [{ Variable: '$.modelCalls', StringEquals: 'batch', Next: 'SubmitPlans' }],
+      Default: 'RunItems',
+    });
     expect(state(definition, 'RunItems').Next).toBe('FinishBatchRun');
     expect(state(definition, 'FinishBatchRun').Next).toBe('Done');
   });
@@ -229,8 +235,16 @@ describe('batch state machine', () => {
         .filter((action) => !action.startsWith('xray:') && !action.startsWith('logs:'))
         .sort();
     };
-    expect(actionsOf('Records a batch run')).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
-    expect(actionsOf("Records a batch item's outcome")).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    expect(actionsOf('Records a batch run')).toEqual([
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(actionsOf("Records a batch item's outcome")).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]);
     expect(actionsOf('Ends a batch run')).toEqual(['dynamodb:Query', 'dynamodb:UpdateItem']);
   });
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { main } from '../../../../local/cli/batch';
 import {
   batchSummaryTable,
+  describeLaneEvent,
   followBatchProgress,
   renderProgressBar,
 } from '../../../../local/cli/batch-progress';
@@ -43,11 +44,43 @@ describe('npm run batch', () => {
     expect(stderr).toContain(`Invalid batch definition ${file}: items.1.profile: unknown profile`);
   });
 
+  it('exits 2 naming --model-calls when it is neither lane', async () => {
+    const code = await main(['batches/nightly-product-descriptions.json', '--model-calls', 'overnight']);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('--model-calls: must be on-demand or batch, not "overnight"');
+  });
+
   it('exits 2 when the file does not exist or is missing', async () => {
     expect(await main([path.join(dir, 'nope.json')])).toBe(2);
     expect(stderr).toMatch(/nope\.json: cannot be read \(ENOENT\)/);
     expect(await main([])).toBe(2);
     expect(stderr).toContain('missing the definition file');
+  });
+});
+
+describe('batch lane progress', () => {
+  const exited = (name: string, lane: object) =>
+    ({ type: 'StateExited', state: { name, output: { runId: 'r', lane } } }) as unknown as ExecutionEvent;
+
+  it('says when a phase submits a Message Batch, when it ends, and when the deadline passes', () => {
+    expect(
+      describeLaneEvent(exited('SubmitPlans', { next: 'await', batchId: 'msgbatch_1', requests: 5 })),
+    ).toBe('Plans: Message Batch msgbatch_1 · 5 requests');
+    expect(describeLaneEvent(exited('CheckWorkers', { next: 'submit', batchId: 'msgbatch_2' }))).toBe(
+      'Workers: Message Batch msgbatch_2 ended; its workers are stored',
+    );
+    expect(describeLaneEvent(exited('SubmitSyntheses', { next: 'done' }))).toBe(
+      'Syntheses: none left to submit',
+    );
+    expect(describeLaneEvent(exited('CheckPlans', { next: 'fallback' }))).toBe(
+      'Plans: the deadline has passed; what is left runs on demand',
+    );
+  });
+
+  it('stays quiet while a batch is still in progress, and for other states', () => {
+    expect(describeLaneEvent(exited('CheckPlans', { next: 'await', batchId: 'msgbatch_1' }))).toBeUndefined();
+    expect(describeLaneEvent(exited('StartBatchRun', {}))).toBeUndefined();
   });
 });
 
@@ -90,9 +123,18 @@ describe('batch progress', () => {
       batchName: 'demo',
       status: 'COMPLETED',
       trigger: 'cli',
+      modelCalls: 'batch',
       awaitingApproval: 0,
       itemCount: 2,
       counts: { SUCCEEDED: 1, FAILED: 1 },
+      usage: {
+        inputTokens: 1_000,
+        outputTokens: 500,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        costUsd: 0.006,
+        onDemandCostUsd: 0.012,
+      },
       items: [
         {
           index: 0,
@@ -100,6 +142,7 @@ describe('batch progress', () => {
           task: 'Describe a kettle',
           status: 'SUCCEEDED',
           error: null,
+          usage: null,
         },
         {
           index: 1,
@@ -107,6 +150,7 @@ describe('batch progress', () => {
           task: 'Describe a toaster',
           status: 'FAILED',
           error: { name: 'ModelRequestRejected', message: 'bad request' },
+          usage: null,
         },
       ],
       error: null,
@@ -119,6 +163,9 @@ describe('batch progress', () => {
 
     expect(table[2]).toMatch(/^1 +SUCCEEDED +demo-202611280200-abc123-001 +Describe a kettle$/);
     expect(table[3]).toMatch(/^2 +FAILED +demo-202611280200-abc123-002 +ModelRequestRejected: bad request$/);
+    expect(table.at(-2)).toBe(
+      'Model calls batch · cost $0.0060 at the batch rate · on demand $0.0120 · saved $0.0060 (50 %)',
+    );
     expect(table.at(-1)).toBe(
       'Batch demo run demo-202611280200-abc123: COMPLETED in 4.2s · 2 items · 1 FAILED · 1 SUCCEEDED',
     );

@@ -6,7 +6,11 @@ import {
   startSimulatedModel,
   type SimulatedModel,
 } from '../../../../local/simulated-model';
-import { PROMPT_CACHE_TTL_MS, PromptCache } from '../../../../local/simulated-model/prompt-cache';
+import {
+  PROMPT_CACHE_LONG_TTL_MS,
+  PROMPT_CACHE_TTL_MS,
+  PromptCache,
+} from '../../../../local/simulated-model/prompt-cache';
 import type { MessagesRequest } from '../../../../local/simulated-model/protocol';
 import { planWith } from '../../../helpers/plans';
 
@@ -115,6 +119,31 @@ describe('the simulated prompt cache', () => {
 
     expect(expired.cache_read_input_tokens).toBe(0);
     expect(expired.cache_creation_input_tokens).toBeGreaterThan(0);
+  });
+
+  it('keeps a breakpoint marked with the 1-hour TTL for an hour (the batch lane asks for it)', () => {
+    let now = 0;
+    const cache = new PromptCache({ now: () => now });
+    const withLongTtl = (request: MessagesRequest): MessagesRequest => ({
+      ...request,
+      messages: request.messages.map((message) => ({
+        ...message,
+        content:
+          typeof message.content === 'string'
+            ? message.content
+            : message.content.map((block) =>
+                'cache_control' in block
+                  ? { ...block, cache_control: { type: 'ephemeral', ttl: '1h' } }
+                  : block,
+              ),
+      })),
+    });
+    cache.use(withLongTtl(workerRequest(0)));
+
+    now = PROMPT_CACHE_TTL_MS * 2;
+    expect(cache.use(withLongTtl(workerRequest(1))).cache_read_input_tokens).toBeGreaterThan(0);
+    now += PROMPT_CACHE_LONG_TTL_MS;
+    expect(cache.use(withLongTtl(workerRequest(2))).cache_read_input_tokens).toBe(0);
   });
 
   it('treats a different system prompt as a different prefix', () => {

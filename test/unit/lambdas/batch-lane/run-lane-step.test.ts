@@ -1,0 +1,196 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  checkRound,
+  type LaneDependencies,
+  type MessageBatchesClient,
+  submitRound,
+} from '../../../../lambdas/batch-lane/run-lane-step';
+import type { BatchResult, CapturedRequest } from '../../../../lambdas/batch-lane/lane-gateway';
+import { BatchRepository } from '../../../../lambdas/shared/storage/batch-repository';
+import { LaneRepository } from '../../../../lambdas/shared/storage/lane-repository';
+import { startTestTable, type TestTable } from '../../../helpers/local-table';
+
+let table: TestTable;
+let batches: BatchRepository;
+let lanes: LaneRepository;
+beforeAll(async () => {
+  table = await startTestTable();
+  batches = new BatchRepository(table.documents, table.tableName, 30);
+  lanes = new LaneRepository(table.documents, table.tableName, 30);
+});
+afterAll(() => table.close());
+
+/** A Message Batches API that keeps what is created and answers every request with `answer`. */
+class FakeBatches implements MessageBatchesClient {
+  readonly created: CapturedRequest[][] = [];
+  readonly cancelled: string[] = [];
+  status: 'in_progress' | 'canceling' | 'ended' = 'ended';
+  recent: { id: string; createdAt: string; requestCount: number }[] = [];
+  constructor(private readonly answer: (request: CapturedRequest) => BatchResult) {}
+  async create(requests: readonly CapturedRequest[]) {
+    this.created.push([...requests]);
+    return { id: `batch-${this.created.length}` };
+  }
+  async retrieve() {
+    return { processingStatus: this.status };
+  }
+  async cancel(id: string) {
+    this.cancelled.push(id);
+  }
+  async results(id: string) {
+    const requests = this.created[Number(id.split('-')[1]) - 1] ?? [];
+    return new Map(requests.map((request) => [request.customId, this.answer(request)]));
+  }
+  async listRecent() {
+    return this.recent;
+  }
+}
+
+let runs = 0;
+async function newRun(itemCount: number, deadlineAt?: string): Promise<string> {
+  runs += 1;
+  const runId = `lane-unit-${runs}`;
+  const items = Array.from({ length: itemCount }, (_, index) => ({
+    index,
+    jobId: `${runId}-00${index + 1}`,
+    task: `Research topic ${index}`,
+  }));
+  await batches.createRun({ runId, batchName: 'lane-unit', trigger: 'cli', items });
+  for (const item of items)
+    await table.repository.createJob({
+      jobId: item.jobId,
+      status: 'QUEUED',
+      task: item.task,
+      context: {},
+      profile: 'research',
+    });
+  await batches.recordModelCalls(
+    runId,
+    'batch',
+    deadlineAt ?? new Date(Date.now() + 3_600_000).toISOString(),
+  );
+  return runId;
+}
+
+function deps(messageBatches: MessageBatchesClient, maxTries = 3): LaneDependencies {
+  return {
+    batches,
+    jobs: table.repository,
+    lanes,
+    messageBatches,
+    settings: {
+      plan: {
+        model: 'claude-sonnet-5-5',
+        maxTokens: 1_024,
+        maxSubtasks: 5,
+        repairAttempts: 1,
+        roles: {
+          worker: { model: 'claude-haiku-5-5', maxTokens: 1_024 },
+          synthesis: { model: 'claude-sonnet-5-5', maxTokens: 1_024 },
+        },
+        defaults: { approval: 'none' },
+      },
+      worker: { model: 'claude-haiku-5-5', maxTokens: 1_024 },
+      synthesis: { model: 'claude-sonnet-5-5', maxTokens: 1_024 },
+      maxTries,
+      pollSeconds: 7,
+    },
+  };
+}
+
+const expired = (): BatchResult => ({ type: 'expired' });
+
+describe('the batch lane', () => {
+  it("submits every item's plan as one batch, and a retried submit reuses it instead of creating another", async () => {
+    const runId = await newRun(3);
+    const api = new FakeBatches(expired);
+
+    const first = await submitRound(runId, 'plans', deps(api));
+    const retried = await submitRound(runId, 'plans', deps(api));
+
+    expect(first).toEqual({ next: 'await', pollSeconds: 7, batchId: 'batch-1', requests: 3 });
+    expect(retried).toEqual(first);
+    expect(api.created).toHaveLength(1);
+    expect(api.created[0]?.map((request) => request.customId)).toEqual(['i0-p1', 'i1-p1', 'i2-p1']);
+  });
+
+  it('adopts the batch a lost submit created (intent recorded, id not) rather than creating a second', async () => {
+    const runId = await newRun(2);
+    const submittingAt = new Date().toISOString();
+    await lanes.beginRound(runId, { phase: 'plans', round: 1, submittingAt, requestCount: 2 });
+    const api = new FakeBatches(expired);
+    api.recent = [{ id: 'msgbatch-lost', createdAt: submittingAt, requestCount: 2 }];
+
+    const result = await submitRound(runId, 'plans', deps(api));
+
+    expect(result.batchId).toBe('msgbatch-lost');
+    expect(api.created).toHaveLength(0);
+    expect((await lanes.getRound(runId))?.batchId).toBe('msgbatch-lost');
+  });
+
+  it('sends an expired request again in the next round, and after maxTries fails that job with the error', async () => {
+    const runId = await newRun(1);
+    const api = new FakeBatches(expired);
+    const lane = deps(api, 2);
+
+    await submitRound(runId, 'plans', lane);
+    expect(await checkRound(runId, 'plans', lane)).toMatchObject({ next: 'submit' });
+    const jobAfterOne = await table.repository.getJob(`${runId}-001`);
+    await submitRound(runId, 'plans', lane);
+    await checkRound(runId, 'plans', lane);
+
+    expect(jobAfterOne?.status).toBe('PLANNING');
+    expect(api.created).toHaveLength(2);
+    expect(await table.repository.getJob(`${runId}-001`)).toMatchObject({
+      status: 'FAILED',
+      error: {
+        name: 'BatchRequestExpired',
+        message: expect.stringContaining('after 2 Message Batch rounds'),
+      },
+    });
+    expect(await submitRound(runId, 'plans', lane)).toMatchObject({ next: 'done' });
+  });
+
+  it('fails only the job whose request was rejected (non-retryable), at once', async () => {
+    const runId = await newRun(2);
+    const api = new FakeBatches((request) =>
+      request.customId.startsWith('i1-')
+        ? ({
+            type: 'errored',
+            error: { type: 'error', error: { type: 'invalid_request_error', message: 'bad' } },
+          } as never)
+        : expired(),
+    );
+
+    await submitRound(runId, 'plans', deps(api));
+    await checkRound(runId, 'plans', deps(api));
+
+    expect((await table.repository.getJob(`${runId}-002`))?.error?.name).toBe('ModelRequestRejected');
+    expect((await table.repository.getJob(`${runId}-001`))?.status).toBe('PLANNING');
+  });
+
+  it('past the deadline cancels a batch in progress, then hands the rest to on demand', async () => {
+    const runId = await newRun(1, new Date(Date.now() + 3_600_000).toISOString());
+    const api = new FakeBatches(() => ({ type: 'canceled' }));
+    await submitRound(runId, 'plans', deps(api));
+    await table.documents.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk: `BATCH#${runId}`, sk: 'RUN' },
+        UpdateExpression: 'SET deadlineAt = :past',
+        ExpressionAttributeValues: { ':past': new Date(Date.now() - 1_000).toISOString() },
+      }),
+    );
+    api.status = 'in_progress';
+
+    const waiting = await checkRound(runId, 'plans', deps(api));
+    api.status = 'ended';
+    const ended = await checkRound(runId, 'plans', deps(api));
+
+    expect(waiting.next).toBe('await');
+    expect(api.cancelled).toEqual(['batch-1']);
+    expect(ended.next).toBe('fallback');
+    expect((await table.repository.getJob(`${runId}-001`))?.status).toBe('PLANNING');
+    expect(await submitRound(runId, 'plans', deps(api))).toMatchObject({ next: 'fallback' });
+  });
+});
