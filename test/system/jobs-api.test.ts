@@ -142,6 +142,7 @@ describe('jobs API routes', () => {
     expect(Object.keys(reply.body.paths as object)).toEqual([
       '/jobs',
       '/jobs/{jobId}',
+      '/jobs/{jobId}/approval',
       '/profiles',
       '/batches',
       '/batches/{runId}',
