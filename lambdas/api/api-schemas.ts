@@ -9,6 +9,7 @@ import {
   ModelCallsSchema,
 } from '../shared/domain/batch-schemas';
 import { JobIdSchema, JobRequestSchema, JobStatusSchema, SubtaskIdSchema } from '../shared/domain/schemas';
+import { RunBudgetSchema } from '../shared/domain/budget';
 
 /** `POST /jobs` body. */
 export const CreateJobBodySchema = JobRequestSchema;
@@ -186,6 +187,8 @@ export const CreateBatchBodySchema = z
     modelCalls: ModelCallsSchema.optional(),
     /** The batch lane's deadline in minutes; default the definition's, or 720. */
     batchDeadlineMinutes: BatchDeadlineMinutesSchema.optional(),
+    /** Ceilings on the whole run's spend, shared by its jobs; default the definition's (none). On demand only. */
+    budget: RunBudgetSchema.optional(),
   })
   .strict();
 export type CreateBatchBody = z.infer<typeof CreateBatchBodySchema>;
@@ -231,6 +234,18 @@ export const BatchRunViewSchema = z.object({
   counts: Counts,
   usage: RunUsage.describe("The finished items' usage summed"),
   awaitingApproval: z.number().int().describe("Items whose job's plan waits for approval now"),
+  budget: z
+    .object({
+      maxCostUsd: z.number().nullable(),
+      maxOutputTokens: z.number().int().nullable(),
+      committedUsd: z
+        .number()
+        .describe(
+          "What the run's jobs spent plus what they hold now (calls in flight, synthesis reservations)",
+        ),
+    })
+    .nullable()
+    .describe("The run's ceilings, shared by its jobs; null when the run has none"),
   items: z.array(
     z.object({
       index: z.number().int(),

@@ -5,6 +5,7 @@ import type { BatchDefinition } from '../shared/domain/batch-schemas';
 import {
   BATCH_LIMITS,
   batchJobId,
+  batchLaneConflicts,
   type BatchExecutionInput,
   type ModelCalls,
   newBatchRunId,
@@ -14,6 +15,7 @@ import { type BatchRunView, toBatchRunSummary, toBatchRunView } from '../shared/
 import type { BatchAccepted, BatchRunList, CreateBatchBody, ListBatchesQuery } from './api-schemas';
 import { HttpError } from './http-error';
 import type { JobRequest } from '../shared/domain/schemas';
+import type { Budget } from '../shared/domain/budget';
 import type { ExecutionStarter } from './jobs-service';
 
 export interface BatchesServiceDependencies {
@@ -64,13 +66,27 @@ export class BatchesService {
    * the execution name. A run whose execution cannot start is recorded FAILED, never left RUNNING.
    */
   async createBatch(body: CreateBatchBody): Promise<BatchAccepted> {
-    const { batchName, maxConcurrency, requests, modelCalls, batchDeadlineMinutes } = this.resolve(body);
+    const { batchName, maxConcurrency, requests, modelCalls, batchDeadlineMinutes, budget } =
+      this.resolve(body);
     if (modelCalls === 'batch' && this.deps.batchLane === false) {
       const message =
         'must be "on-demand" with this deployment: the Message Batches lane needs provider "anthropic" (Bedrock batch inference is not implemented; see docs/batches.md)';
       throw new HttpError(400, 'VALIDATION_FAILED', `modelCalls: ${message}`, [
         { field: 'modelCalls', message },
       ]);
+    }
+    const conflicts = batchLaneConflicts({ modelCalls, budget, items: requests });
+    if (conflicts.length > 0) {
+      const details = conflicts.map((conflict) => ({
+        field: conflict.path.join('.'),
+        message: conflict.message,
+      }));
+      throw new HttpError(
+        400,
+        'VALIDATION_FAILED',
+        details.map((detail) => `${detail.field}: ${detail.message}`).join('; '),
+        details,
+      );
     }
     const maxItems = this.deps.maxItems ?? BATCH_LIMITS.maxItems;
     if (requests.length > maxItems) {
@@ -97,6 +113,7 @@ export class BatchesService {
       maxConcurrency,
       modelCalls,
       batchDeadlineMinutes,
+      ...(budget ? { budget } : {}),
       trigger: 'api',
     };
     let executionArn: string;
@@ -128,6 +145,7 @@ export class BatchesService {
     requests: JobRequest[];
     modelCalls: ModelCalls;
     batchDeadlineMinutes: number;
+    budget: Budget | undefined;
   } {
     if (body.items) {
       return {
@@ -136,6 +154,7 @@ export class BatchesService {
         maxConcurrency: body.maxConcurrency ?? DEFAULT_INLINE_CONCURRENCY,
         modelCalls: body.modelCalls ?? 'on-demand',
         batchDeadlineMinutes: body.batchDeadlineMinutes ?? BATCH_LIMITS.defaultDeadlineMinutes,
+        budget: body.budget,
       };
     }
     const definitions = this.deps.definitions();
@@ -153,6 +172,7 @@ export class BatchesService {
       maxConcurrency: body.maxConcurrency ?? definition.maxConcurrency,
       modelCalls: body.modelCalls ?? definition.modelCalls,
       batchDeadlineMinutes: body.batchDeadlineMinutes ?? definition.batchDeadlineMinutes,
+      budget: body.budget ?? definition.budget,
     };
   }
 

@@ -57,8 +57,8 @@ export const { createHandler, handler } = lambdaEntry(BatchLaneEventSchema, (raw
           worker: { model: env.WORKER_MODEL, maxTokens: env.WORKER_MAX_TOKENS },
           synthesis: { model: env.SYNTHESIS_MODEL, maxTokens: env.SYNTHESIS_MAX_TOKENS },
         },
-        // The lane has no AwaitApproval: StartBatchRun refuses items that ask for approval in it.
         defaults: { approval: 'none' as const },
+        withoutReviewOrBudget: true,
       },
       worker: { model: env.WORKER_MODEL, maxTokens: env.WORKER_MAX_TOKENS },
       synthesis: { model: env.SYNTHESIS_MODEL, maxTokens: env.SYNTHESIS_MAX_TOKENS },

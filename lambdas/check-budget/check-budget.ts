@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { affordable, type Budget, isBudgeted, overBudgetMessage } from '../shared/domain/budget';
+import {
+  affordable,
+  ceilingsOf,
+  isBudgeted,
+  overBudgetMessage,
+  refusalMessage,
+} from '../shared/domain/budget';
 import { BudgetExceeded, JobNotFound } from '../shared/domain/errors';
 import { profileNamed } from '../shared/domain/profiles';
 import { JobIdSchema, type JobRecord, SubtaskIdSchema, type SubtaskRecord } from '../shared/domain/schemas';
@@ -65,7 +71,7 @@ export async function checkBudget(
 async function budgetedJob(jobId: string, repository: BudgetStore) {
   const job = await repository.getJob(jobId);
   if (!job?.plan) throw new JobNotFound(`Job ${jobId} has no stored plan`);
-  return { job, plan: job.plan, budget: isBudgeted(job.budget) ? job.budget : undefined };
+  return { job, plan: job.plan, ceilings: ceilingsOf(job) };
 }
 
 const rolesOf = (job: JobRecord, roles: JobRoles): JobRoles => {
@@ -84,21 +90,26 @@ async function reserveSynthesis(
   jobId: string,
   deps: CheckBudgetDependencies,
 ): Promise<SynthesisBudgetResult> {
-  const { job, plan, budget } = await budgetedJob(jobId, deps.repository);
-  if (!budget) return { jobId, withinBudget: true, reason: null };
+  const { job, plan, ceilings } = await budgetedJob(jobId, deps.repository);
+  if (!ceilings) return { jobId, withinBudget: true, reason: null };
   if (job.synthesisHoldMicroUsd !== undefined) return { jobId, withinBudget: true, reason: null };
   const profile = profileNamed(job.profile);
   const worst = synthesisWorstCase(job, profile, plan, rolesOf(job, deps.roles));
-  const held = await deps.repository.changeBudgetLedger(jobId, {
+  const change = await deps.repository.changeBudgetLedger(jobId, {
     microUsd: worst.microUsd,
     outputTokens: worst.outputTokens,
-    within: budget,
+    ceilings,
+    enforce: true,
     hold: { from: 'absent', to: { microUsd: worst.microUsd, outputTokens: worst.outputTokens } },
   });
-  if (held) return { jobId, withinBudget: true, reason: null };
+  if (change.held) return { jobId, withinBudget: true, reason: null };
   const again = await deps.repository.getJob(jobId);
   if (again?.synthesisHoldMicroUsd !== undefined) return { jobId, withinBudget: true, reason: null };
-  return { jobId, withinBudget: false, reason: overBudgetMessage('the synthesis', worst, budget) };
+  return {
+    jobId,
+    withinBudget: false,
+    reason: refusalMessage('the synthesis', worst, ceilings, change.over),
+  };
 }
 
 /**
@@ -115,7 +126,9 @@ async function checkWave(
   const job = stored?.job;
   const plan = job?.plan;
   if (!stored || !job || !plan) throw new JobNotFound(`Job ${event.jobId} has no stored plan`);
-  const budget: Budget | undefined = isBudgeted(job.budget) ? job.budget : undefined;
+  // The job's own ceiling is checked here; a batch run's is shared with jobs running elsewhere, so
+  // only the workers' holds (made as each one starts) can check it truthfully.
+  const budget = isBudgeted(job.budget) ? job.budget : undefined;
   const result: WaveBudgetResult = { jobId: event.jobId, wave: event.wave, subtaskIds: [], overBudget: [] };
   if (!budget) return { ...result, subtaskIds: event.subtaskIds };
   const profile = profileNamed(job.profile);
@@ -170,22 +183,27 @@ async function checkSynthesis(jobId: string, deps: CheckBudgetDependencies): Pro
   const job = stored?.job;
   const plan = job?.plan;
   if (!stored || !job || !plan) throw new JobNotFound(`Job ${jobId} has no stored plan`);
-  const budget = isBudgeted(job.budget) ? job.budget : undefined;
+  const ceilings = ceilingsOf(job);
   // Nothing to synthesize: Synthesize fails it with AllSubtasksFailed, the more truthful error.
-  if (!budget || !stored.subtasks.some((subtask) => subtask.status === 'SUCCEEDED'))
+  if (!ceilings || !stored.subtasks.some((subtask) => subtask.status === 'SUCCEEDED'))
     return { jobId, withinBudget: true, reason: null };
   const profile = profileNamed(job.profile);
   const worst = synthesisWorstCase(job, profile, plan, rolesOf(job, deps.roles), stored.subtasks);
   const hold = { microUsd: job.synthesisHoldMicroUsd ?? 0, outputTokens: job.synthesisHoldOutputTokens ?? 0 };
-  const held = await deps.repository.changeBudgetLedger(jobId, {
+  const change = await deps.repository.changeBudgetLedger(jobId, {
     microUsd: worst.microUsd - hold.microUsd,
     outputTokens: worst.outputTokens - hold.outputTokens,
-    within: budget,
+    ceilings,
+    enforce: true,
     hold: {
       from: job.synthesisHoldMicroUsd === undefined ? 'absent' : hold,
       to: { microUsd: worst.microUsd, outputTokens: worst.outputTokens },
     },
   });
-  if (held) return { jobId, withinBudget: true, reason: null };
-  return { jobId, withinBudget: false, reason: overBudgetMessage('the synthesis', worst, budget) };
+  if (change.held) return { jobId, withinBudget: true, reason: null };
+  return {
+    jobId,
+    withinBudget: false,
+    reason: refusalMessage('the synthesis', worst, ceilings, change.over),
+  };
 }

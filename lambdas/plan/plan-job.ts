@@ -8,10 +8,11 @@ import {
 import {
   type ApprovalPolicy,
   type Budget,
+  ceilingsOf,
   formatUsd,
   isBudgeted,
   needsApproval,
-  overBudgetMessage,
+  refusalMessage,
   toMicroUsd,
   wasNotBilled,
 } from '../shared/domain/budget';
@@ -51,6 +52,11 @@ export interface PlanSettings {
   roles: JobRoles;
   /** The deployment's defaults for jobs whose request and profile set none. */
   defaults: { approval: ApprovalPolicy; budget?: Budget | undefined };
+  /**
+   * The Message Batches lane: no approval and no budget, whatever the profile or the deployment says
+   * (the lane cannot honour them; StartBatchRun refuses runs that ask for them explicitly).
+   */
+  withoutReviewOrBudget?: boolean;
 }
 
 export interface PlanDependencies {
@@ -91,7 +97,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
       subtaskIds,
       waves: job.waves ?? [subtaskIds],
       planAttempts: job.planAttempts ?? 1,
-      budgeted: isBudgeted(job.budget),
+      budgeted: ceilingsOf(job) !== undefined,
       awaitApproval: job.status === 'AWAITING_APPROVAL',
     };
   }
@@ -100,10 +106,12 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
   }
   const { settings } = deps;
   const profile = profileNamed(job.profile);
-  const approval = job.approval ?? profile.approval ?? settings.defaults.approval;
-  const chosenBudget = job.budget ?? profile.budget ?? settings.defaults.budget;
+  const lane = settings.withoutReviewOrBudget === true;
+  const approval = lane ? 'none' : (job.approval ?? profile.approval ?? settings.defaults.approval);
+  const chosenBudget = lane ? undefined : (job.budget ?? profile.budget ?? settings.defaults.budget);
   const budget = isBudgeted(chosenBudget) ? chosenBudget : undefined;
   await deps.repository.startPlanning(job.jobId, { approval, ...(budget ? { budget } : {}) });
+  const ceilings = ceilingsOf({ budget, runBudget: job.runBudget });
 
   const model = profile.models?.orchestrator ?? settings.model;
   const maxTokens = profile.maxTokens?.orchestrator ?? settings.maxTokens;
@@ -123,17 +131,18 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
 
   for (let attempt = 1; attempt <= settings.repairAttempts + 1; attempt++) {
     const system = orchestratorSystemPrompt(profile);
-    // With a budget, the call's worst case is held in the job's ledger before it is made.
-    const call = budget
+    // With a budget (the job's or its batch run's), the call's worst case is held before it is made.
+    const call = ceilings
       ? promptWorstCase({ model, maxTokens }, system, messages, { texts: [JSON.stringify(jsonSchema)] })
       : undefined;
-    if (call && budget) {
-      const held = await deps.repository.changeBudgetLedger(job.jobId, {
+    if (call && ceilings) {
+      const hold = await deps.repository.changeBudgetLedger(job.jobId, {
         microUsd: call.microUsd,
         outputTokens: call.outputTokens,
-        within: budget,
+        ceilings,
+        enforce: true,
       });
-      if (!held) {
+      if (!hold.held) {
         if (usages.length > 0) {
           await deps.repository.recordFailedPlanningUsage(
             job.jobId,
@@ -142,10 +151,11 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
           );
         }
         throw new BudgetExceeded(
-          overBudgetMessage(
+          refusalMessage(
             attempt === 1 ? 'the planning call' : `planning repair attempt ${attempt - 1}`,
             call,
-            budget,
+            ceilings,
+            hold.over,
           ),
         );
       }
@@ -153,20 +163,22 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
     const response = await deps.model
       .complete({ model, system, messages, maxTokens, jsonSchema, timeoutMs: deps.remainingMs() })
       .catch(async (error: unknown) => {
-        if (call && wasNotBilled(error))
+        if (call && ceilings && wasNotBilled(error))
           await deps.repository.changeBudgetLedger(job.jobId, {
             microUsd: -call.microUsd,
             outputTokens: -call.outputTokens,
+            ceilings,
           });
         throw error;
       });
     const callUsage = priced(response.model, response.usage, response.billing);
     usages.push(callUsage);
-    if (call) {
+    if (call && ceilings) {
       // What the worst case held beyond the call's real cost goes back to the budget.
       await deps.repository.changeBudgetLedger(job.jobId, {
         microUsd: toMicroUsd(callUsage.costUsd) - call.microUsd,
         outputTokens: callUsage.outputTokens - call.outputTokens,
+        ceilings,
       });
     }
     if (response.stopReason === 'refusal') {
@@ -217,7 +229,7 @@ export async function planJob(input: ExecutionInput, deps: PlanDependencies): Pr
         subtaskIds: plan.subtasks.map((subtask) => subtask.id),
         waves,
         planAttempts: attempt,
-        budgeted: budget !== undefined,
+        budgeted: ceilings !== undefined,
         awaitApproval,
       };
     }

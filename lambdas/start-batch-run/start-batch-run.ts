@@ -6,11 +6,13 @@ import {
   type BatchDefinition,
   batchJobId,
   BatchExecutionInputSchema,
+  batchLaneConflicts,
   type ModelCalls,
   resolveBatchItems,
 } from '../shared/domain/batch-schemas';
 import { BatchLaneUnavailable, UnknownBatch } from '../shared/domain/errors';
 import type { JobRequest } from '../shared/domain/schemas';
+import { isBudgeted } from '../shared/domain/budget';
 import type { JobRepository } from '../shared/storage/job-repository';
 
 export const StartBatchRunEventSchema = z.object({
@@ -103,6 +105,15 @@ export async function startBatchRun(
     );
   }
   const requests = await requestsFor(event, runId, deps);
+  const { modelCalls, batchDeadlineMinutes, budget } = event.input;
+  const conflicts = batchLaneConflicts({ modelCalls, budget, items: requests });
+  if (conflicts.length > 0) {
+    throw new BatchLaneUnavailable(
+      `Run ${runId} asks for modelCalls "batch" with ${conflicts.map((conflict) => `${conflict.path.join('.')}, which ${conflict.message}`).join('; ')}`,
+    );
+  }
+  // Every job of a budgeted run carries the run's ceilings: its calls are held in the run's ledger too.
+  const runBudget = isBudgeted(budget) ? { runId, ...budget } : undefined;
   const items = requests.map((request, index) => ({
     index,
     jobId: batchJobId(runId, index),
@@ -120,16 +131,17 @@ export async function startBatchRun(
     await Promise.all(
       items
         .slice(start, start + JOB_WRITE_CONCURRENCY)
-        .map(({ jobId, request }) => deps.jobs.createJob({ jobId, status: 'QUEUED', ...request })),
+        .map(({ jobId, request }) =>
+          deps.jobs.createJob({ jobId, status: 'QUEUED', ...request, ...(runBudget ? { runBudget } : {}) }),
+        ),
     );
   }
-  const { modelCalls, batchDeadlineMinutes } = event.input;
   // The deadline counts from the execution's start, so a retried start keeps it.
   const deadlineAt =
     modelCalls === 'batch'
       ? new Date(Date.parse(event.executionStartTime) + batchDeadlineMinutes * 60_000).toISOString()
       : undefined;
-  await deps.batches.recordModelCalls(runId, modelCalls, deadlineAt);
+  await deps.batches.recordModelCalls(runId, modelCalls, deadlineAt, runBudget ? budget : undefined);
   const refs = items.map(({ index, jobId }) => ({ index, jobId }));
   const run = {
     runId,

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { AllSubtasksFailed, BudgetExceeded, JobNotFound, unusableAnswer } from '../shared/domain/errors';
-import { isBudgeted, overBudgetMessage, toMicroUsd, wasNotBilled } from '../shared/domain/budget';
+import { type Ceilings, ceilingsOf, refusalMessage, toMicroUsd, wasNotBilled } from '../shared/domain/budget';
 import { synthesisWorstCase } from '../shared/model/worst-cases';
 import type { JobRecord, SubtaskRecord } from '../shared/domain/schemas';
 import type { JobRepository } from '../shared/storage/job-repository';
@@ -76,7 +76,8 @@ export async function synthesizeJob(
     model: profile.models?.synthesis ?? deps.settings.model,
     maxTokens: profile.maxTokens?.synthesis ?? deps.settings.maxTokens,
   };
-  const worst = isBudgeted(job.budget) ? await holdSynthesis(job, subtasks, call, deps) : undefined;
+  const ceilings = ceilingsOf(job);
+  const worst = ceilings ? await holdSynthesis(job, subtasks, call, ceilings, deps) : undefined;
   const response = await deps.model
     .complete({
       model: call.model,
@@ -90,18 +91,20 @@ export async function synthesizeJob(
       timeoutMs: deps.remainingMs(),
     })
     .catch(async (error: unknown) => {
-      if (worst && wasNotBilled(error))
+      if (ceilings && worst && wasNotBilled(error))
         await deps.repository.changeBudgetLedger(job.jobId, {
           microUsd: -worst.microUsd,
           outputTokens: -worst.outputTokens,
+          ceilings,
         });
       throw error;
     });
   const usage = priced(response.model, response.usage, response.billing);
-  if (worst) {
+  if (ceilings && worst) {
     await deps.repository.changeBudgetLedger(job.jobId, {
       microUsd: toMicroUsd(usage.costUsd) - worst.microUsd,
       outputTokens: usage.outputTokens - worst.outputTokens,
+      ceilings,
     });
   }
   const unusable = unusableAnswer('synthesis', response);
@@ -143,25 +146,26 @@ async function holdSynthesis(
   job: JobRecord,
   subtasks: readonly SubtaskRecord[],
   call: { model: string; maxTokens: number },
+  ceilings: Ceilings,
   deps: SynthesisDependencies,
 ) {
   const plan = job.plan;
-  const budget = job.budget;
-  if (!plan || !budget) throw new JobNotFound(`Job ${job.jobId} has no stored plan`);
+  if (!plan) throw new JobNotFound(`Job ${job.jobId} has no stored plan`);
   const profile = profileNamed(job.profile);
   const worst = synthesisWorstCase(job, profile, plan, { worker: call, synthesis: call }, subtasks);
   const hold = {
     microUsd: job.synthesisHoldMicroUsd ?? 0,
     outputTokens: job.synthesisHoldOutputTokens ?? 0,
   };
-  const held = await deps.repository.changeBudgetLedger(job.jobId, {
+  const change = await deps.repository.changeBudgetLedger(job.jobId, {
     microUsd: worst.microUsd - hold.microUsd,
     outputTokens: worst.outputTokens - hold.outputTokens,
-    within: budget,
+    ceilings,
+    enforce: true,
     ...(job.synthesisHoldMicroUsd !== undefined
       ? { hold: { from: hold, to: { microUsd: 0, outputTokens: 0 } } }
       : {}),
   });
-  if (!held) throw new BudgetExceeded(overBudgetMessage('the synthesis', worst, budget));
+  if (!change.held) throw new BudgetExceeded(refusalMessage('the synthesis', worst, ceilings, change.over));
   return worst;
 }

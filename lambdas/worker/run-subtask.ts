@@ -10,7 +10,7 @@ import {
 import type { JobRepository } from '../shared/storage/job-repository';
 import type { ModelGateway } from '../shared/model/gateway';
 import { priced } from '../shared/domain/pricing';
-import { isBudgeted, overBudgetMessage, toMicroUsd, wasNotBilled } from '../shared/domain/budget';
+import { ceilingsOf, refusalMessage, toMicroUsd, wasNotBilled } from '../shared/domain/budget';
 import { workerWorstCase } from '../shared/model/worst-cases';
 import { profileNamed } from '../shared/domain/profiles';
 import { type DependencyResult, workerPrompt, workerSystemPrompt } from '../shared/model/prompts';
@@ -89,10 +89,10 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   if (attempt.kind === 'already-succeeded') {
     return { subtaskId: event.subtaskId, status: 'SUCCEEDED', attempts: attempt.subtask.attempts };
   }
-  // With a budget, the call's worst case is held in the job's ledger first; if it cannot be, the
-  // subtask fails without a model call (and without counting an attempt).
-  const budget = isBudgeted(job.budget) ? job.budget : undefined;
-  const worst = budget
+  // With a budget (the job's or its batch run's), the call's worst case is held in the ledgers first;
+  // if it cannot be, the subtask fails without a model call (and without counting an attempt).
+  const ceilings = ceilingsOf(job);
+  const worst = ceilings
     ? workerWorstCase(
         job,
         profile,
@@ -102,15 +102,16 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
         dependencies,
       )
     : undefined;
-  if (budget && worst) {
-    const held = await deps.repository.changeBudgetLedger(event.jobId, {
+  if (ceilings && worst) {
+    const hold = await deps.repository.changeBudgetLedger(event.jobId, {
       microUsd: worst.microUsd,
       outputTokens: worst.outputTokens,
-      within: budget,
+      ceilings,
+      enforce: true,
     });
-    if (!held) {
+    if (!hold.held) {
       await deps.repository.undoSubtaskAttempt(event.jobId, event.subtaskId, attempt.subtask.attempts);
-      throw new BudgetExceeded(overBudgetMessage(`subtask "${subtask.id}"`, worst, budget));
+      throw new BudgetExceeded(refusalMessage(`subtask "${subtask.id}"`, worst, ceilings, hold.over));
     }
   }
   deps.onAttemptStarted?.(attempt.subtask.attempts);
@@ -118,10 +119,11 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
   const response = await deps.model
     .complete({ ...request, timeoutMs: deps.remainingMs() })
     .catch(async (error: unknown) => {
-      if (worst && wasNotBilled(error))
+      if (ceilings && worst && wasNotBilled(error))
         await deps.repository.changeBudgetLedger(event.jobId, {
           microUsd: -worst.microUsd,
           outputTokens: -worst.outputTokens,
+          ceilings,
         });
       // Deferred by the governor (or taken for the batch lane's next Message Batch): the model was not
       // asked, so this was no attempt.
@@ -131,10 +133,11 @@ export async function runSubtask(event: RunSubtaskEvent, deps: WorkerDependencie
       throw error;
     });
   const usage = priced(response.model, response.usage, response.billing);
-  if (worst) {
+  if (ceilings && worst) {
     await deps.repository.changeBudgetLedger(event.jobId, {
       microUsd: toMicroUsd(usage.costUsd) - worst.microUsd,
       outputTokens: usage.outputTokens - worst.outputTokens,
+      ceilings,
     });
   }
   const unusable = unusableAnswer('worker', response);

@@ -104,11 +104,21 @@ export function batchSummaryTable(view: BatchRunView, elapsedMs: number): string
     ...rows.map(line),
     '',
     costLine(view),
+    ...(view.budget ? [budgetLine(view.budget)] : []),
     `Batch ${view.batchName} run ${view.runId}: ${view.status} in ${(elapsedMs / 1000).toFixed(1)}s · ${view.itemCount} items · ${counts}`,
   ].join('\n');
 }
 
 const usd = (amount: number) => `$${amount.toFixed(4)}`;
+
+/** The run's budget and what its jobs committed against it (spent, once the run has ended). */
+export function budgetLine(budget: NonNullable<BatchRunView['budget']>): string {
+  const ceilings = [
+    ...(budget.maxCostUsd !== null ? [`maxCostUsd ${usd(budget.maxCostUsd)}`] : []),
+    ...(budget.maxOutputTokens !== null ? [`maxOutputTokens ${budget.maxOutputTokens}`] : []),
+  ].join(', ');
+  return `Run budget ${ceilings} · committed ${usd(budget.committedUsd)}`;
+}
 
 /** The run's model cost at the rate paid, what it would have cost on demand, and the saving. */
 export function costLine(view: Pick<BatchRunView, 'modelCalls' | 'usage'>): string {

@@ -4,6 +4,7 @@ import type { OrchestratorConfig } from '../../lib/config';
 import { InvalidBatchDefinition, loadBatchDefinitionFile } from '../../lib/batch-definitions';
 import {
   batchExecutionInput,
+  batchLaneConflicts,
   ModelCallsSchema,
   resolveBatchItems,
 } from '../../lambdas/shared/domain/batch-schemas';
@@ -18,16 +19,21 @@ import { describeModel, modelModeFromEnv } from './model-mode';
 import type { ModelMode } from '../runtime/local-stack';
 import { loadLocalConfig, startLocalStackForCli } from './config';
 import { runMain } from './run-main';
+import { type Budget, RunBudgetSchema } from '../../lambdas/shared/domain/budget';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-export const BATCH_USAGE = `Usage: npm run batch -- batches/<file>.json [--model-calls on-demand|batch] [--json]
+export const BATCH_USAGE = `Usage: npm run batch -- batches/<file>.json [--model-calls on-demand|batch]
+                      [--max-cost-usd USD] [--max-output-tokens N] [--json]
 
 Runs a batch definition's items through the local batch state machine (one orchestrator execution per
 item, at the definition's maxConcurrency; or, with modelCalls "batch", phase by phase across all items
 through Message Batches), shows progress, then a summary table with the cost and, in the batch lane,
 what the same calls cost on demand.
   --model-calls LANE  on-demand or batch: overrides the definition's modelCalls
+  --max-cost-usd USD  the run's budget, shared by its jobs: no model call starts that could take the
+                      whole run over USD (overrides the definition's budget; on demand only)
+  --max-output-tokens N  the run's budget of output tokens
   --json       print the batch run view as JSON on stdout
   -h, --help   show this help
 
@@ -47,6 +53,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       options: {
         json: { type: 'boolean', default: false },
         'model-calls': { type: 'string' },
+        'max-cost-usd': { type: 'string' },
+        'max-output-tokens': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -69,13 +77,25 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     log(`error: --model-calls: must be on-demand or batch, not "${lane}"\n\n${BATCH_USAGE}`);
     return EXIT.usage;
   }
+  const budget = runBudgetFromFlags(parsed.values);
+  if (!budget.success) {
+    log(`error: ${budget.error}\n\n${BATCH_USAGE}`);
+    return EXIT.usage;
+  }
   let definition;
   try {
     definition = loadBatchDefinitionFile(file);
     if (modelCalls?.data) definition = { ...definition, modelCalls: modelCalls.data };
+    if (budget.data) definition = { ...definition, budget: budget.data };
   } catch (error) {
     if (!(error instanceof InvalidBatchDefinition)) throw error;
     log(`error: ${error.message}`);
+    return EXIT.usage;
+  }
+  // The flags may ask the lane for what it cannot honour: say so as the definition's own check would.
+  const conflicts = batchLaneConflicts({ ...definition, items: resolveBatchItems(definition) });
+  if (conflicts.length > 0) {
+    for (const conflict of conflicts) log(`error: ${conflict.path.join('.')}: ${conflict.message}`);
     return EXIT.usage;
   }
 
@@ -138,6 +158,32 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } finally {
     await orchestrator.close();
   }
+}
+
+/** `--max-cost-usd` and `--max-output-tokens` as a run budget, checked as the API checks one. */
+function runBudgetFromFlags(values: {
+  'max-cost-usd'?: string | undefined;
+  'max-output-tokens'?: string | undefined;
+}): { success: true; data: Budget | undefined } | { success: false; error: string } {
+  const flags = { maxCostUsd: '--max-cost-usd', maxOutputTokens: '--max-output-tokens' } as const;
+  const texts = { maxCostUsd: values['max-cost-usd'], maxOutputTokens: values['max-output-tokens'] };
+  if (texts.maxCostUsd === undefined && texts.maxOutputTokens === undefined)
+    return { success: true, data: undefined };
+  const numbers: Record<string, number> = {};
+  for (const key of ['maxCostUsd', 'maxOutputTokens'] as const) {
+    const text = texts[key];
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value))
+      return { success: false, error: `${flags[key]}: must be a number (got "${text}")` };
+    numbers[key] = value;
+  }
+  const parsed = RunBudgetSchema.safeParse(numbers);
+  if (parsed.success) return { success: true, data: parsed.data };
+  const problems = parsed.error.issues.map(
+    (issue) => `${flags[issue.path[0] as keyof typeof flags] ?? '--max-cost-usd'}: ${issue.message}`,
+  );
+  return { success: false, error: problems.join('; ') };
 }
 
 /** Passes the events on, logging a line for each step of the batch lane worth one. */

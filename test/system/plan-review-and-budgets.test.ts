@@ -257,6 +257,44 @@ describe('a batch whose items carry approval and budgets', () => {
   });
 });
 
+describe('a batch run with a budget of its own', () => {
+  it("never lets its jobs together spend past the run's ceiling: what cannot be afforded fails BudgetExceeded", async () => {
+    const { started: probe, awaiting } = await startAwaiting();
+    await orchestrator.decideApproval(probe.jobId, { decision: 'reject' });
+    await probe.finished;
+    // Room for one and a half jobs' worst case: three jobs at once cannot all be afforded.
+    const ceiling = Math.round((awaiting.estimate?.costUsd ?? 0) * 1.5 * 10_000) / 10_000;
+
+    const batch = await orchestrator.startBatch({
+      batchName: 'capped',
+      maxConcurrency: 3,
+      budget: { maxCostUsd: ceiling },
+      items: [1, 2, 3].map(() => ({ task: TASK, profile: 'marketing' })),
+    });
+    await batch.finished;
+
+    const view = await orchestrator.getBatchRunView(batch.runId);
+    const jobs = await Promise.all((view?.items ?? []).map((item) => orchestrator.getJobView(item.jobId)));
+    const spent = jobs.reduce((sum, job) => sum + (job?.usage.costUsd ?? 0), 0);
+    const refused = jobs.filter(
+      (job) =>
+        job?.error?.name === 'BudgetExceeded' ||
+        job?.subtasks.some((subtask) => subtask.error?.name === 'BudgetExceeded'),
+    );
+    expect(view?.status).toBe('COMPLETED');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(spent).toBeLessThanOrEqual(ceiling);
+    expect(view?.budget).toEqual({
+      maxCostUsd: ceiling,
+      maxOutputTokens: null,
+      committedUsd: expect.any(Number),
+    });
+    // Every hold was given back once the calls ended: what stays committed is what was spent.
+    expect(view?.budget?.committedUsd).toBeCloseTo(spent, 5);
+    expect(jobs.every((job) => job?.budget === null)).toBe(true);
+  });
+});
+
 describe('an approval nobody gives', () => {
   let quick: LocalOrchestrator;
   beforeAll(async () => {

@@ -3,6 +3,7 @@ import { MODEL_CALL_LANES } from './pricing';
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { JobContextSchema, type JobRequest, JobRequestSchema, JobStatusSchema } from './schemas';
+import { ApprovalPolicySchema, BudgetSchema, RunBudgetSchema } from './budget';
 
 /**
  * Limits of a batch run. The items never travel in the execution input (256 KiB): StartBatchRun reads
@@ -87,8 +88,39 @@ export const BatchItemSchema = z
     task: z.string(),
     context: JobContextSchema.optional(),
     profile: z.string().optional(),
+    approval: ApprovalPolicySchema.optional(),
+    budget: BudgetSchema.optional(),
   })
   .strict();
+
+/** What the Message Batches lane cannot honour, with the reason (docs/batches.md: choosing a lane). */
+export const BATCH_LANE_REFUSES = {
+  approval:
+    'is not taken with modelCalls "batch": the lane plans every item in one Message Batch and has no AwaitApproval; run items that need a person\'s approval with modelCalls "on-demand"',
+  budget:
+    'is not taken with modelCalls "batch": a Message Batch is paid for as a whole once submitted, so a ceiling cannot stop its calls one by one; run budgeted work with modelCalls "on-demand"',
+} as const;
+
+/**
+ * Where a run that asks for the Message Batches lane also asks for what the lane cannot honour: a
+ * person's approval or a budget (the run's or an item's). Paths as a request names them.
+ */
+export function batchLaneConflicts(run: {
+  modelCalls: ModelCalls;
+  budget?: unknown;
+  items: readonly { approval?: unknown; budget?: unknown }[];
+}): { path: (string | number)[]; message: string }[] {
+  if (run.modelCalls !== 'batch') return [];
+  const conflicts: { path: (string | number)[]; message: string }[] = [];
+  if (run.budget !== undefined) conflicts.push({ path: ['budget'], message: BATCH_LANE_REFUSES.budget });
+  for (const [index, item] of run.items.entries()) {
+    if (item.approval !== undefined && item.approval !== 'none')
+      conflicts.push({ path: ['items', index, 'approval'], message: BATCH_LANE_REFUSES.approval });
+    if (item.budget !== undefined)
+      conflicts.push({ path: ['items', index, 'budget'], message: BATCH_LANE_REFUSES.budget });
+  }
+  return conflicts;
+}
 
 /** A batch definition as kept in `batches/*.json`. */
 export const BatchDefinitionSchema = z
@@ -97,9 +129,16 @@ export const BatchDefinitionSchema = z
     description: z.string().max(500).optional(),
     schedule: BatchScheduleSchema,
     defaults: z
-      .object({ profile: z.string().optional(), context: JobContextSchema.optional() })
+      .object({
+        profile: z.string().optional(),
+        context: JobContextSchema.optional(),
+        approval: ApprovalPolicySchema.optional(),
+        budget: BudgetSchema.optional(),
+      })
       .strict()
       .default({}),
+    /** Ceilings on the whole run's spend, shared by its jobs (on demand only). */
+    budget: RunBudgetSchema.optional(),
     /** Jobs of this batch running at once (the batch Map's MaxConcurrency). */
     maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
     /** `batch`: the Message Batches lane (half price, results within hours); see docs/batches.md. */
@@ -116,13 +155,15 @@ export const BatchDefinitionSchema = z
   })
   .strict()
   .superRefine((definition, ctx) => {
-    for (const [index, item] of definition.items.entries()) {
-      const merged = mergeItem(definition.defaults, item);
-      const result = JobRequestSchema.safeParse(merged);
+    const merged = definition.items.map((item) => mergeItem(definition.defaults, item));
+    for (const [index, request] of merged.entries()) {
+      const result = JobRequestSchema.safeParse(request);
       if (!result.success)
         for (const issue of result.error.issues)
           ctx.addIssue({ code: 'custom', message: issue.message, path: ['items', index, ...issue.path] });
     }
+    for (const conflict of batchLaneConflicts({ ...definition, items: merged }))
+      ctx.addIssue({ code: 'custom', ...conflict });
   });
 export type BatchDefinition = z.infer<typeof BatchDefinitionSchema>;
 export type BatchDefinitionInput = z.input<typeof BatchDefinitionSchema>;
@@ -130,11 +171,18 @@ export type BatchDefinitionInput = z.input<typeof BatchDefinitionSchema>;
 type BatchDefaults = BatchDefinition['defaults'];
 type BatchItem = z.infer<typeof BatchItemSchema>;
 
-function mergeItem(defaults: BatchDefaults, item: BatchItem): Record<string, unknown> {
+function mergeItem(
+  defaults: BatchDefaults,
+  item: BatchItem,
+): Record<string, unknown> & { approval?: unknown; budget?: unknown } {
+  const approval = item.approval ?? defaults.approval;
+  const budget = item.budget ?? defaults.budget;
   return {
     task: item.task,
     context: { ...defaults.context, ...item.context },
     profile: item.profile ?? defaults.profile ?? DEFAULT_PROFILE,
+    ...(approval !== undefined ? { approval } : {}),
+    ...(budget !== undefined ? { budget } : {}),
   };
 }
 
@@ -180,6 +228,7 @@ export function batchExecutionInput(
     maxConcurrency: definition.maxConcurrency,
     modelCalls: definition.modelCalls,
     batchDeadlineMinutes: definition.batchDeadlineMinutes,
+    ...(definition.budget ? { budget: definition.budget } : {}),
     trigger,
   };
 }
@@ -197,6 +246,8 @@ export const BatchExecutionInputSchema = z.object({
   maxConcurrency: z.number().int().min(1).max(BATCH_LIMITS.maxConcurrency).default(5),
   modelCalls: ModelCallsSchema.default('on-demand'),
   batchDeadlineMinutes: BatchDeadlineMinutesSchema.default(BATCH_LIMITS.defaultDeadlineMinutes),
+  /** Ceilings on the whole run's spend (on demand only): every job's calls are held against them too. */
+  budget: RunBudgetSchema.optional(),
   trigger: z.enum(['schedule', 'api', 'cli']).default('schedule'),
 });
 export type BatchExecutionInput = z.infer<typeof BatchExecutionInputSchema>;

@@ -36,6 +36,24 @@ export const BudgetSchema = z
   .strict();
 export type Budget = z.infer<typeof BudgetSchema>;
 
+/** A batch run's `"budget"`, shared by all its jobs: the same ceilings, over the run's spend. */
+export const RunBudgetSchema = BudgetSchema.describe(
+  "Ceilings on the whole run's spend: no job of the run starts a model call whose worst case would take the run over them",
+);
+
+/** The run ceiling a job of a budgeted batch run carries: its run's id and the run's ceilings. */
+export const RunCeilingSchema = BudgetSchema.extend({ runId: z.string().min(1) });
+export type RunCeiling = z.infer<typeof RunCeilingSchema>;
+
+/**
+ * Every ceiling a job's model calls must stay under: its own budget (`job`) and, for a job of a
+ * budgeted batch run, the run's (`run`). Each is a ledger of spent-plus-held amounts of its own.
+ */
+export interface Ceilings {
+  job?: Budget;
+  run?: RunCeiling;
+}
+
 /** An upper bound for some model calls: tokens, and USD at the price table. */
 export const EstimateSchema = z.object({
   costUsd: z.number().nonnegative(),
@@ -122,8 +140,20 @@ export function affordable(
 }
 
 /** Whether a budget sets any ceiling at all. */
-export const isBudgeted = (budget: Budget | undefined): budget is Budget =>
+export const isBudgeted = <B extends Budget>(budget: B | undefined): budget is B =>
   budget !== undefined && (budget.maxCostUsd !== undefined || budget.maxOutputTokens !== undefined);
+
+/** The ceilings a job's calls are held against; undefined when it has none (no ledger is kept). */
+export function ceilingsOf(job: {
+  budget?: Budget | undefined;
+  runBudget?: RunCeiling | undefined;
+}): Ceilings | undefined {
+  const ceilings: Ceilings = {
+    ...(isBudgeted(job.budget) ? { job: job.budget } : {}),
+    ...(isBudgeted(job.runBudget) ? { run: job.runBudget } : {}),
+  };
+  return ceilings.job || ceilings.run ? ceilings : undefined;
+}
 
 /** "at most $0.12": a short human form of a USD amount, rounded up to the cent below a dollar's thousandth. */
 export function formatUsd(usd: number): string {
@@ -138,17 +168,40 @@ export function needsApproval(policy: ApprovalPolicy, estimate: Estimate): boole
   return estimate.costUsd >= policy.autoApproveUnderUsd;
 }
 
-/** Why a call was not made, for the BudgetExceeded error. */
-export function overBudgetMessage(
-  what: string,
-  call: Pick<WorstCase, 'microUsd' | 'outputTokens'>,
-  budget: Budget,
-): string {
-  const ceilings = [
+const describeCeilings = (budget: Budget): string =>
+  [
     ...(budget.maxCostUsd !== undefined ? [`maxCostUsd ${budget.maxCostUsd}`] : []),
     ...(budget.maxOutputTokens !== undefined ? [`maxOutputTokens ${budget.maxOutputTokens}`] : []),
   ].join(', ');
-  return `Not run: ${what}'s worst case (${formatUsd(fromMicroUsd(call.microUsd))}, ${call.outputTokens} output tokens) would take the job over its budget (${ceilings}) on top of what is spent and held`;
+
+/**
+ * Why a call was not made, for the BudgetExceeded error: `over` is the ledger that refused it, the
+ * job's own (a plain Budget is the job's) or its batch run's.
+ */
+export function overBudgetMessage(
+  what: string,
+  call: Pick<WorstCase, 'microUsd' | 'outputTokens'>,
+  over: Budget | { run: RunCeiling },
+): string {
+  const whose =
+    'run' in over
+      ? `its batch run ${over.run.runId} over the run's budget (${describeCeilings(over.run)})`
+      : `the job over its budget (${describeCeilings(over)})`;
+  return `Not run: ${what}'s worst case (${formatUsd(fromMicroUsd(call.microUsd))}, ${call.outputTokens} output tokens) would take ${whose} on top of what is spent and held`;
+}
+
+/** Which ledger refused a hold (`job` or `run`); the call is not made. */
+export type LedgerRefusal = 'job' | 'run';
+
+/** The BudgetExceeded message for a hold `ceilings` refused in the ledger named by `refusal`. */
+export function refusalMessage(
+  what: string,
+  call: Pick<WorstCase, 'microUsd' | 'outputTokens'>,
+  ceilings: Ceilings,
+  refusal: LedgerRefusal,
+): string {
+  if (refusal === 'run' && ceilings.run) return overBudgetMessage(what, call, { run: ceilings.run });
+  return overBudgetMessage(what, call, ceilings.job ?? {});
 }
 
 /** Errors after which the provider billed nothing, so a call's reservation is given back. */

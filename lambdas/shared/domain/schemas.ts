@@ -6,7 +6,7 @@ import {
   templateProblems,
   TemplatesSchema,
 } from './profiles';
-import { ApprovalPolicySchema, BudgetSchema, EstimateSchema } from './budget';
+import { ApprovalPolicySchema, BudgetSchema, EstimateSchema, RunCeilingSchema } from './budget';
 
 /** Limits on what a caller may submit; enforced wherever a job request enters the system. */
 export const REQUEST_LIMITS = {
@@ -193,6 +193,8 @@ export const JobRecordSchema = z.object({
   /** The approval policy and budget in force (the request's, else the profile's, else the deployment's). */
   approval: ApprovalPolicySchema.optional(),
   budget: BudgetSchema.optional(),
+  /** A job of a budgeted batch run: the run's ceilings, over the run's ledger (kept on the run's item). */
+  runBudget: RunCeilingSchema.optional(),
   /** Upper bound for the whole job, from the plan (set when the plan is stored). */
   estimate: EstimateSchema.optional(),
   /** A person's (or the auto-approval's) decision on the plan. */

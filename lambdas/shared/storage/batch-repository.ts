@@ -19,6 +19,7 @@ import type { ErrorSummary } from '../domain/errors';
 import type { ListCursor } from './job-repository';
 import { batchItemKey, batchRunKey, ENTITY, JOB_INDEXES } from './table-layout';
 import { ErrorSummarySchema, type JobRequest, JobRequestSchema } from '../domain/schemas';
+import { type Budget, BudgetSchema } from '../domain/budget';
 
 export const BatchCountsSchema = z.record(z.string(), z.number().int().nonnegative());
 export type BatchCounts = z.infer<typeof BatchCountsSchema>;
@@ -47,6 +48,10 @@ export const BatchRunRecordSchema = z.object({
   counts: BatchCountsSchema.optional(),
   error: ErrorSummarySchema.optional(),
   executionArn: z.string().optional(),
+  /** The run's ceilings (on demand only), and its ledger: what its jobs spent plus what they hold. */
+  budget: BudgetSchema.optional(),
+  budgetCommittedMicroUsd: z.number().int().optional(),
+  budgetCommittedOutputTokens: z.number().int().optional(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -142,16 +147,26 @@ export class BatchRepository {
    * Records how the run's model calls are made and, for the batch lane, its deadline. The first
    * recording stays (a retried StartBatchRun keeps the deadline it set).
    */
-  async recordModelCalls(runId: string, modelCalls: ModelCalls, deadlineAt?: string): Promise<void> {
+  /** How the run's model calls are made, the lane's deadline and the run's budget; a repeat changes nothing. */
+  async recordModelCalls(
+    runId: string,
+    modelCalls: ModelCalls,
+    deadlineAt?: string,
+    budget?: Budget,
+  ): Promise<void> {
+    const set = ['modelCalls = if_not_exists(modelCalls, :calls)'];
+    if (deadlineAt) set.push('deadlineAt = if_not_exists(deadlineAt, :deadline)');
+    if (budget) set.push('budget = if_not_exists(budget, :budget)');
     await this.documents.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: batchRunKey(runId),
-        UpdateExpression: `SET modelCalls = if_not_exists(modelCalls, :calls)${deadlineAt ? ', deadlineAt = if_not_exists(deadlineAt, :deadline)' : ''}`,
+        UpdateExpression: `SET ${set.join(', ')}`,
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: {
           ':calls': modelCalls,
           ...(deadlineAt ? { ':deadline': deadlineAt } : {}),
+          ...(budget ? { ':budget': budget } : {}),
         },
       }),
     );

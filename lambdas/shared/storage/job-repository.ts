@@ -10,9 +10,16 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, queryPartition } from './dynamo';
-import { ENTITY, JOB_INDEXES, jobKey, subtaskKey } from './table-layout';
+import { batchRunKey, ENTITY, JOB_INDEXES, jobKey, subtaskKey } from './table-layout';
 import type { ErrorSummary } from '../domain/errors';
-import { type ApprovalPolicy, type Budget, type Estimate, toMicroUsd } from '../domain/budget';
+import {
+  type ApprovalPolicy,
+  type Budget,
+  type Ceilings,
+  type Estimate,
+  type LedgerRefusal,
+  toMicroUsd,
+} from '../domain/budget';
 import {
   assembleText,
   CHUNK_SORT_KEY_PREFIX,
@@ -54,6 +61,9 @@ export interface LedgerAmount {
   microUsd: number;
   outputTokens: number;
 }
+
+/** The outcome of a ledger change: held, or refused by the job's or the run's ceiling. */
+export type LedgerChange = { held: true } | { held: false; over: LedgerRefusal };
 
 export interface JobWithSubtasks {
   job: JobRecord;
@@ -214,7 +224,8 @@ export class JobRepository {
   ): Promise<boolean> {
     return this.updateUnlessTerminal(
       jobId,
-      `SET #status = :status, approval = :approval${policies.budget ? ', budget = :budget' : ''}`,
+      // A budget the request carried but that is not in force (the batch lane's) must not be read as one.
+      `SET #status = :status, approval = :approval${policies.budget ? ', budget = :budget' : ' REMOVE budget'}`,
       {
         ':status': 'PLANNING',
         ':approval': policies.approval,
@@ -224,33 +235,63 @@ export class JobRepository {
   }
 
   /**
-   * Changes the job's budget ledger (spent plus held) by `change`, atomically. With `within`, only
-   * when a positive change keeps the ledger under that budget; with `hold`, only when the synthesis
-   * hold is `hold.from` (`absent`: never set), which becomes `hold.to`. Returns false, changing
-   * nothing, when a condition does not hold.
+   * Adds an amount (negative to give back) to the budget ledgers of the job and, for a job of a
+   * budgeted batch run, of the run (kept on the run's item). With `enforce`, a positive amount is
+   * added only where it keeps each ledger within its ceiling; `hold` moves the job's synthesis
+   * reservation in the same write. The run's ledger is written first and given back if the job's
+   * refuses, so a crash in between can only over-reserve the run, never let it overspend.
    */
   async changeBudgetLedger(
     jobId: string,
     change: {
       microUsd: number;
       outputTokens: number;
-      within?: Budget;
+      ceilings: Ceilings;
+      enforce?: boolean;
       hold?: { from: LedgerAmount | 'absent'; to: LedgerAmount };
     },
+  ): Promise<LedgerChange> {
+    const amount = { microUsd: change.microUsd, outputTokens: change.outputTokens };
+    const { run, job } = change.ceilings;
+    if (run) {
+      const added = await this.addToLedger(batchRunKey(run.runId), amount, change.enforce ? run : undefined);
+      if (!added) return { held: false, over: 'run' };
+    }
+    const added = await this.addToLedger(
+      jobKey(jobId),
+      amount,
+      change.enforce ? job : undefined,
+      change.hold,
+    );
+    if (added) return { held: true };
+    if (run) {
+      await this.addToLedger(batchRunKey(run.runId), {
+        microUsd: -amount.microUsd,
+        outputTokens: -amount.outputTokens,
+      });
+    }
+    return { held: false, over: 'job' };
+  }
+
+  /** One ledger's conditional ADD (the job's or a run's item); false when a ceiling or the hold refuses it. */
+  private async addToLedger(
+    key: Record<string, string>,
+    amount: LedgerAmount,
+    within?: Budget,
+    hold?: { from: LedgerAmount | 'absent'; to: LedgerAmount },
   ): Promise<boolean> {
     const conditions = ['attribute_exists(pk)'];
-    const values: Record<string, unknown> = { ':usd': change.microUsd, ':tokens': change.outputTokens };
-    const { within } = change;
-    if (within?.maxCostUsd !== undefined && change.microUsd > 0) {
-      const room = toMicroUsd(within.maxCostUsd) - change.microUsd;
+    const values: Record<string, unknown> = { ':usd': amount.microUsd, ':tokens': amount.outputTokens };
+    if (within?.maxCostUsd !== undefined && amount.microUsd > 0) {
+      const room = toMicroUsd(within.maxCostUsd) - amount.microUsd;
       if (room < 0) return false;
       conditions.push(
         '(attribute_not_exists(budgetCommittedMicroUsd) OR budgetCommittedMicroUsd <= :usdRoom)',
       );
       values[':usdRoom'] = room;
     }
-    if (within?.maxOutputTokens !== undefined && change.outputTokens > 0) {
-      const room = within.maxOutputTokens - change.outputTokens;
+    if (within?.maxOutputTokens !== undefined && amount.outputTokens > 0) {
+      const room = within.maxOutputTokens - amount.outputTokens;
       if (room < 0) return false;
       conditions.push(
         '(attribute_not_exists(budgetCommittedOutputTokens) OR budgetCommittedOutputTokens <= :tokenRoom)',
@@ -258,20 +299,20 @@ export class JobRepository {
       values[':tokenRoom'] = room;
     }
     let set = '';
-    if (change.hold) {
-      if (change.hold.from === 'absent') conditions.push('attribute_not_exists(synthesisHoldMicroUsd)');
+    if (hold) {
+      if (hold.from === 'absent') conditions.push('attribute_not_exists(synthesisHoldMicroUsd)');
       else {
         conditions.push('synthesisHoldMicroUsd = :holdUsd AND synthesisHoldOutputTokens = :holdTokens');
-        values[':holdUsd'] = change.hold.from.microUsd;
-        values[':holdTokens'] = change.hold.from.outputTokens;
+        values[':holdUsd'] = hold.from.microUsd;
+        values[':holdTokens'] = hold.from.outputTokens;
       }
       set = 'SET synthesisHoldMicroUsd = :toUsd, synthesisHoldOutputTokens = :toTokens ';
-      values[':toUsd'] = change.hold.to.microUsd;
-      values[':toTokens'] = change.hold.to.outputTokens;
+      values[':toUsd'] = hold.to.microUsd;
+      values[':toTokens'] = hold.to.outputTokens;
     }
     return this.conditionalUpdate({
       TableName: this.tableName,
-      Key: jobKey(jobId),
+      Key: key,
       UpdateExpression: `${set}ADD budgetCommittedMicroUsd :usd, budgetCommittedOutputTokens :tokens`,
       ConditionExpression: conditions.join(' AND '),
       ExpressionAttributeValues: values,

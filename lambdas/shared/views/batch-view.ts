@@ -1,6 +1,7 @@
 import type { BatchCounts, BatchRunRecord, BatchRunWithItems, RunUsage } from '../storage/batch-repository';
 import type { BatchItemStatus, BatchRunStatus, ModelCalls } from '../domain/batch-schemas';
 import type { ErrorSummary } from '../domain/errors';
+import { fromMicroUsd } from '../domain/budget';
 
 /** A batch run as the API returns it and `npm run batch -- --json` prints it. */
 export interface BatchRunView {
@@ -20,6 +21,11 @@ export interface BatchRunView {
   usage: RunUsage;
   /** Items whose job's plan waits for a person's approval now (0 once the run has ended). */
   awaitingApproval: number;
+  /**
+   * The run's ceilings and what its jobs have committed against them (spent plus held by calls in
+   * flight and synthesis reservations); null for a run without a budget.
+   */
+  budget: { maxCostUsd: number | null; maxOutputTokens: number | null; committedUsd: number } | null;
   items: {
     index: number;
     jobId: string;
@@ -104,6 +110,13 @@ export function toBatchRunSummary(
     trigger: run.trigger,
     modelCalls: run.modelCalls ?? 'on-demand',
     itemCount: run.itemCount,
+    budget: run.budget
+      ? {
+          maxCostUsd: run.budget.maxCostUsd ?? null,
+          maxOutputTokens: run.budget.maxOutputTokens ?? null,
+          committedUsd: fromMicroUsd(run.budgetCommittedMicroUsd ?? 0),
+        }
+      : null,
     counts: run.counts ?? {},
     error: run.error ?? null,
     executionArn: run.executionArn ?? null,

@@ -7,6 +7,7 @@ import { parseConfig } from '../../../lib/config';
 import { checkBatchLanes } from '../../../lib/orchestrator-stack';
 import {
   BatchDefinitionSchema,
+  batchExecutionInput,
   batchJobId,
   resolveBatchItems,
 } from '../../../lambdas/shared/domain/batch-schemas';
@@ -144,6 +145,48 @@ describe('how a batch makes its model calls', () => {
       /Invalid batch definition lane-test: modelCalls: "batch" needs provider "anthropic" \(the Message Batches API\)/,
     );
     expect(() => checkBatchLanes([lane], 'anthropic')).not.toThrow();
+  });
+});
+
+describe('approval and budgets in a batch definition', () => {
+  const base = {
+    name: 'budget-test',
+    schedule: { expression: 'rate(1 day)', timeZone: 'UTC' },
+    items: [
+      { task: 'Describe a kettle' },
+      { task: 'Describe a mug', approval: 'none', budget: { maxCostUsd: 0.1 } },
+    ],
+  };
+
+  it('give each item its own approval and budget, falling back to the defaults', () => {
+    const definition = BatchDefinitionSchema.parse({
+      ...base,
+      defaults: { approval: 'required', budget: { maxCostUsd: 0.5 } },
+      budget: { maxCostUsd: 2 },
+    });
+
+    expect(resolveBatchItems(definition)).toMatchObject([
+      { task: 'Describe a kettle', approval: 'required', budget: { maxCostUsd: 0.5 } },
+      { task: 'Describe a mug', approval: 'none', budget: { maxCostUsd: 0.1 } },
+    ]);
+    expect(batchExecutionInput(definition, 'schedule')).toMatchObject({ budget: { maxCostUsd: 2 } });
+  });
+
+  it('are refused in the batch lane, naming each field and why', () => {
+    const result = BatchDefinitionSchema.safeParse({
+      ...base,
+      modelCalls: 'batch',
+      defaults: { approval: 'required' },
+      budget: { maxCostUsd: 2 },
+    });
+
+    expect(result.success).toBe(false);
+    expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual([
+      'budget',
+      'items.0.approval',
+      'items.1.budget',
+    ]);
+    expect(result.error?.issues[0]?.message).toMatch(/paid for as a whole once submitted/);
   });
 });
 

@@ -156,6 +156,45 @@ describe('running a batch through the API', () => {
     expect(inputs[0]).toMatchObject({ modelCalls: 'batch', batchDeadlineMinutes: 60 });
   });
 
+  it("passes the run's budget on to the execution, the body's winning over the definition's", async () => {
+    const inputs: unknown[] = [];
+    const service = serviceWith(async (name, input) => {
+      inputs.push(JSON.parse(input));
+      return `arn:aws:states:us-east-1:1:execution:batch:${name}`;
+    });
+
+    await service.createBatch({ batchName: 'nightly-mugs', budget: { maxCostUsd: 0.25 } });
+
+    expect(inputs[0]).toMatchObject({ budget: { maxCostUsd: 0.25 } });
+  });
+
+  it('answers 400 naming each field the batch lane cannot honour: a run budget, an item’s approval', async () => {
+    const starts: string[] = [];
+    const service = serviceWith(async (name) => {
+      starts.push(name);
+      return 'arn';
+    });
+
+    const attempt = service.createBatch({
+      batchName: 'inline-lane',
+      modelCalls: 'batch',
+      budget: { maxCostUsd: 1 },
+      items: [
+        { task: 'Describe a mug', context: {}, profile: 'research' },
+        { task: 'Describe a cup', context: {}, profile: 'research', approval: 'required' },
+      ],
+    });
+
+    await expect(attempt).rejects.toMatchObject({
+      statusCode: 400,
+      details: [
+        { field: 'budget', message: expect.stringContaining('not taken with modelCalls "batch"') },
+        { field: 'items.1.approval', message: expect.stringContaining('has no AwaitApproval') },
+      ],
+    });
+    expect(starts).toEqual([]);
+  });
+
   it('answers 400 naming modelCalls when the deployment cannot run the batch lane (Bedrock)', async () => {
     const service = serviceWith(async () => 'arn', undefined, false);
 

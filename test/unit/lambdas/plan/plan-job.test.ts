@@ -5,6 +5,7 @@ import {
   ModelRateLimited,
   ModelRefused,
 } from '../../../../lambdas/shared/domain/errors';
+import { BatchRepository } from '../../../../lambdas/shared/storage/batch-repository';
 import { ScriptedModel } from '../../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../../helpers/local-table';
 import { planJsonSchema } from '../../../../lambdas/plan/plan-schema';
@@ -32,7 +33,9 @@ beforeAll(async () => {
 });
 afterAll(() => table.close());
 
-async function queuedJob(extra: Partial<Pick<JobRecord, 'approval' | 'budget'>> = {}): Promise<string> {
+async function queuedJob(
+  extra: Partial<Pick<JobRecord, 'approval' | 'budget' | 'runBudget'>> = {},
+): Promise<string> {
   const jobId = `plan-test-${++jobCounter}`;
   await table.repository.createJob({
     jobId,
@@ -307,6 +310,54 @@ describe('planning a job', () => {
       expect(result).toMatchObject({ awaitApproval: true, budgeted: true });
       expect(job?.budget).toEqual({ maxCostUsd: 2 });
       expect(job?.approval).toBe('required');
+    });
+
+    it('in the batch lane, asks no approval and keeps no budget whatever the request or deployment says', async () => {
+      const jobId = await queuedJob({ approval: 'required', budget: { maxCostUsd: 0.001 } });
+      const model = threePlan();
+
+      const result = await planJob(
+        { jobId },
+        {
+          ...deps(model),
+          settings: {
+            ...settings,
+            defaults: { approval: 'required', budget: { maxCostUsd: 2 } },
+            withoutReviewOrBudget: true,
+          },
+        },
+      );
+
+      const job = await table.repository.getJob(jobId);
+      expect(result).toMatchObject({ awaitApproval: false, budgeted: false });
+      expect(model.requests).toHaveLength(1);
+      expect(job?.status).toBe('RUNNING');
+      expect(job?.budget).toBeUndefined();
+    });
+
+    it("holds a batch run's job's planning call in the run's ledger as well as the job's", async () => {
+      const runs = new BatchRepository(table.documents, table.tableName, 30);
+      await runs.createRun({ runId: 'plan-run-1', batchName: 'demo', trigger: 'api', items: [] });
+      const jobId = await queuedJob({ runBudget: { runId: 'plan-run-1', maxCostUsd: 1 } });
+
+      const result = await planJob({ jobId }, deps(threePlan()));
+
+      expect(result.budgeted).toBe(true);
+      expect((await runs.getRun('plan-run-1'))?.budgetCommittedMicroUsd).toBe(1050);
+      expect((await table.repository.getJob(jobId))?.budgetCommittedMicroUsd).toBe(1050);
+    });
+
+    it("fails with BudgetExceeded naming the run when the run's budget cannot afford the planning call", async () => {
+      const runs = new BatchRepository(table.documents, table.tableName, 30);
+      await runs.createRun({ runId: 'plan-run-2', batchName: 'demo', trigger: 'api', items: [] });
+      const jobId = await queuedJob({ runBudget: { runId: 'plan-run-2', maxCostUsd: 0.001 } });
+      const model = threePlan();
+
+      await expect(planJob({ jobId }, deps(model))).rejects.toThrow(
+        /its batch run plan-run-2 over the run's budget/,
+      );
+      expect(model.requests).toHaveLength(0);
+      expect((await runs.getRun('plan-run-2'))?.budgetCommittedMicroUsd ?? 0).toBe(0);
     });
 
     it('holds the planning call in the ledger only for its real cost once it answered', async () => {

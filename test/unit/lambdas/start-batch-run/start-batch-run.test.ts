@@ -49,14 +49,17 @@ function repositories(recorded?: JobRequest[]): Pick<
   'batches' | 'jobs' | 'definitions'
 > & {
   jobIds: string[];
+  createdJobs: Record<string, unknown>[];
   created: unknown[];
   lanes: unknown[][];
 } {
   const jobIds: string[] = [];
+  const createdJobs: Record<string, unknown>[] = [];
   const created: unknown[] = [];
   const lanes: unknown[][] = [];
   return {
     jobIds,
+    createdJobs,
     created,
     lanes,
     definitions: () => [DEFINITION],
@@ -72,6 +75,7 @@ function repositories(recorded?: JobRequest[]): Pick<
     jobs: {
       createJob: async (job) => {
         jobIds.push(job.jobId);
+        createdJobs.push(job);
         return true;
       },
     },
@@ -120,6 +124,49 @@ describe('starting a batch run', () => {
     expect(result.modelCalls).toBe('batch');
     expect(deps.lanes).toEqual([['nightly-test-run-1', 'batch', '2026-11-28T10:30:00.000Z']]);
   });
+
+  it("records a run's budget and gives every job the run's ceilings, so their calls share one ledger", async () => {
+    const deps = repositories();
+    const budgeted = { ...event, input: { ...event.input, budget: { maxCostUsd: 0.5 } } };
+
+    await startBatchRun(budgeted, deps);
+
+    expect(deps.lanes).toEqual([['nightly-test-run-1', 'on-demand', undefined, { maxCostUsd: 0.5 }]]);
+    expect(deps.createdJobs.map((job) => job.runBudget)).toEqual([
+      { runId: 'nightly-test-run-1', maxCostUsd: 0.5 },
+      { runId: 'nightly-test-run-1', maxCostUsd: 0.5 },
+    ]);
+  });
+
+  it.each([
+    ['a run budget', { budget: { maxCostUsd: 1 } }, /budget, which is not taken with modelCalls "batch"/],
+    [
+      "an item's approval",
+      {
+        items: [
+          { task: 'Describe a kettle', context: {}, profile: 'research', approval: 'required' as const },
+        ],
+      },
+      /items\.0\.approval, which is not taken with modelCalls "batch"/,
+    ],
+    [
+      "an item's budget",
+      { items: [{ task: 'Describe a kettle', context: {}, profile: 'research', budget: { maxCostUsd: 1 } }] },
+      /items\.0\.budget, which is not taken/,
+    ],
+  ])(
+    'fails a batch-lane run that asks for %s with BatchLaneUnavailable, recording nothing',
+    async (_, extra, message) => {
+      const deps = repositories();
+      const lane = { ...event, input: { ...event.input, modelCalls: 'batch' as const, ...extra } };
+
+      await expect(startBatchRun(lane, deps)).rejects.toMatchObject({
+        name: 'BatchLaneUnavailable',
+        message,
+      });
+      expect(deps.created).toEqual([]);
+    },
+  );
 
   it('writes the item list to the store and returns only its key (Distributed Map)', async () => {
     // Arrange

@@ -13,6 +13,8 @@ import { priced } from '../../../../lambdas/shared/domain/pricing';
 import { ScriptedModel } from '../../../helpers/fake-model';
 import { startTestTable, type TestTable } from '../../../helpers/local-table';
 import { planWith } from '../../../helpers/plans';
+import { BatchRepository } from '../../../../lambdas/shared/storage/batch-repository';
+import type { RunCeiling } from '../../../../lambdas/shared/domain/budget';
 
 let table: TestTable;
 let jobCounter = 0;
@@ -344,5 +346,85 @@ describe('running a subtask under a budget', () => {
     ).rejects.toThrow(ModelOverloaded);
 
     expect((await table.repository.getJob(jobId))?.budgetCommittedMicroUsd).toBe(0);
+  });
+});
+
+describe('running subtasks of a batch run with a budget', () => {
+  const runs = () => new BatchRepository(table.documents, table.tableName, 30);
+
+  async function runJob(
+    runId: string,
+    runBudget: RunCeiling,
+    ids: string[],
+    budget?: { maxOutputTokens: number },
+  ) {
+    const jobId = `${runId}-job-${++jobCounter}`;
+    await table.repository.createJob({
+      jobId,
+      status: 'QUEUED',
+      task: 'Launch copy for a bike lock',
+      context: {},
+      profile: 'research',
+      runBudget,
+      ...(budget ? { budget } : {}),
+    });
+    await table.repository.savePlan(
+      jobId,
+      planWith(ids),
+      [ids],
+      priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
+      1,
+    );
+    return jobId;
+  }
+
+  async function budgetedRun(budget: { maxOutputTokens: number }) {
+    const runId = `worker-run-${++jobCounter}`;
+    await runs().createRun({ runId, batchName: 'demo', trigger: 'api', items: [] });
+    await runs().recordModelCalls(runId, 'on-demand', undefined, budget);
+    return { runId, runBudget: { runId, ...budget } };
+  }
+
+  it('never lets the workers of all the run’s jobs commit more than the run’s budget', async () => {
+    // Each worker may write 500 output tokens: two fit under the run's 1200, whichever job they belong to.
+    const { runId, runBudget } = await budgetedRun({ maxOutputTokens: 1200 });
+    const first = await runJob(runId, runBudget, ['a', 'b', 'c']);
+    const second = await runJob(runId, runBudget, ['a', 'b', 'c']);
+    const model = new ScriptedModel(['Copy']);
+
+    const results = await Promise.allSettled(
+      [first, second].flatMap((jobId) =>
+        ['a', 'b', 'c'].map((subtaskId) => runSubtask({ jobId, subtaskId }, deps(model))),
+      ),
+    );
+
+    const refused = results.filter((result) => result.status === 'rejected');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const result of refused) {
+      const reason = (result as PromiseRejectedResult).reason as Error;
+      expect(reason).toBeInstanceOf(BudgetExceeded);
+      expect(reason.message).toContain(`its batch run ${runId} over the run's budget (maxOutputTokens 1200)`);
+    }
+    const run = await runs().getRun(runId);
+    const jobs = await Promise.all([first, second].map((jobId) => table.repository.getJob(jobId)));
+    // Answers of 50 tokens give back most of each hold, so more calls fit, never past the ceiling.
+    expect(run?.budgetCommittedOutputTokens).toBe(50 * model.requests.length);
+    expect(run?.budgetCommittedOutputTokens ?? 0).toBeLessThanOrEqual(1200);
+    expect(jobs.reduce((sum, job) => sum + (job?.budgetCommittedOutputTokens ?? 0), 0)).toBe(
+      run?.budgetCommittedOutputTokens,
+    );
+  });
+
+  it('gives the run back what it held when the job’s own budget refuses the call', async () => {
+    const { runId, runBudget } = await budgetedRun({ maxOutputTokens: 10_000 });
+    const jobId = await runJob(runId, runBudget, ['a'], { maxOutputTokens: 499 });
+    const model = new ScriptedModel(['never']);
+
+    await expect(runSubtask({ jobId, subtaskId: 'a' }, deps(model))).rejects.toThrow(
+      /would take the job over its budget \(maxOutputTokens 499\)/,
+    );
+
+    expect(model.requests).toHaveLength(0);
+    expect((await runs().getRun(runId))?.budgetCommittedOutputTokens ?? 0).toBe(0);
   });
 });

@@ -123,6 +123,7 @@ describe('batch progress', () => {
       batchName: 'demo',
       status: 'COMPLETED',
       trigger: 'cli',
+      budget: null,
       modelCalls: 'batch',
       awaitingApproval: 0,
       itemCount: 2,
