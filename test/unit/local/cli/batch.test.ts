@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { main } from '../../../../local/cli/batch';
 import {
   batchSummaryTable,
+  budgetLine,
   describeLaneEvent,
   followBatchProgress,
   renderProgressBar,
@@ -49,6 +50,34 @@ describe('npm run batch', () => {
 
     expect(code).toBe(2);
     expect(stderr).toContain('--model-calls: must be on-demand or batch, not "overnight"');
+  });
+
+  it('exits 2 naming the field when the flags ask the batch lane for a budget', async () => {
+    const code = await main(['batches/nightly-product-descriptions.json', '--max-cost-usd', '1']);
+
+    expect(code).toBe(2);
+    expect(stderr).toContain('error: budget: is not taken with modelCalls "batch"');
+  });
+
+  it('exits 2 naming --max-cost-usd when it is not a positive number', async () => {
+    expect(
+      await main([
+        'batches/weekly-research-briefs.json',
+        '--model-calls',
+        'on-demand',
+        '--max-cost-usd',
+        'lots',
+      ]),
+    ).toBe(2);
+    expect(stderr).toContain('--max-cost-usd: must be a number (got "lots")');
+    expect(await main(['batches/weekly-research-briefs.json', '--max-cost-usd', '0'])).toBe(2);
+    expect(stderr).toContain('--max-cost-usd: must be more than 0');
+  });
+
+  it('ends the summary with the run budget and what was committed against it', () => {
+    expect(budgetLine({ maxCostUsd: 0.5, maxOutputTokens: null, committedUsd: 0.1234 })).toBe(
+      'Run budget maxCostUsd $0.5000 · committed $0.1234',
+    );
   });
 
   it('exits 2 when the file does not exist or is missing', async () => {
