@@ -30,15 +30,30 @@ export function retryFor(errorClass: RetriedClass): sfn.RetryProps {
  */
 export const MODEL_TASK_RETRIES: readonly sfn.RetryProps[] = RETRIED_CLASSES.map(retryFor);
 
-/** For bookkeeping steps that only write to DynamoDB and are idempotent: anything is worth retrying. */
-export const BOOKKEEPING_RETRY: sfn.RetryProps = {
-  errors: ['States.ALL'],
-  interval: Duration.seconds(1),
-  backoffRate: 2,
-  maxAttempts: 5,
-  maxDelay: Duration.seconds(20),
-  jitterStrategy: sfn.JitterType.FULL,
-};
+/**
+ * For bookkeeping steps that only write to DynamoDB and are idempotent: anything is worth retrying,
+ * Lambda throttling first with its own longer rule (Step Functions takes the first rule that matches).
+ */
+export const BOOKKEEPING_RETRIES: readonly sfn.RetryProps[] = [
+  retryFor('lambda-throttling'),
+  {
+    errors: ['States.ALL'],
+    interval: Duration.seconds(1),
+    backoffRate: 2,
+    maxAttempts: 5,
+    maxDelay: Duration.seconds(20),
+    jitterStrategy: sfn.JitterType.FULL,
+  },
+];
+
+/**
+ * For a step that must not be retried on its own errors (AwaitApproval: a timeout there is the
+ * answer) but whose function may not have been invoked at all: the Lambda service's refusals only.
+ */
+export const INVOKE_RETRIES: readonly sfn.RetryProps[] = [
+  retryFor('lambda-throttling'),
+  retryFor('lambda-service'),
+];
 
 /** Errors of the StartExecution call itself (throttling, service trouble), not of the child. */
 export const START_EXECUTION_RETRY: sfn.RetryProps = {

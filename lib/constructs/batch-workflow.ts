@@ -8,7 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { BATCH_ITEMS_PREFIX } from '../../lambdas/shared/batches/item-lists';
-import { BOOKKEEPING_RETRY, START_EXECUTION_RETRY } from '../retry-policies';
+import { BOOKKEEPING_RETRIES, START_EXECUTION_RETRY } from '../retry-policies';
 import { BatchLane, type BatchLaneProps } from './batch-lane';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
@@ -171,7 +171,7 @@ export class BatchWorkflow extends Construct {
         ? sfn.Timeout.duration(START_BATCH_RUN_DISTRIBUTED_TIMEOUT.plus(Duration.seconds(30)))
         : bookkeepingTaskTimeout,
     });
-    startBatchRun.addRetry(BOOKKEEPING_RETRY);
+    for (const retry of BOOKKEEPING_RETRIES) startBatchRun.addRetry(retry);
 
     const runJob = new tasks.StepFunctionsStartExecution(this, 'RunJob', {
       stateMachine: orchestrator,
@@ -209,7 +209,7 @@ export class BatchWorkflow extends Construct {
       comment: 'FinishBatchRun records this item as FAILED',
     });
     for (const record of [recordItemResult, recordItemFailure]) {
-      record.addRetry(BOOKKEEPING_RETRY);
+      for (const retry of BOOKKEEPING_RETRIES) record.addRetry(retry);
       record.addCatch(itemNotRecorded, { errors: ['States.ALL'], resultPath: '$.recordError' });
     }
     runJob.addCatch(recordItemFailure, { errors: ['States.ALL'], resultPath: '$.error' });
@@ -240,8 +240,8 @@ export class BatchWorkflow extends Construct {
       resultSelector: finishSelector,
       taskTimeout: bookkeepingTaskTimeout,
     });
-    finishBatchRun.addRetry(BOOKKEEPING_RETRY);
-    recordBatchFailure.addRetry(BOOKKEEPING_RETRY);
+    for (const retry of BOOKKEEPING_RETRIES) finishBatchRun.addRetry(retry);
+    for (const retry of BOOKKEEPING_RETRIES) recordBatchFailure.addRetry(retry);
     runItems.addCatch(recordBatchFailure, { errors: ['States.ALL'], resultPath: '$.error' });
     const batchFailed = new sfn.Fail(this, 'BatchFailed', {
       comment: 'The batch machinery failed; the run record says why',

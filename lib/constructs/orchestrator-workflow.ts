@@ -10,7 +10,7 @@ import { Construct } from 'constructs';
 import type { ModelProvider, ModelRole } from '../config';
 import type { ModelLimits } from '../../lambdas/shared/domain/model-limits';
 import type { ApprovalPolicy, Budget } from '../../lambdas/shared/domain/budget';
-import { BOOKKEEPING_RETRY, MODEL_TASK_RETRIES } from '../retry-policies';
+import { BOOKKEEPING_RETRIES, INVOKE_RETRIES, MODEL_TASK_RETRIES } from '../retry-policies';
 import { bedrockInvokeStatements, marketplaceSubscribeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';
 import { WorkflowFunction } from './workflow-function';
@@ -320,6 +320,8 @@ export class OrchestratorWorkflow extends Construct {
       resultPath: '$.plan',
       taskTimeout: sfn.Timeout.duration(approvalTimeout),
     });
+    // Only the invoke itself is retried (a retry stores a fresh token); the wait's timeout is the answer.
+    for (const retry of INVOKE_RETRIES) awaitApproval.addRetry(retry);
     const rejected = new sfn.Succeed(this, 'Rejected', {
       comment: 'A person rejected the plan: the job is CANCELLED with PlanRejected, no worker ran',
     });
@@ -379,7 +381,7 @@ export class OrchestratorWorkflow extends Construct {
       taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
     });
     for (const step of [reserveSynthesis, checkSynthesisBudget, checkWaveBudget])
-      step.addRetry(BOOKKEEPING_RETRY);
+      for (const retry of BOOKKEEPING_RETRIES) step.addRetry(retry);
 
     const runSubtask = new tasks.LambdaInvoke(this, 'RunSubtask', {
       lambdaFunction: this.workerFunction,
@@ -403,7 +405,7 @@ export class OrchestratorWorkflow extends Construct {
       },
       taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
     });
-    recordSubtaskFailure.addRetry(BOOKKEEPING_RETRY);
+    for (const retry of BOOKKEEPING_RETRIES) recordSubtaskFailure.addRetry(retry);
     for (const retry of MODEL_TASK_RETRIES) runSubtask.addRetry(retry);
     runSubtask.addCatch(recordSubtaskFailure, { errors: ['States.ALL'], resultPath: '$.error' });
 
@@ -464,7 +466,7 @@ export class OrchestratorWorkflow extends Construct {
       resultPath: '$.failure',
       taskTimeout: taskTimeout(TIMEOUTS.bookkeeping),
     });
-    markFailed.addRetry(BOOKKEEPING_RETRY);
+    for (const retry of BOOKKEEPING_RETRIES) markFailed.addRetry(retry);
     const jobFailed = new sfn.Fail(this, 'JobFailed', {
       comment: 'The job could not produce a deliverable; the job record says why',
       errorPath: '$.failure.error',

@@ -1,7 +1,8 @@
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DEFAULT_MODELS, parseConfig } from '../../../lib/config';
 import { FUNCTION_RUNTIME } from '../../../lib/constructs/workflow-function';
-import { synthesize } from '../../helpers/synth';
+import { type AslDefinition, type AslState, synthesize } from '../../helpers/synth';
+import { resolveIntrinsics } from '../../../local/runtime/synthesized-stack';
 
 const { template } = synthesize();
 
@@ -269,5 +270,71 @@ describe('the model-call governor', () => {
     expect(() => parseConfig({ modelLimits: { 'claude-haiku-5-5': { inFlight: 5 } } })).toThrow(
       /modelLimits/,
     );
+  });
+});
+
+describe('the state machines’ function steps', () => {
+  const { json } = synthesize();
+  const definitions = Object.values(json.Resources)
+    .filter((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')
+    .map(
+      (resource) =>
+        JSON.parse(
+          String(resolveIntrinsics(resource.Properties?.DefinitionString ?? null, json)),
+        ) as AslDefinition,
+    );
+
+  /** Every Task state invoking a function, in Maps too. */
+  function invokeSteps(machine: AslDefinition): [string, AslState][] {
+    return Object.entries(machine.States).flatMap(([name, s]): [string, AslState][] => {
+      const nested = (s.ItemProcessor ?? s.Iterator) as AslDefinition | undefined;
+      if (nested) return invokeSteps(nested);
+      return s.Type === 'Task' && String(s.Resource).includes(':lambda:invoke') ? [[name, s]] : [];
+    });
+  }
+
+  it('include every function the state machines call (both machines walked)', () => {
+    const names = definitions.flatMap(invokeSteps).map(([name]) => name);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'Plan',
+        'AwaitApproval',
+        'RunSubtask',
+        'MarkFailed',
+        'StartBatchRun',
+        'FinishBatchRun',
+      ]),
+    );
+  });
+
+  it('all wait out Lambda throttling with its own rule (2 s, ×2, 6 attempts) before any other rule matches it', () => {
+    for (const [name, s] of definitions.flatMap(invokeSteps)) {
+      const first = s.Retry?.find(
+        (retry) =>
+          retry.ErrorEquals.includes('Lambda.TooManyRequestsException') ||
+          retry.ErrorEquals.includes('States.ALL'),
+      );
+      expect({ name, rule: first }).toEqual({
+        name,
+        rule: expect.objectContaining({
+          ErrorEquals: expect.arrayContaining(['Lambda.TooManyRequestsException']),
+          IntervalSeconds: 2,
+          BackoffRate: 2,
+          MaxAttempts: 6,
+        }),
+      });
+    }
+  });
+
+  it('retry AwaitApproval only when its function could not be invoked, never on its own timeout', () => {
+    const awaitApproval = invokeSteps(definitions.find((machine) => 'AwaitApproval' in machine.States)!).find(
+      ([name]) => name === 'AwaitApproval',
+    )?.[1];
+    const retried = awaitApproval?.Retry?.flatMap((retry) => retry.ErrorEquals) ?? [];
+    expect(retried).toEqual(
+      expect.arrayContaining(['Lambda.TooManyRequestsException', 'Lambda.ServiceException']),
+    );
+    expect(retried).not.toContain('States.Timeout');
+    expect(retried).not.toContain('States.ALL');
   });
 });
