@@ -32,15 +32,22 @@ function hint(schema: JsonSchema, name: string): number | undefined {
  * properties come and go, and strings keep to the hints in their descriptions (kebab-case ids,
  * lengths). Ids are drawn from a small pool, so duplicates and unknown dependencies do occur.
  */
-function instanceOf(schema: JsonSchema, root: JsonSchema, next: () => number, key = ''): unknown {
+function instanceOf(
+  schema: JsonSchema,
+  root: JsonSchema,
+  next: () => number,
+  key = '',
+  followHints = true,
+): unknown {
   const pick = <T>(values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
   if (typeof schema.$ref === 'string') {
     const name = schema.$ref.replace('#/$defs/', '');
-    return instanceOf((root.$defs as Record<string, JsonSchema>)[name]!, root, next, key);
+    return instanceOf((root.$defs as Record<string, JsonSchema>)[name]!, root, next, key, followHints);
   }
   if (Array.isArray(schema.enum)) return pick(schema.enum);
   if ('const' in schema) return schema.const;
-  if (Array.isArray(schema.anyOf)) return instanceOf(pick(schema.anyOf as JsonSchema[]), root, next, key);
+  if (Array.isArray(schema.anyOf))
+    return instanceOf(pick(schema.anyOf as JsonSchema[]), root, next, key, followHints);
   switch (schema.type) {
     case 'object': {
       const properties = schema.properties as Record<string, JsonSchema>;
@@ -48,16 +55,20 @@ function instanceOf(schema: JsonSchema, root: JsonSchema, next: () => number, ke
       return Object.fromEntries(
         Object.entries(properties)
           .filter(([name]) => required.has(name) || next() < 0.5)
-          .map(([name, property]) => [name, instanceOf(property, root, next, name)]),
+          .map(([name, property]) => [name, instanceOf(property, root, next, name, followHints)]),
       );
     }
     case 'array': {
-      const min = hint(schema, 'minItems') ?? (schema.minItems as number | undefined) ?? 0;
-      const max = hint(schema, 'maxItems') ?? min + 3;
+      const keyword = (schema.minItems as number | undefined) ?? 0;
+      const min = followHints ? (hint(schema, 'minItems') ?? keyword) : keyword;
+      const max = followHints ? (hint(schema, 'maxItems') ?? min + 3) : min + 12;
       const length = min + Math.floor(next() * (max - min + 1));
-      return Array.from({ length }, () => instanceOf(schema.items as JsonSchema, root, next, `${key}[]`));
+      return Array.from({ length }, () =>
+        instanceOf(schema.items as JsonSchema, root, next, `${key}[]`, followHints),
+      );
     }
     case 'string':
+      if (!followHints) return pick(['', 'Not Kebab Case', 'x'.repeat(5_000), ...IDS]);
       if (key === 'id' || key === 'dependsOn[]') return pick(IDS);
       if (key === 'type') return pick(['research', 'analysis', 'writing']);
       return pick(['A few plain words.', 'Compare the options, naming the trade-offs.']);
@@ -85,6 +96,18 @@ const subtaskSchema = (schema: JsonSchema) => {
   return (schema.$defs as Record<string, JsonSchema>)[String(items.$ref).replace('#/$defs/', '')]!;
 };
 
+/**
+ * What the API cannot enforce, so the SDK's helper writes it into descriptions for the model to follow:
+ * string patterns and lengths, and item counts. Only validation checks these (and repair mends them).
+ */
+const ONLY_IN_DESCRIPTIONS = [
+  /^The plan has \d+ subtasks; it must have between \d+ and \d+\./,
+  /^subtasks\.\d+\.id:/,
+  /^subtasks\.\d+\.(title|description|type):/,
+  /^subtasks\.\d+\.dependsOn\.\d+:/,
+  /^(analysis|synthesisGuidance):/,
+];
+
 describe("the plan's structured-output schema", () => {
   it.each(PROFILES.map((profile) => [profile.name, profile] as const))(
     'is the %s profile’s exact contract: its subtask types, and only the fields it uses',
@@ -104,7 +127,7 @@ describe("the plan's structured-output schema", () => {
   );
 
   it.each(PROFILES.map((profile) => [profile.name, profile] as const))(
-    'gives the %s profile plans that pass validation whatever instance the model returns, but for what no schema can say',
+    'gives the %s profile plans that pass validation whatever instance the model returns, when it follows the descriptions, but for what no schema can say',
     (_name, profile) => {
       const bounds = boundsOf(profile);
       const schema = planJsonSchema(profile, bounds);
@@ -122,6 +145,30 @@ describe("the plan's structured-output schema", () => {
         [...problems].filter((problem) => !BEYOND_A_SCHEMA.some((allowed) => allowed.test(problem))),
       ).toEqual([]);
       expect(valid).toBeGreaterThan(0);
+    },
+  );
+
+  it.each(PROFILES.map((profile) => [profile.name, profile] as const))(
+    'leaves to validation, for the %s profile, only what no schema can say and what the API cannot enforce',
+    (_name, profile) => {
+      const bounds = boundsOf(profile);
+      const schema = planJsonSchema(profile, bounds);
+      const allowedTypes = profile.subtaskTypes ? Object.keys(profile.subtaskTypes) : undefined;
+      const next = random(profile.name.length * 104_729);
+      const problems = new Set<string>();
+      for (let sample = 0; sample < 300; sample++) {
+        const answer = JSON.stringify(instanceOf(schema, schema, next, '', false));
+        const validation = validatePlan(answer, bounds, allowedTypes);
+        if (!validation.ok) for (const problem of validation.problems) problems.add(problem);
+      }
+      const allowed = [...BEYOND_A_SCHEMA, ...ONLY_IN_DESCRIPTIONS];
+      expect([...problems].filter((problem) => !allowed.some((pattern) => pattern.test(problem)))).toEqual(
+        [],
+      );
+      // The schema's keywords hold: never a subtask type the profile lacks, nor a field it does not use.
+      expect(
+        [...problems].filter((problem) => /the type must be one of|Unrecognized key/.test(problem)),
+      ).toEqual([]);
     },
   );
 });
