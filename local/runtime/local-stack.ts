@@ -110,6 +110,11 @@ export interface LocalOrchestratorOptions {
    * quickly this way (AwaitApproval's hours).
    */
   taskTimeoutSeconds?: Record<string, number>;
+  /**
+   * The executions' own TimeoutSeconds by state machine (`orchestrator`, `batch`), instead of the
+   * template's hours: tests reach TIMED_OUT this way.
+   */
+  executionTimeoutSeconds?: Partial<Record<'orchestrator' | 'batch', number>>;
   /** Extra environment for every function, e.g. the local Step Functions endpoint for the api function. */
   functionEnvironment?: Record<string, string>;
   /** Tests only: changes the synthesized template (e.g. a role's policy) before the stack runs it. */
@@ -316,9 +321,12 @@ export class LocalOrchestrator {
           options.retryTimeScale === undefined
             ? machine.definition
             : scaleRetryTimes(machine.definition, options.retryTimeScale);
-        const definition = options.taskTimeoutSeconds
+        const timed = options.taskTimeoutSeconds
           ? withTaskTimeouts(scaled, options.taskTimeoutSeconds)
           : scaled;
+        const executionTimeout = options.executionTimeoutSeconds?.[machine.name as 'orchestrator' | 'batch'];
+        const definition =
+          executionTimeout === undefined ? timed : { ...timed, TimeoutSeconds: executionTimeout };
         stepFunctions.register({
           name: machine.name,
           definition,

@@ -50,6 +50,31 @@ describe('an execution that ends without its own failure handling, locally', () 
     expect(orchestrator.eventRules.failures).toEqual([]);
   });
 
+  it('timed out mid-run: the rule records the job FAILED (ExecutionTimedOut) and leaves no subtask unfinished', async () => {
+    // Arrange: an execution timeout of 2 s against workers that take 5 s.
+    const timing = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      executionTimeoutSeconds: { orchestrator: 2 },
+    });
+    timing.simulatedModel?.setLatency({ worker: 5_000 });
+    try {
+      // Act
+      const execution = await timing.startJob({ task: 'Research the history of wave power' });
+      const ended = await execution.finished;
+      await timing.eventRules.settled();
+
+      // Assert
+      const view = await timing.getJobView(execution.jobId);
+      expect(ended.status).toBe('TIMED_OUT');
+      expect(view).toMatchObject({ status: 'FAILED', error: { name: 'ExecutionTimedOut' } });
+      expect(view?.subtasks.length).toBeGreaterThan(0);
+      expect(view?.subtasks.filter((subtask) => UNFINISHED.includes(subtask.status))).toEqual([]);
+      expect(timing.eventRules.failures).toEqual([]);
+    } finally {
+      await timing.close();
+    }
+  });
+
   it('a job that succeeds is left alone by the rule', async () => {
     const execution = await orchestrator.startJob({ task: 'Write a product description for a kettle' });
     await execution.finished;
