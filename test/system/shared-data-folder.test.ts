@@ -165,6 +165,31 @@ describe('several local runs in one checkout', () => {
     expect(`exit ${batch.code}\n${batch.stderr}`).toMatch(/^exit 0\n/);
   }, 180_000);
 
+  it('says in one line, exit 2, when npm start cannot open the shared store (its DynamoDB port taken)', async () => {
+    // Arrange: a fresh folder (so this process would own the store) and its fixed port already taken.
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const fresh = mkdtempSync(path.join(tmpdir(), 'ow-store-'));
+    try {
+      // Act
+      const run = await runCli('local/cli/start.ts', ['Write a tagline for a ferry'], {
+        LOCAL_DATA_DIR: fresh,
+        DYNAMODB_PORT: String(port),
+      });
+
+      // Assert: one clear line, no stack trace.
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
+        `error: DynamoDB port ${port} is in use; set DYNAMODB_PORT to another port`,
+      );
+      expect(run.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      blocker.close();
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('says in one line, exit 2, when a second npm run serve finds its fixed port taken', async () => {
     // Arrange: something already listens where the server wants its Step Functions endpoint.
     const blocker: Server = createServer();
