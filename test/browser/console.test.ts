@@ -6,7 +6,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import type { JobView } from '../../lambdas/shared/views/job-view';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { startLocalServer, type LocalServer } from '../../local/server/server';
-import { chromiumExecutable } from '../helpers/chromium';
+import { chromiumForTests } from '../helpers/chromium';
 
 /**
  * The local execution console in a real browser (the headless Chromium of the `@sparticuz/chromium`
@@ -26,7 +26,7 @@ let browser: BrowserContext;
 let userDataDir: string;
 
 beforeAll(async () => {
-  const executablePath = chromiumExecutable();
+  const { executablePath, env } = chromiumForTests();
   mkdirSync(SCREENSHOTS, { recursive: true });
   server = await startLocalServer({
     model: { kind: 'simulated' },
@@ -41,6 +41,7 @@ beforeAll(async () => {
   userDataDir = mkdtempSync(path.join(tmpdir(), 'console-chromium-'));
   browser = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
+    ...(env ? { env } : {}),
     headless: true,
     timeout: 30_000,
     viewport: { width: 1360, height: 900 },
