@@ -296,4 +296,43 @@ describe('the batch lane against the simulated Message Batches API', () => {
     expect(Object.values(await statuses(first))).toEqual(Array(5).fill('SUCCEEDED'));
     expect(await statuses(second)).toMatchObject({ 'approaches-compared': 'SUCCEEDED' });
   });
+
+  it('fails at once only the subtask whose worker request was rejected (400), and the job ends PARTIAL', async () => {
+    model.setFaults([{ kind: 'bad_request', role: 'worker', match: 'assigned_subtask id="current-state"' }]);
+    const runId = await newRun(2);
+    const jobId = `${runId}-002`;
+    const { rounds, lane } = simulatedBatches();
+    await runPhase(runId, 'plans', lane);
+    const planRounds = rounds().length;
+
+    await submitRound(runId, 'workers', lane);
+    await untilApplied(runId, 'workers', lane);
+    const rejected = await table.repository.getSubtask(jobId, 'current-state');
+    await runPhase(runId, 'workers', lane);
+    const workerRounds = rounds().slice(planRounds);
+    await runPhase(runId, 'syntheses', lane);
+
+    expect(rejected).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      error: { name: 'ModelRequestRejected', message: expect.stringContaining('invalid_request_error') },
+    });
+    expect(workerRounds).toEqual([
+      ['i0-w0', 'i1-w0', 'i1-w2'],
+      ['i0-w1', 'i0-w2', 'i0-w3', 'i0-w4', 'i1-w1'],
+    ]);
+    expect(await statuses(jobId)).toEqual({
+      background: 'SUCCEEDED',
+      'current-state': 'FAILED',
+      'approaches-compared': 'SUCCEEDED',
+    });
+    expect(await table.repository.getJob(jobId)).toMatchObject({
+      status: 'PARTIAL',
+      error: {
+        name: 'SubtasksFailed',
+        message: expect.stringContaining('current-state (ModelRequestRejected)'),
+      },
+    });
+    expect((await table.repository.getJob(`${runId}-001`))?.status).toBe('SUCCEEDED');
+  });
 });
