@@ -335,4 +335,41 @@ describe('the batch lane against the simulated Message Batches API', () => {
     });
     expect((await table.repository.getJob(`${runId}-001`))?.status).toBe('SUCCEEDED');
   });
+
+  it('submits one synthesis per job with finished workers, and stores it priced at the batch rate', async () => {
+    model.setFaults([{ kind: 'bad_request', role: 'plan', match: 'Research topic 1' }]);
+    const runId = await newRun(2);
+    const { rounds, lane } = simulatedBatches();
+    await runPhase(runId, 'plans', lane);
+    await runPhase(runId, 'workers', lane);
+    const earlierRounds = rounds().length;
+
+    await runPhase(runId, 'syntheses', lane);
+
+    expect(rounds().slice(earlierRounds)).toEqual([['i0-s']]);
+    expect(await submitRound(runId, 'syntheses', lane)).toMatchObject({ next: 'done' });
+    const { job, subtasks } = (await table.repository.getJobWithSubtasks(`${runId}-001`)) ?? {};
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED',
+      synthesis: expect.stringContaining('Simulated synthesis (local test double) of 5 subtask results'),
+    });
+    expect(job?.error).toBeUndefined();
+    const usage = job?.synthesisUsage;
+    // claude-sonnet at the batch rate, $1.50 and $7.50 per million input and output tokens (to the micro-dollar).
+    expect(usage).toMatchObject({
+      model: 'claude-sonnet-5-5',
+      lane: 'batch',
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+    });
+    expect(usage?.inputTokens).toBeGreaterThan(0);
+    expect(usage?.costUsd).toBe(
+      Math.round((usage?.inputTokens ?? 0) * 1.5 + (usage?.outputTokens ?? 0) * 7.5) / 1_000_000,
+    );
+    expect(job?.planUsage?.lane).toBe('batch');
+    expect(subtasks?.map((subtask) => subtask.usage)).toEqual(
+      Array(5).fill(expect.objectContaining({ lane: 'batch', cacheTtl: '1h' })),
+    );
+    expect((await table.repository.getJob(`${runId}-002`))?.status).toBe('FAILED');
+  });
 });
