@@ -1,3 +1,4 @@
+import Anthropic from '@anthropic-ai/sdk';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   checkRound,
@@ -6,8 +7,10 @@ import {
   submitRound,
 } from '../../../../lambdas/batch-lane/run-lane-step';
 import type { BatchResult, CapturedRequest } from '../../../../lambdas/batch-lane/lane-gateway';
+import { anthropicMessageBatches } from '../../../../lambdas/batch-lane/message-batches';
 import { BatchRepository } from '../../../../lambdas/shared/storage/batch-repository';
-import { LaneRepository } from '../../../../lambdas/shared/storage/lane-repository';
+import { type LanePhase, LaneRepository } from '../../../../lambdas/shared/storage/lane-repository';
+import { startSimulatedModel, type SimulatedModel } from '../../../../local/simulated-model';
 import { startTestTable, type TestTable } from '../../../helpers/local-table';
 
 let table: TestTable;
@@ -192,5 +195,181 @@ describe('the batch lane', () => {
     expect(ended.next).toBe('fallback');
     expect((await table.repository.getJob(`${runId}-001`))?.status).toBe('PLANNING');
     expect(await submitRound(runId, 'plans', deps(api))).toMatchObject({ next: 'fallback' });
+  });
+});
+
+describe('the batch lane against the simulated Message Batches API', () => {
+  let model: SimulatedModel;
+  beforeAll(async () => {
+    model = await startSimulatedModel({ batchProcessingMs: 5 });
+  });
+  afterAll(() => model.close());
+  beforeEach(() => model.setFaults([]));
+
+  /** The simulated API through the lane's client, keeping the requests of every batch it creates. */
+  function simulatedBatches() {
+    const client = anthropicMessageBatches(
+      async () => new Anthropic({ apiKey: 'sk-test', baseURL: model.url, maxRetries: 0 }),
+    );
+    const created: CapturedRequest[][] = [];
+    const recording: MessageBatchesClient = {
+      ...client,
+      create: (requests) => {
+        created.push([...requests]);
+        return client.create(requests);
+      },
+    };
+    /** The custom ids of each batch created so far, sorted (items are submitted concurrently). */
+    const rounds = () => created.map((requests) => requests.map((request) => request.customId).sort());
+    return { created, rounds, lane: deps(recording) };
+  }
+
+  /** Checks the phase's batch until it has ended and its results are applied. */
+  async function untilApplied(runId: string, phase: LanePhase, lane: LaneDependencies): Promise<void> {
+    for (let checks = 0; checks < 200; checks += 1) {
+      const checked = await checkRound(runId, phase, lane);
+      if (checked.next === 'submit') return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`The ${phase} batch of ${runId} never ended`);
+  }
+
+  /** Runs a phase as the state machine does: submit, await, check, round after round until nothing is left. */
+  async function runPhase(runId: string, phase: LanePhase, lane: LaneDependencies): Promise<void> {
+    for (let rounds = 0; rounds < 10; rounds += 1) {
+      if ((await submitRound(runId, phase, lane)).next === 'done') return;
+      await untilApplied(runId, phase, lane);
+    }
+    throw new Error(`The ${phase} phase of ${runId} never ran out of requests`);
+  }
+
+  const textOf = (request: CapturedRequest | undefined) =>
+    (request?.params.messages ?? [])
+      .flatMap((message) =>
+        typeof message.content === 'string'
+          ? [message.content]
+          : message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])),
+      )
+      .join('\n');
+
+  const statuses = async (jobId: string) =>
+    Object.fromEntries(
+      ((await table.repository.getJobWithSubtasks(jobId))?.subtasks ?? []).map((subtask) => [
+        subtask.id,
+        subtask.status,
+      ]),
+    );
+
+  it("submits each job's first wave in one worker round and its second wave, with the first wave's outputs, in the next", async () => {
+    const runId = await newRun(2);
+    const { created, rounds, lane } = simulatedBatches();
+    await runPhase(runId, 'plans', lane);
+    const [first, second] = [`${runId}-001`, `${runId}-002`];
+
+    expect((await table.repository.getJob(first))?.waves).toEqual([
+      ['background'],
+      ['benefits-and-drawbacks', 'practical-implications', 'common-misconceptions', 'alternatives-compared'],
+    ]);
+    expect((await table.repository.getJob(second))?.waves).toEqual([
+      ['background', 'current-state'],
+      ['approaches-compared'],
+    ]);
+
+    await submitRound(runId, 'workers', lane);
+    expect(rounds().at(-1)).toEqual(['i0-w0', 'i1-w0', 'i1-w2']);
+    await untilApplied(runId, 'workers', lane);
+    expect(await statuses(second)).toEqual({
+      background: 'SUCCEEDED',
+      'current-state': 'SUCCEEDED',
+      'approaches-compared': 'PENDING',
+    });
+
+    await submitRound(runId, 'workers', lane);
+    expect(rounds().at(-1)).toEqual(['i0-w1', 'i0-w2', 'i0-w3', 'i0-w4', 'i1-w1']);
+    const background = await table.repository.getSubtask(second, 'background');
+    const wave2Request = created.at(-1)?.find((request) => request.customId === 'i1-w1');
+    expect(background?.output).toBeTruthy();
+    expect(textOf(wave2Request)).toContain(background?.output);
+    await untilApplied(runId, 'workers', lane);
+
+    expect(await submitRound(runId, 'workers', lane)).toMatchObject({ next: 'done' });
+    expect(Object.values(await statuses(first))).toEqual(Array(5).fill('SUCCEEDED'));
+    expect(await statuses(second)).toMatchObject({ 'approaches-compared': 'SUCCEEDED' });
+  });
+
+  it('fails at once only the subtask whose worker request was rejected (400), and the job ends PARTIAL', async () => {
+    model.setFaults([{ kind: 'bad_request', role: 'worker', match: 'assigned_subtask id="current-state"' }]);
+    const runId = await newRun(2);
+    const jobId = `${runId}-002`;
+    const { rounds, lane } = simulatedBatches();
+    await runPhase(runId, 'plans', lane);
+    const planRounds = rounds().length;
+
+    await submitRound(runId, 'workers', lane);
+    await untilApplied(runId, 'workers', lane);
+    const rejected = await table.repository.getSubtask(jobId, 'current-state');
+    await runPhase(runId, 'workers', lane);
+    const workerRounds = rounds().slice(planRounds);
+    await runPhase(runId, 'syntheses', lane);
+
+    expect(rejected).toMatchObject({
+      status: 'FAILED',
+      attempts: 1,
+      error: { name: 'ModelRequestRejected', message: expect.stringContaining('invalid_request_error') },
+    });
+    expect(workerRounds).toEqual([
+      ['i0-w0', 'i1-w0', 'i1-w2'],
+      ['i0-w1', 'i0-w2', 'i0-w3', 'i0-w4', 'i1-w1'],
+    ]);
+    expect(await statuses(jobId)).toEqual({
+      background: 'SUCCEEDED',
+      'current-state': 'FAILED',
+      'approaches-compared': 'SUCCEEDED',
+    });
+    expect(await table.repository.getJob(jobId)).toMatchObject({
+      status: 'PARTIAL',
+      error: {
+        name: 'SubtasksFailed',
+        message: expect.stringContaining('current-state (ModelRequestRejected)'),
+      },
+    });
+    expect((await table.repository.getJob(`${runId}-001`))?.status).toBe('SUCCEEDED');
+  });
+
+  it('submits one synthesis per job with finished workers, and stores it priced at the batch rate', async () => {
+    model.setFaults([{ kind: 'bad_request', role: 'plan', match: 'Research topic 1' }]);
+    const runId = await newRun(2);
+    const { rounds, lane } = simulatedBatches();
+    await runPhase(runId, 'plans', lane);
+    await runPhase(runId, 'workers', lane);
+    const earlierRounds = rounds().length;
+
+    await runPhase(runId, 'syntheses', lane);
+
+    expect(rounds().slice(earlierRounds)).toEqual([['i0-s']]);
+    expect(await submitRound(runId, 'syntheses', lane)).toMatchObject({ next: 'done' });
+    const { job, subtasks } = (await table.repository.getJobWithSubtasks(`${runId}-001`)) ?? {};
+    expect(job).toMatchObject({
+      status: 'SUCCEEDED',
+      synthesis: expect.stringContaining('Simulated synthesis (local test double) of 5 subtask results'),
+    });
+    expect(job?.error).toBeUndefined();
+    const usage = job?.synthesisUsage;
+    // claude-sonnet at the batch rate, $1.50 and $7.50 per million input and output tokens (to the micro-dollar).
+    expect(usage).toMatchObject({
+      model: 'claude-sonnet-5-5',
+      lane: 'batch',
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+    });
+    expect(usage?.inputTokens).toBeGreaterThan(0);
+    expect(usage?.costUsd).toBe(
+      Math.round((usage?.inputTokens ?? 0) * 1.5 + (usage?.outputTokens ?? 0) * 7.5) / 1_000_000,
+    );
+    expect(job?.planUsage?.lane).toBe('batch');
+    expect(subtasks?.map((subtask) => subtask.usage)).toEqual(
+      Array(5).fill(expect.objectContaining({ lane: 'batch', cacheTtl: '1h' })),
+    );
+    expect((await table.repository.getJob(`${runId}-002`))?.status).toBe('FAILED');
   });
 });
