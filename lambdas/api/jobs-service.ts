@@ -209,6 +209,14 @@ export class JobsService {
         `Job ${jobId} is ${status}; only a job awaiting approval takes a decision`,
       );
     if (job.status !== 'AWAITING_APPROVAL' || !job.plan) throw notAwaiting(job.status);
+    // The plan is stored (and the status says so) a moment before AwaitApproval keeps its token.
+    const notReady = () =>
+      new HttpError(
+        409,
+        'APPROVAL_NOT_READY',
+        `Job ${jobId} is AWAITING_APPROVAL, but its execution has not reached AwaitApproval yet; try again in a second`,
+      );
+    if (!job.approvalToken) throw notReady();
 
     const plan = job.plan;
     let trimmed:
@@ -268,6 +276,7 @@ export class JobsService {
     const claimed = await this.deps.repository.decideApproval(jobId, decision, trimmed);
     if (!claimed) {
       const now = await this.deps.repository.getJob(jobId);
+      if (now?.status === 'AWAITING_APPROVAL' && !now.approvalToken) throw notReady();
       throw notAwaiting(now?.status ?? 'gone');
     }
     if (removed.length > 0) await this.deps.repository.removeSubtasks(jobId, removed);

@@ -68,8 +68,8 @@ describe('deciding on a plan', () => {
   const noExecutions = { start: async () => 'arn', stop: async () => undefined };
   let counter = 0;
 
-  /** A job waiting in AwaitApproval: a, b (after a) and c, with the token stored. */
-  async function awaitingJob(): Promise<string> {
+  /** A job waiting in AwaitApproval: a, b (after a) and c, with the token stored (unless `token` is false). */
+  async function awaitingJob(token = true): Promise<string> {
     const jobId = `approval-test-${++counter}`;
     await table.repository.createJob({
       jobId,
@@ -98,7 +98,8 @@ describe('deciding on a plan', () => {
       awaitApproval: true,
       estimate: { costUsd: 0.5, inputTokens: 1000, outputTokens: 1000 },
     });
-    await table.repository.awaitApproval(jobId, `local-task-token:orchestrator:${crypto.randomUUID()}`);
+    if (token)
+      await table.repository.awaitApproval(jobId, `local-task-token:orchestrator:${crypto.randomUUID()}`);
     return jobId;
   }
 
@@ -121,6 +122,24 @@ describe('deciding on a plan', () => {
       },
     });
   }
+
+  it('asks to try again (409 APPROVAL_NOT_READY) when the plan is stored but AwaitApproval has no token yet', async () => {
+    const jobId = await awaitingJob(false);
+    let answered = false;
+    const service = serviceAnswering({
+      succeed: async () => {
+        answered = true;
+      },
+    });
+
+    await expect(service.decideApproval(jobId, { decision: 'approve' })).rejects.toMatchObject({
+      statusCode: 409,
+      code: 'APPROVAL_NOT_READY',
+      message: expect.stringContaining('has not reached AwaitApproval yet'),
+    });
+    expect(answered).toBe(false);
+    expect((await table.repository.getJob(jobId))?.status).toBe('AWAITING_APPROVAL');
+  });
 
   it('refuses with 400 a trim that keeps a subtask but removes what it depends on, naming both', async () => {
     const jobId = await awaitingJob();
