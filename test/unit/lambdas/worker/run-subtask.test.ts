@@ -285,26 +285,33 @@ describe('running a subtask', () => {
   });
 });
 
+/** A planned job whose subtasks `ids` form one wave, with the given ceilings. */
+async function plannedWaveJob(
+  ceilings: { budget?: { maxCostUsd?: number; maxOutputTokens?: number }; runBudget?: RunCeiling },
+  ids: string[],
+): Promise<string> {
+  const jobId = `worker-budget-${++jobCounter}`;
+  await table.repository.createJob({
+    jobId,
+    status: 'QUEUED',
+    task: 'Launch copy for a bike lock',
+    context: {},
+    profile: 'research',
+    ...ceilings,
+  });
+  await table.repository.savePlan(
+    jobId,
+    planWith(ids),
+    [ids],
+    priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
+    1,
+  );
+  return jobId;
+}
+
 describe('running a subtask under a budget', () => {
-  async function budgetedJob(budget: { maxCostUsd?: number; maxOutputTokens?: number }, ids: string[]) {
-    const jobId = `worker-budget-${++jobCounter}`;
-    await table.repository.createJob({
-      jobId,
-      status: 'QUEUED',
-      task: 'Launch copy for a bike lock',
-      context: {},
-      profile: 'research',
-      budget,
-    });
-    await table.repository.savePlan(
-      jobId,
-      planWith(ids),
-      [ids],
-      priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
-      1,
-    );
-    return jobId;
-  }
+  const budgetedJob = (budget: { maxCostUsd?: number; maxOutputTokens?: number }, ids: string[]) =>
+    plannedWaveJob({ budget }, ids);
 
   it('fails with BudgetExceeded before any model call when its worst case does not fit, counting no attempt', async () => {
     const jobId = await budgetedJob({ maxOutputTokens: 499 }, ['technical', 'lifestyle']);
@@ -352,31 +359,8 @@ describe('running a subtask under a budget', () => {
 describe('running subtasks of a batch run with a budget', () => {
   const runs = () => new BatchRepository(table.documents, table.tableName, 30);
 
-  async function runJob(
-    runId: string,
-    runBudget: RunCeiling,
-    ids: string[],
-    budget?: { maxOutputTokens: number },
-  ) {
-    const jobId = `${runId}-job-${++jobCounter}`;
-    await table.repository.createJob({
-      jobId,
-      status: 'QUEUED',
-      task: 'Launch copy for a bike lock',
-      context: {},
-      profile: 'research',
-      runBudget,
-      ...(budget ? { budget } : {}),
-    });
-    await table.repository.savePlan(
-      jobId,
-      planWith(ids),
-      [ids],
-      priced('m', { inputTokens: 1, outputTokens: 1, cacheReadTokens: 0, cacheWriteTokens: 0 }),
-      1,
-    );
-    return jobId;
-  }
+  const runJob = (runBudget: RunCeiling, ids: string[], budget?: { maxOutputTokens: number }) =>
+    plannedWaveJob({ runBudget, ...(budget ? { budget } : {}) }, ids);
 
   async function budgetedRun(budget: { maxOutputTokens: number }) {
     const runId = `worker-run-${++jobCounter}`;
@@ -388,8 +372,8 @@ describe('running subtasks of a batch run with a budget', () => {
   it('never lets the workers of all the run’s jobs commit more than the run’s budget', async () => {
     // Each worker may write 500 output tokens: two fit under the run's 1200, whichever job they belong to.
     const { runId, runBudget } = await budgetedRun({ maxOutputTokens: 1200 });
-    const first = await runJob(runId, runBudget, ['a', 'b', 'c']);
-    const second = await runJob(runId, runBudget, ['a', 'b', 'c']);
+    const first = await runJob(runBudget, ['a', 'b', 'c']);
+    const second = await runJob(runBudget, ['a', 'b', 'c']);
     const model = new ScriptedModel(['Copy']);
 
     const results = await Promise.allSettled(
@@ -417,7 +401,7 @@ describe('running subtasks of a batch run with a budget', () => {
 
   it('gives the run back what it held when the job’s own budget refuses the call', async () => {
     const { runId, runBudget } = await budgetedRun({ maxOutputTokens: 10_000 });
-    const jobId = await runJob(runId, runBudget, ['a'], { maxOutputTokens: 499 });
+    const jobId = await runJob(runBudget, ['a'], { maxOutputTokens: 499 });
     const model = new ScriptedModel(['never']);
 
     await expect(runSubtask({ jobId, subtaskId: 'a' }, deps(model))).rejects.toThrow(
