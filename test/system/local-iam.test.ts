@@ -76,6 +76,26 @@ describe('local IAM', () => {
       await orchestrator.close();
     }
   });
+
+  it('fails the job with AccessDeniedException naming secretsmanager:GetSecretValue when the plan role may not read the key', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      retryIntervalOverrides: FAST_RETRIES,
+      editTemplate: withoutAction('WorkflowPlanFunctionRole', 'secretsmanager:GetSecretValue'),
+    });
+    try {
+      const { execution, view } = await runJob(orchestrator);
+      expect(execution.status).toBe('FAILED');
+      expect(view.status).toBe('FAILED');
+      expect(view.error?.name).toBe('AccessDeniedException');
+      expect(view.error?.message).toMatch(
+        /^User: arn:aws:sts::000000000000:assumed-role\/WorkflowPlanFunctionRole\w+\/WorkflowPlanFunction\w+ is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:000000000000:secret:\w+ because no identity-based policy allows the secretsmanager:GetSecretValue action$/,
+      );
+      expect(orchestrator.simulatedModel?.stats().total).toBe(0);
+    } finally {
+      await orchestrator.close();
+    }
+  });
 });
 
 describe('a function past its timeout', () => {
