@@ -305,9 +305,13 @@ export class LocalOrchestrator {
         ),
       );
       // As in AWS, every execution's status changes go to EventBridge, whose rules invoke their targets.
-      const eventRules = new LocalEventRules(stack.rules, functions);
-      stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
       const enforced = localIamEnforced();
+      const eventRules = new LocalEventRules(
+        stack.rules,
+        functions,
+        enforced ? { permissions: stack.eventPermissions } : {},
+      );
+      stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
       for (const machine of stack.stateMachines) {
         const caller = enforced ? principals.ofStateMachine(machine) : undefined;
         // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
