@@ -167,3 +167,37 @@ describe('the state machine’s own role', () => {
     }
   });
 });
+
+describe('the scheduler’s role', () => {
+  it('may start the batch state machine with the template’s grants', async () => {
+    const orchestrator = await LocalOrchestrator.start({ model: { kind: 'simulated' } });
+    try {
+      expect(() => orchestrator.authorizeScheduledStart()).not.toThrow();
+    } finally {
+      await orchestrator.close();
+    }
+  });
+
+  it('is refused with AccessDeniedException naming states:StartExecution when its role loses the grant', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      editTemplate: withoutAction('SchedulerRoleForTarget', 'states:StartExecution'),
+    });
+    try {
+      let denial: unknown;
+      try {
+        orchestrator.authorizeScheduledStart();
+      } catch (error) {
+        denial = error;
+      }
+      expect(denial).toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringMatching(
+          /^User: arn:aws:sts::000000000000:assumed-role\/SchedulerRoleForTarget\w+\/BatchSchedulesSchedule\w+ is not authorized to perform: states:StartExecution on resource: arn:aws:states:us-east-1:000000000000:stateMachine:batch because no identity-based policy allows the states:StartExecution action$/,
+        ) as string,
+      });
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
