@@ -2,6 +2,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { LocalLambdaFunction } from '../../local/runtime/lambda';
 import type { CfnTemplate } from '../../local/runtime/synthesized-stack';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { lateModelCaller } from '../helpers/late-model-caller';
 import { lateWriter } from '../helpers/late-writer';
 
 /**
@@ -132,6 +133,29 @@ describe('a function past its timeout', () => {
         }),
       );
       expect(item.Item).toBeUndefined();
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
+
+describe('a model-calling function past its timeout', () => {
+  it('ends as Sandbox.Timedout, and the model call it starts after its deadline never reaches the model', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      entryOverrides: { worker: require.resolve('../helpers/late-model-caller') },
+      functionTimeoutSeconds: { worker: 2 },
+    });
+    try {
+      const worker = [...orchestrator.functions.values()].find((fn) =>
+        fn.spec.logicalId.startsWith('WorkflowWorkerFunction'),
+      );
+
+      await expect(worker?.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      lateModelCaller.release();
+
+      await expect(lateModelCaller.called).rejects.toMatchObject({ name: 'ModelUnavailable' });
+      expect(orchestrator.simulatedModel?.stats().total).toBe(1);
     } finally {
       await orchestrator.close();
     }
