@@ -13,7 +13,14 @@ import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AuthorizationRequest } from './iam-policy';
 import { AccessDenied, authorize, type LocalPrincipal } from './iam-roles';
-import { bedrockRequests, dynamodbRequests, stepFunctionsRequests, UnknownOperation } from './aws-requests';
+import {
+  bedrockRequests,
+  dynamodbRequests,
+  secretArn,
+  secretsManagerRequests,
+  stepFunctionsRequests,
+  UnknownOperation,
+} from './aws-requests';
 
 /** Credentials a local function signs its AWS requests with, as Lambda hands out a role's. */
 export interface SessionCredentials {
@@ -35,6 +42,11 @@ export interface LocalAwsGatewayOptions {
   upstreams: Partial<Record<'dynamodb' | 'states' | 'bedrock', GatewayUpstream>>;
   /** Where model calls on the Anthropic route go (`/anthropic/<session>/…`); no IAM, only the session. */
   anthropicUpstream?: string;
+  /**
+   * The local Secrets Manager, answered by the gateway itself: each secret's value by its ARN.
+   * Values never leave it except in a `GetSecretValue` answer to a caller its role allows.
+   */
+  secrets?: ReadonlyMap<string, string>;
   /** IAM evaluation on (default). Off only for debugging: requests are still tied to live sessions. */
   enforceIam?: boolean;
 }
@@ -147,7 +159,7 @@ export class LocalAwsGateway {
     }
 
     const scope = AUTHORIZATION.exec(String(request.headers.authorization ?? ''));
-    const service = (scope?.[3] ?? '') as 'dynamodb' | 'states' | 'bedrock';
+    const service = (scope?.[3] ?? '') as 'dynamodb' | 'states' | 'bedrock' | 'secretsmanager';
     const style = service === 'bedrock' ? 'rest' : 'json';
     if (!scope) {
       reply(response, style, {
@@ -174,8 +186,8 @@ export class LocalAwsGateway {
       });
       return;
     }
-    const upstream = this.options.upstreams[service];
-    if (!upstream) {
+    const upstream = service === 'secretsmanager' ? undefined : this.options.upstreams[service];
+    if (!upstream && !(service === 'secretsmanager' && this.options.secrets)) {
       reply(response, style, {
         status: 400,
         type: 'UnknownOperationException',
@@ -204,7 +216,8 @@ export class LocalAwsGateway {
         return;
       }
     }
-    await this.forward(session, request, response, body, upstream, path, scope[2]);
+    if (upstream) await this.forward(session, request, response, body, upstream, path, scope[2]);
+    else answerSecretValue(response, this.options.secrets ?? new Map(), body);
   }
 
   private async forward(
@@ -278,7 +291,40 @@ function authorizationRequests(
   const parsed = (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as Record<string, unknown>;
   if (service === 'dynamodb') return dynamodbRequests(operation, parsed);
   if (service === 'states') return stepFunctionsRequests(operation, parsed);
+  if (service === 'secretsmanager') return secretsManagerRequests(operation, parsed);
   throw new UnknownOperation(`Service ${service} is not reachable locally`);
+}
+
+/** `GetSecretValue` of the local Secrets Manager (the only operation `secretsManagerRequests` lets through). */
+function answerSecretValue(
+  response: ServerResponse,
+  secrets: ReadonlyMap<string, string>,
+  body: Buffer,
+): void {
+  const arn = secretArn(String((JSON.parse(body.toString('utf8')) as { SecretId?: unknown }).SecretId ?? ''));
+  const value = secrets.get(arn);
+  if (value === undefined) {
+    reply(response, 'json', {
+      status: 400,
+      type: 'ResourceNotFoundException',
+      message: "Secrets Manager can't find the specified secret.",
+    });
+    return;
+  }
+  response.writeHead(200, {
+    'content-type': 'application/x-amz-json-1.1',
+    'x-amzn-requestid': randomBytes(16).toString('hex'),
+  });
+  response.end(
+    JSON.stringify({
+      ARN: arn,
+      Name: arn.split(':secret:')[1] ?? arn,
+      VersionId: 'local-current',
+      VersionStages: ['AWSCURRENT'],
+      SecretString: value,
+      CreatedDate: 0,
+    }),
+  );
 }
 
 async function resign(

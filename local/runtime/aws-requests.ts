@@ -86,6 +86,19 @@ export function stepFunctionsRequests(operation: string, body: Body): Authorizat
   }
 }
 
+/** A secret's ARN from a `SecretId`, which may be the ARN or the secret's name. */
+export const secretArn = (secretId: string) =>
+  secretId.startsWith('arn:')
+    ? secretId
+    : `arn:aws:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${secretId}`;
+
+/** Secrets Manager (JSON 1.1, `X-Amz-Target: secretsmanager.<Operation>`): only reading a secret. */
+export function secretsManagerRequests(operation: string, body: Body): AuthorizationRequest[] {
+  if (operation !== 'GetSecretValue')
+    throw new UnknownOperation(`Secrets Manager operation ${operation} is not authorized locally`);
+  return [{ action: 'secretsmanager:GetSecretValue', resource: secretArn(String(body.SecretId ?? '')) }];
+}
+
 const BEDROCK_ACTIONS: Record<string, string> = {
   invoke: 'bedrock:InvokeModel',
   'invoke-with-response-stream': 'bedrock:InvokeModelWithResponseStream',

@@ -1,6 +1,12 @@
+import { arnLike, wildcardMatch } from './iam-policy';
 import type { LocalLambdaFunction } from './lambda';
 import type { ExecutionRecord } from './step-functions';
-import { LOCAL_ACCOUNT, LOCAL_REGION, type LocalEventRuleSpec } from './synthesized-stack';
+import {
+  LOCAL_ACCOUNT,
+  LOCAL_REGION,
+  type LocalEventRuleSpec,
+  type LocalLambdaPermission,
+} from './synthesized-stack';
 
 /** An EventBridge event as a rule's target receives it. */
 export interface LocalEvent {
@@ -62,9 +68,37 @@ export function matchesPattern(pattern: Record<string, unknown>, event: Record<s
 }
 
 /**
+ * Whether the function's resource-based policy lets EventBridge invoke it for this rule: the
+ * `AWS::Lambda::Permission` CDK adds for each function target, with the rule as `SourceArn`.
+ */
+export function eventBridgeMayInvoke(
+  permissions: readonly LocalLambdaPermission[],
+  functionArn: string,
+  ruleArn: string,
+): boolean {
+  return permissions.some(
+    (permission) =>
+      permission.functionArn === functionArn &&
+      permission.principal === 'events.amazonaws.com' &&
+      wildcardMatch(permission.action, 'lambda:InvokeFunction', true) &&
+      (permission.sourceArn === undefined || arnLike(permission.sourceArn, ruleArn)) &&
+      (permission.sourceAccount === undefined || permission.sourceAccount === LOCAL_ACCOUNT),
+  );
+}
+
+export interface LocalEventRulesOptions {
+  /** The functions' permissions for EventBridge; undefined when local IAM is off (every delivery allowed). */
+  permissions?: readonly LocalLambdaPermission[];
+  /** Where a dropped delivery is reported, one line each. */
+  warn?: (line: string) => void;
+}
+
+/**
  * The stack's EventBridge rules, locally: each event published is delivered to the function targets
  * of every rule it matches, asynchronously as EventBridge does. A delivery that fails is kept in
- * `failures` (EventBridge would retry it) instead of being lost silently.
+ * `failures` (EventBridge would retry it) instead of being lost silently. A target whose
+ * resource-based policy does not let the rule invoke it is not invoked, as in AWS (where the
+ * invocation fails and the rule's `FailedInvocations` metric counts it), and one line says so.
  */
 export class LocalEventRules {
   private readonly pending = new Set<Promise<void>>();
@@ -73,6 +107,7 @@ export class LocalEventRules {
   constructor(
     private readonly rules: readonly LocalEventRuleSpec[],
     private readonly functions: ReadonlyMap<string, LocalLambdaFunction>,
+    private readonly options: LocalEventRulesOptions = {},
   ) {}
 
   publish(event: LocalEvent): void {
@@ -86,6 +121,13 @@ export class LocalEventRules {
             target,
             error: new Error(`No local function ${target}`),
           });
+          continue;
+        }
+        const { permissions } = this.options;
+        if (permissions && !eventBridgeMayInvoke(permissions, target, rule.arn)) {
+          const message = `EventBridge rule ${rule.logicalId} did not invoke ${target}: no permission of the function lets events.amazonaws.com call lambda:InvokeFunction from ${rule.arn} (AWS drops the delivery and counts it in the rule's FailedInvocations)`;
+          this.failures.push({ rule: rule.logicalId, target, error: new Error(message) });
+          (this.options.warn ?? ((line) => process.stderr.write(`${line}\n`)))(`warning: ${message}`);
           continue;
         }
         const delivery = fn

@@ -248,6 +248,7 @@ export class LocalOrchestrator {
           ...bedrockUpstream(options.model, simulatedModel),
         },
         ...anthropicUpstream(options.model, simulatedModel),
+        secrets: localSecrets(stack, options.model),
       });
       const sessions = gateway;
       const sandboxes: SandboxProvider = {
@@ -290,6 +291,9 @@ export class LocalOrchestrator {
             // Deployed, the definitions are bundled next to the code; locally they are read in place.
             ...(spec.environment.BATCHES_DIR ? { BATCHES_DIR: DEFAULT_BATCHES_DIR } : {}),
             ...(spec.environment.MODEL_PROVIDER ? modelEnvironment : {}),
+            ...(spec.environment.ANTHROPIC_API_KEY_SECRET_ARN
+              ? { SECRETS_MANAGER_ENDPOINT: sessions.url }
+              : {}),
             ...(spec.environment.MODEL_PROVIDER && config.provider === 'bedrock'
               ? { ANTHROPIC_BEDROCK_BASE_URL: sessions.url }
               : {}),
@@ -306,9 +310,13 @@ export class LocalOrchestrator {
         ),
       );
       // As in AWS, every execution's status changes go to EventBridge, whose rules invoke their targets.
-      const eventRules = new LocalEventRules(stack.rules, functions);
-      stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
       const enforced = localIamEnforced();
+      const eventRules = new LocalEventRules(
+        stack.rules,
+        functions,
+        enforced ? { permissions: stack.eventPermissions } : {},
+      );
+      stepFunctions.onStatusChange((record) => eventRules.publish(executionStatusChangeEvent(record)));
       for (const machine of stack.stateMachines) {
         const caller = enforced ? principals.ofStateMachine(machine) : undefined;
         // The engine types results as JSON values; the integrations return parsed JSON, so this only widens.
@@ -776,10 +784,24 @@ export const LOCAL_POWERTOOLS_ENVIRONMENT = {
   POWERTOOLS_TRACE_ENABLED: 'false',
 } as const;
 
+/** The key a secret holds with the simulated model, which accepts any. */
+const SIMULATED_MODEL_API_KEY = 'simulated-model-local-key';
+
+/**
+ * The local Secrets Manager's secrets: the one each model function's `ANTHROPIC_API_KEY_SECRET_ARN`
+ * names (the template's secret, or the existing one `apiKeySecretArn` names) holds the Anthropic key,
+ * or a placeholder with the simulated model. Bedrock deployments have none.
+ */
+function localSecrets(stack: SynthesizedStack, mode: ModelMode): Map<string, string> {
+  const value = mode.kind === 'anthropic' ? mode.apiKey : SIMULATED_MODEL_API_KEY;
+  const arns = stack.functions.flatMap((fn) => fn.environment.ANTHROPIC_API_KEY_SECRET_ARN ?? []);
+  return new Map(arns.map((arn) => [arn, value]));
+}
+
 /**
  * What the model-calling functions get on top of their template environment to reach the model
  * locally. Credentials for the simulated model are dummies it accepts; real credentials stay out of
- * the functions' environment (the Anthropic key is passed as the local stand-in for the secret,
+ * the functions' environment (the Anthropic key is read from the local Secrets Manager, as deployed;
  * real AWS credentials are found by the default chain).
  */
 function localModelEnvironment(
@@ -795,10 +817,7 @@ function localModelEnvironment(
   }
   switch (mode.kind) {
     case 'anthropic':
-      return {
-        ANTHROPIC_API_KEY: mode.apiKey,
-        ...(mode.baseUrl ? { ANTHROPIC_BASE_URL: mode.baseUrl } : {}),
-      };
+      return mode.baseUrl ? { ANTHROPIC_BASE_URL: mode.baseUrl } : {};
     case 'bedrock':
       return {
         ...(mode.region ? { AWS_REGION: mode.region } : {}),
@@ -811,7 +830,7 @@ function localModelEnvironment(
             AWS_ACCESS_KEY_ID: simulatedModelModule().LOCAL_BEDROCK_CREDENTIALS.accessKeyId,
             AWS_SECRET_ACCESS_KEY: simulatedModelModule().LOCAL_BEDROCK_CREDENTIALS.secretAccessKey,
           }
-        : { ANTHROPIC_API_KEY: 'simulated-model-local-key', ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
+        : { ANTHROPIC_BASE_URL: simulatedModel?.url ?? '' };
   }
 }
 

@@ -46,9 +46,19 @@ export interface LocalScheduleSpec {
 /** An EventBridge rule of the template, with its ARNs resolved to local ones. */
 export interface LocalEventRuleSpec {
   logicalId: string;
+  arn: string;
   eventPattern: Record<string, unknown>;
   /** The ARNs of the functions it invokes. */
   targets: string[];
+}
+
+/** A statement of a function's resource-based policy (`AWS::Lambda::Permission`), resolved. */
+export interface LocalLambdaPermission {
+  functionArn: string;
+  action: string;
+  principal: string;
+  sourceArn?: string;
+  sourceAccount?: string;
 }
 
 export interface SynthesizedStack {
@@ -61,6 +71,8 @@ export interface SynthesizedStack {
   functions: LocalFunctionSpec[];
   tables: CreateTableCommandInput[];
   rules: LocalEventRuleSpec[];
+  /** The functions' permissions for EventBridge (the only service that invokes them locally by a rule). */
+  eventPermissions: LocalLambdaPermission[];
   /** The jobs table's local name (the other tables, such as the governor's, are in `tables` too). */
   jobsTableName: string;
   schedules: LocalScheduleSpec[];
@@ -164,6 +176,8 @@ function resolveGetAtt(
       return `arn:aws:sqs:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${name}`;
     case 'AWS::S3::Bucket':
       return `arn:aws:s3:::${name}`;
+    case 'AWS::Events::Rule':
+      return `arn:aws:events:${LOCAL_REGION}:${LOCAL_ACCOUNT}:rule/${name}`;
     case 'AWS::KMS::Key':
       return `arn:aws:kms:${LOCAL_REGION}:${LOCAL_ACCOUNT}:key/${name}`;
     default:
@@ -256,8 +270,32 @@ export function localStackFromTemplate(template: CfnTemplate, bindings: Template
       };
       return {
         logicalId,
+        arn: resolveGetAtt(logicalId, 'Arn', template, names),
         eventPattern: properties.EventPattern ?? {},
         targets: (properties.Targets ?? []).map((target) => target.Arn),
+      };
+    });
+
+  const eventPermissions = Object.values(template.Resources)
+    .filter(
+      (resource) =>
+        resource.Type === 'AWS::Lambda::Permission' &&
+        resource.Properties?.Principal === 'events.amazonaws.com',
+    )
+    .map((resource) => {
+      const properties = resolveIntrinsics(resource.Properties ?? {}, template, names) as Record<
+        string,
+        string | undefined
+      >;
+      const functionName = String(properties.FunctionName);
+      return {
+        functionArn: functionName.startsWith('arn:')
+          ? functionName
+          : localArn('lambda', `function:${functionName}`),
+        action: String(properties.Action),
+        principal: String(properties.Principal),
+        ...(properties.SourceArn ? { sourceArn: properties.SourceArn } : {}),
+        ...(properties.SourceAccount ? { sourceAccount: properties.SourceAccount } : {}),
       };
     });
 
@@ -283,6 +321,7 @@ export function localStackFromTemplate(template: CfnTemplate, bindings: Template
     functions,
     tables,
     rules,
+    eventPermissions,
     jobsTableName,
     schedules,
     roles,

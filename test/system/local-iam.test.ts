@@ -2,6 +2,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { LocalLambdaFunction } from '../../local/runtime/lambda';
 import type { CfnTemplate } from '../../local/runtime/synthesized-stack';
 import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { lateModelCaller } from '../helpers/late-model-caller';
 import { lateWriter } from '../helpers/late-writer';
 
 /**
@@ -76,6 +77,26 @@ describe('local IAM', () => {
       await orchestrator.close();
     }
   });
+
+  it('fails the job with AccessDeniedException naming secretsmanager:GetSecretValue when the plan role may not read the key', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      retryIntervalOverrides: FAST_RETRIES,
+      editTemplate: withoutAction('WorkflowPlanFunctionRole', 'secretsmanager:GetSecretValue'),
+    });
+    try {
+      const { execution, view } = await runJob(orchestrator);
+      expect(execution.status).toBe('FAILED');
+      expect(view.status).toBe('FAILED');
+      expect(view.error?.name).toBe('AccessDeniedException');
+      expect(view.error?.message).toMatch(
+        /^User: arn:aws:sts::000000000000:assumed-role\/WorkflowPlanFunctionRole\w+\/WorkflowPlanFunction\w+ is not authorized to perform: secretsmanager:GetSecretValue on resource: arn:aws:secretsmanager:us-east-1:000000000000:secret:\w+ because no identity-based policy allows the secretsmanager:GetSecretValue action$/,
+      );
+      expect(orchestrator.simulatedModel?.stats().total).toBe(0);
+    } finally {
+      await orchestrator.close();
+    }
+  });
 });
 
 describe('a function past its timeout', () => {
@@ -118,6 +139,29 @@ describe('a function past its timeout', () => {
   });
 });
 
+describe('a model-calling function past its timeout', () => {
+  it('ends as Sandbox.Timedout, and the model call it starts after its deadline never reaches the model', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      entryOverrides: { worker: require.resolve('../helpers/late-model-caller') },
+      functionTimeoutSeconds: { worker: 2 },
+    });
+    try {
+      const worker = [...orchestrator.functions.values()].find((fn) =>
+        fn.spec.logicalId.startsWith('WorkflowWorkerFunction'),
+      );
+
+      await expect(worker?.invoke({})).rejects.toMatchObject({ name: 'Sandbox.Timedout' });
+      lateModelCaller.release();
+
+      await expect(lateModelCaller.called).rejects.toMatchObject({ name: 'ModelUnavailable' });
+      expect(orchestrator.simulatedModel?.stats().total).toBe(1);
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
+
 describe('the state machine’s own role', () => {
   it('fails the Task with Lambda.AWSLambdaException when the role may not invoke the function', async () => {
     const orchestrator = await LocalOrchestrator.start({
@@ -142,6 +186,40 @@ describe('the state machine’s own role', () => {
       expect(view.error?.message).toMatch(
         /assumed-role\/WorkflowStateMachineRole\w+\/orchestrator is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:000000000000:function:WorkflowPlanFunction\w+ because no identity-based policy allows the lambda:InvokeFunction action \(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException/,
       );
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
+
+describe('the scheduler’s role', () => {
+  it('may start the batch state machine with the template’s grants', async () => {
+    const orchestrator = await LocalOrchestrator.start({ model: { kind: 'simulated' } });
+    try {
+      expect(() => orchestrator.authorizeScheduledStart()).not.toThrow();
+    } finally {
+      await orchestrator.close();
+    }
+  });
+
+  it('is refused with AccessDeniedException naming states:StartExecution when its role loses the grant', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      editTemplate: withoutAction('SchedulerRoleForTarget', 'states:StartExecution'),
+    });
+    try {
+      let denial: unknown;
+      try {
+        orchestrator.authorizeScheduledStart();
+      } catch (error) {
+        denial = error;
+      }
+      expect(denial).toMatchObject({
+        name: 'AccessDeniedException',
+        message: expect.stringMatching(
+          /^User: arn:aws:sts::000000000000:assumed-role\/SchedulerRoleForTarget\w+\/BatchSchedulesSchedule\w+ is not authorized to perform: states:StartExecution on resource: arn:aws:states:us-east-1:000000000000:stateMachine:batch because no identity-based policy allows the states:StartExecution action$/,
+        ) as string,
+      });
     } finally {
       await orchestrator.close();
     }

@@ -1,6 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
+import { GetParameterError } from '@aws-lambda-powertools/parameters/errors';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { localCredentials } from '../storage/job-repository';
 import { ModelTimeout } from '../domain/errors';
 import { classifyModelError, rateLimitsOf } from './error-mapping';
 import type { ProviderRateLimits } from '../domain/errors';
@@ -157,8 +159,9 @@ const SECRET_MAX_AGE_SECONDS = 300;
  */
 export function anthropicClientFactory(env: ModelEnv): () => Promise<Anthropic> {
   let cached: { apiKey: string; client: Anthropic } | undefined;
+  const readKey = apiKeyReader(env);
   return async () => {
-    const apiKey = await resolveApiKey(env);
+    const apiKey = await readKey();
     if (cached?.apiKey !== apiKey) {
       cached = {
         apiKey,
@@ -169,18 +172,43 @@ export function anthropicClientFactory(env: ModelEnv): () => Promise<Anthropic> 
   };
 }
 
-async function resolveApiKey(env: ModelEnv): Promise<string> {
-  if (env.ANTHROPIC_API_KEY) return env.ANTHROPIC_API_KEY;
-  if (!env.ANTHROPIC_API_KEY_SECRET_ARN) {
-    throw new Error(
-      'No model credentials: set ANTHROPIC_API_KEY_SECRET_ARN (deployed) or ANTHROPIC_API_KEY (local)',
-    );
+/**
+ * Reads the key from Secrets Manager with the function's own credentials (locally through the local
+ * stack's endpoint, which checks `secretsmanager:GetSecretValue` against the function's role).
+ */
+function apiKeyReader(env: ModelEnv): () => Promise<string> {
+  if (env.ANTHROPIC_API_KEY) {
+    const apiKey = env.ANTHROPIC_API_KEY;
+    return () => Promise.resolve(apiKey);
   }
-  const secret = await getSecret(env.ANTHROPIC_API_KEY_SECRET_ARN, { maxAge: SECRET_MAX_AGE_SECONDS });
-  if (typeof secret !== 'string' || secret.trim() === '') {
-    throw new Error('The Anthropic API key secret is empty or not a string');
+  const secretArn = env.ANTHROPIC_API_KEY_SECRET_ARN;
+  if (!secretArn) {
+    return () =>
+      Promise.reject(
+        new Error('No model credentials: ANTHROPIC_API_KEY_SECRET_ARN names no Secrets Manager secret'),
+      );
   }
-  return secret.trim();
+  const secrets = new SecretsProvider({
+    clientConfig: {
+      region: env.AWS_REGION,
+      ...(env.SECRETS_MANAGER_ENDPOINT
+        ? { endpoint: env.SECRETS_MANAGER_ENDPOINT, credentials: localCredentials(env) }
+        : {}),
+    },
+  });
+  return async () => {
+    let secret: unknown;
+    try {
+      secret = await secrets.get(secretArn, { maxAge: SECRET_MAX_AGE_SECONDS });
+    } catch (error) {
+      // Powertools wraps the service's error; its own (AccessDeniedException, …) says what went wrong.
+      throw error instanceof GetParameterError && error.cause instanceof Error ? error.cause : error;
+    }
+    if (typeof secret !== 'string' || secret.trim() === '') {
+      throw new Error('The Anthropic API key secret is empty or not a string');
+    }
+    return secret.trim();
+  };
 }
 
 /**

@@ -40,7 +40,9 @@ export const ModelEnvSchema = CommonEnvSchema.extend({
   MODEL_PROVIDER: z.enum(['anthropic', 'bedrock']).default('anthropic'),
   /** Secrets Manager secret holding the Anthropic API key (cloud). */
   ANTHROPIC_API_KEY_SECRET_ARN: z.string().min(1).optional(),
-  /** Local runs only: the key itself. The deployed stack never sets it. */
+  /** Local runs only: the local stack's Secrets Manager endpoint. Unset in the cloud. */
+  SECRETS_MANAGER_ENDPOINT: z.url().optional(),
+  /** Tests of a single handler only: the key itself. Neither the deployed nor the local stack sets it. */
   ANTHROPIC_API_KEY: z.string().min(1).optional(),
   ANTHROPIC_BASE_URL: z.url().optional(),
   /** Provider `bedrock`: another Bedrock runtime endpoint (the simulated model locally); default the region's. */

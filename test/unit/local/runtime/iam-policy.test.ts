@@ -94,6 +94,60 @@ describe('IAM policy evaluation', () => {
     expect(evaluatePolicies([trust], { action: 'sts:AssumeRole', resource: '*' })).toBe('ImplicitDeny');
   });
 
+  const conditioned = (condition: Record<string, Record<string, string | string[] | boolean>>) =>
+    policy({ Effect: 'Allow', Action: 'kms:Decrypt', Resource: '*', Condition: condition });
+  const decrypt = (context?: Record<string, string>) => ({
+    action: 'kms:Decrypt',
+    resource: 'arn:aws:kms:us-east-1:000000000000:key/k',
+    ...(context ? { context } : {}),
+  });
+
+  it('evaluates Null: true holds only when the key is absent, false only when it is present', () => {
+    const absent = conditioned({ Null: { 'kms:ViaService': 'true' } });
+    const present = conditioned({ Null: { 'kms:ViaService': 'false' } });
+    const viaSecrets = { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' };
+
+    expect(evaluatePolicies([absent], decrypt())).toBe('Allow');
+    expect(evaluatePolicies([absent], decrypt(viaSecrets))).toBe('ImplicitDeny');
+    expect(evaluatePolicies([present], decrypt(viaSecrets))).toBe('Allow');
+    expect(evaluatePolicies([present], decrypt())).toBe('ImplicitDeny');
+  });
+
+  it('lets an IfExists operator hold when the key is absent, and test it when the key is present', () => {
+    const viaSecretsIfAny = conditioned({
+      StringEqualsIfExists: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' },
+    });
+
+    expect(evaluatePolicies([viaSecretsIfAny], decrypt())).toBe('Allow');
+    expect(
+      evaluatePolicies(
+        [viaSecretsIfAny],
+        decrypt({ 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' }),
+      ),
+    ).toBe('Allow');
+    expect(
+      evaluatePolicies([viaSecretsIfAny], decrypt({ 'kms:ViaService': 's3.us-east-1.amazonaws.com' })),
+    ).toBe('ImplicitDeny');
+  });
+
+  it('lets a plain operator fail when the key is absent, and a negated one hold', () => {
+    const equals = conditioned({
+      StringEquals: { 'kms:ViaService': 'secretsmanager.us-east-1.amazonaws.com' },
+    });
+    const notEquals = conditioned({ StringNotEquals: { 'kms:ViaService': 's3.us-east-1.amazonaws.com' } });
+
+    expect(evaluatePolicies([equals], decrypt())).toBe('ImplicitDeny');
+    expect(evaluatePolicies([notEquals], decrypt())).toBe('Allow');
+  });
+
+  it('evaluates Bool against the key’s value, case-insensitively, and fails it when the key is absent', () => {
+    const secureOnly = conditioned({ Bool: { 'aws:SecureTransport': true } });
+
+    expect(evaluatePolicies([secureOnly], decrypt({ 'aws:SecureTransport': 'TRUE' }))).toBe('Allow');
+    expect(evaluatePolicies([secureOnly], decrypt({ 'aws:SecureTransport': 'false' }))).toBe('ImplicitDeny');
+    expect(evaluatePolicies([secureOnly], decrypt())).toBe('ImplicitDeny');
+  });
+
   it('refuses loudly a condition operator it does not evaluate', () => {
     const numeric = policy({
       Effect: 'Allow',

@@ -84,6 +84,63 @@ describe('payload limits', () => {
     expect(execution.error).toBe('States.DataLimitExceeded');
     expect(execution.cause).toContain("'Each'");
   });
+
+  it('fails the execution with States.DataLimitExceeded when a task’s input after Parameters is over 256 KiB, without calling it', async () => {
+    const work = jest.fn(() => Promise.resolve({}));
+    const { run } = machineWith(
+      {
+        StartAt: 'Work',
+        States: {
+          Work: {
+            Type: 'Task',
+            Resource: FUNCTION,
+            Parameters: { 'first.$': '$.text', 'second.$': '$.text' },
+            Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+            End: true,
+          },
+          Caught: { Type: 'Succeed' },
+        },
+      },
+      { Work: work },
+    );
+
+    const execution = await run({ text: big(PAYLOAD_LIMIT_BYTES / 2) });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('States.DataLimitExceeded');
+    expect(execution.cause).toBe(
+      "The state/task 'Work' has an input with a size exceeding the maximum number of bytes service limit.",
+    );
+    expect(work).not.toHaveBeenCalled();
+  });
+
+  it('fails the execution with States.DataLimitExceeded when a state’s input (a Map iteration’s) is over 256 KiB', async () => {
+    const { run } = machineWith(
+      {
+        StartAt: 'Each',
+        States: {
+          Each: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ItemSelector: { 'first.$': '$.text', 'second.$': '$.text' },
+            ItemProcessor: { StartAt: 'Copy', States: { Copy: { Type: 'Pass', End: true } } },
+            Catch: [{ ErrorEquals: ['States.ALL'], Next: 'Caught' }],
+            End: true,
+          },
+          Caught: { Type: 'Succeed' },
+        },
+      },
+      {},
+    );
+
+    const execution = await run({ items: [1], text: big(PAYLOAD_LIMIT_BYTES / 2) });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('States.DataLimitExceeded');
+    expect(execution.cause).toBe(
+      "The state/task 'Copy' has an input with a size exceeding the maximum number of bytes service limit.",
+    );
+  });
 });
 
 describe('a Map whose iteration fails without a Catch', () => {
@@ -124,6 +181,59 @@ describe('a Map whose iteration fails without a Catch', () => {
     expect(execution.status).toBe('SUCCEEDED');
     expect(JSON.parse(execution.output ?? '{}')).toEqual(expect.objectContaining({ Error: 'Boom' }));
     expect(started.sort()).toEqual([0, 1]);
+  });
+});
+
+describe('a Map whose iteration fails while another is in flight', () => {
+  it('fails the execution, and the iteration in flight never reaches its next state', async () => {
+    const reachedNext: number[] = [];
+    let releaseSlow: () => void = () => undefined;
+    let slowStarted: () => void = () => undefined;
+    const slowUnderWay = new Promise<void>((resolve) => (slowStarted = resolve));
+    const { run } = machineWith(
+      {
+        StartAt: 'Each',
+        States: {
+          Each: {
+            Type: 'Map',
+            ItemsPath: '$.items',
+            ItemProcessor: {
+              StartAt: 'Work',
+              States: {
+                Work: { Type: 'Task', Resource: FUNCTION, Next: 'Record' },
+                Record: { Type: 'Task', Resource: FUNCTION, End: true },
+              },
+            },
+            End: true,
+          },
+        },
+      },
+      {
+        Work: async (input) => {
+          const index = Number(input);
+          if (index === 0) {
+            await slowUnderWay;
+            throw Object.assign(new Error('first item fails'), { name: 'Boom' });
+          }
+          const released = new Promise<void>((resolve) => (releaseSlow = resolve));
+          slowStarted();
+          await released;
+          return index;
+        },
+        Record: (input) => {
+          reachedNext.push(Number(input));
+          return Promise.resolve(input);
+        },
+      },
+    );
+
+    const execution = await run({ items: [0, 1] });
+    releaseSlow();
+    await flush();
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toBe('Boom');
+    expect(reachedNext).toEqual([]);
   });
 });
 
