@@ -1,5 +1,5 @@
 import type { JobView } from '../../lambdas/shared/views/job-view';
-import type { ExecutionEvent } from '../runtime/local-stack';
+import type { ExecutionEvent } from '../runtime/stack';
 
 export type SubtaskStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
 
