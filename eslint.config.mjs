@@ -38,6 +38,24 @@ export default tseslint.config(
     },
   },
   {
+    // The simulated model is a black-box test double of the model APIs: sharing code with the functions it
+    // answers would let a bug on one side hide the same bug on the other.
+    files: ['local/simulated-model/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)lambdas(/|$)',
+              message: 'The simulated model is a test double: it imports nothing from lambdas/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The console's page script: plain browser JavaScript, type-checked by its own tsconfig (checkJs).
     files: ['local/server/console/*.js'],
     languageOptions: { sourceType: 'module', globals: { ...globals.browser, dagre: 'readonly' } },

@@ -1,6 +1,7 @@
 /**
- * Three projects, split by speed: `unit` (no browser, no whole stack; `npm run test:unit`),
- * `system` (the whole local stack) and `browser` (the console in headless Chromium). `npm test` runs all.
+ * Four projects, split by speed: `unit` (no CDK synthesis, no whole stack, no browser: the seconds-long
+ * loop of `npm run test:unit`), `stack` (synthesizes the CDK app), `system` (the whole local stack) and
+ * `browser` (the console in headless Chromium). `npm test` runs all.
  */
 const shared = {
   testEnvironment: 'node',
@@ -15,7 +16,7 @@ const shared = {
 /** @type {import('jest').Config} */
 module.exports = {
   testTimeout: 60_000,
-  projects: ['unit', 'system', 'browser'].map((name) => ({
+  projects: ['unit', 'stack', 'system', 'browser'].map((name) => ({
     ...shared,
     displayName: name,
     testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],

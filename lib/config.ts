@@ -31,7 +31,6 @@ export const MODEL_ROLES = ['orchestrator', 'worker', 'synthesis'] as const;
  * runs locally) or `distributed` (a Distributed Map reading the item list from S3; cloud only).
  */
 export const BATCH_MAP_KINDS = ['inline', 'distributed'] as const;
-export type BatchMapKind = (typeof BATCH_MAP_KINDS)[number];
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
 const modelId = z.string().min(1).max(200);

@@ -26,7 +26,6 @@ export const ErrorResponseSchema = z.object({
     details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
   }),
 });
-export type ErrorResponse = z.infer<typeof ErrorResponseSchema>;
 
 /**
  * A 400 from a failed zod parse: the message names each bad field and says why. `location` names

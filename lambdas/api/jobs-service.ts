@@ -7,6 +7,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { isBudgeted } from '../shared/domain/budget';
+import type { PolicyErrorName } from '../shared/domain/error-policy';
 import { profileNamed } from '../shared/domain/profiles';
 import { jobEstimate, type JobRoles, roleFor } from '../shared/model/worst-cases';
 import { dependencyWaves } from '../plan/plan-waves';
@@ -292,15 +293,16 @@ export class JobsService {
         );
       } else {
         const cause = `The plan was rejected${body.comment ? `: ${body.comment}` : ''}`;
-        await this.deps.repository.failUnfinishedSubtasks(jobId, { name: 'PlanRejected', message: cause });
-        await taskTokens.fail(claimed.taskToken, 'PlanRejected', cause);
+        const rejection = { name: 'PlanRejected' satisfies PolicyErrorName, message: cause };
+        await this.deps.repository.failUnfinishedSubtasks(jobId, rejection);
+        await taskTokens.fail(claimed.taskToken, rejection.name, rejection.message);
       }
     } catch (error) {
       const name = error instanceof Error ? error.name : '';
       if (!EXPIRED_TOKEN_ERRORS.has(name)) throw error;
       // The wait ended first (it timed out): the job ends as the timeout would have ended it.
       const expired = {
-        name: 'ApprovalTimedOut',
+        name: 'ApprovalTimedOut' satisfies PolicyErrorName,
         message: `The approval wait had ended (${name}) when the decision came`,
       };
       await this.deps.repository.failJob(jobId, expired);

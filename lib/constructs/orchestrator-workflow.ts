@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import type { ModelProvider, ModelRole } from '../config';
 import type { ModelLimits } from '../../lambdas/shared/domain/model-limits';
 import type { ApprovalPolicy, Budget } from '../../lambdas/shared/domain/budget';
+import type { PolicyErrorName } from '../../lambdas/shared/domain/error-policy';
 import { BOOKKEEPING_RETRIES, INVOKE_RETRIES, MODEL_TASK_RETRIES } from '../retry-policies';
 import { bedrockInvokeStatements, marketplaceSubscribeStatements } from './bedrock-model-access';
 import { executionLogging } from './execution-logging';
@@ -328,7 +329,7 @@ export class OrchestratorWorkflow extends Construct {
     const approvalTimedOut = new sfn.Pass(this, 'ApprovalTimedOut', {
       comment: 'Nobody decided in time: the job fails with ApprovalTimedOut',
       parameters: {
-        Error: 'ApprovalTimedOut',
+        Error: 'ApprovalTimedOut' satisfies PolicyErrorName,
         Cause: `Nobody approved or rejected the plan within ${approvalTimeout.toHours()} hours`,
       },
       resultPath: '$.error',
@@ -358,7 +359,7 @@ export class OrchestratorWorkflow extends Construct {
     const overBudget = new sfn.Pass(this, 'OverBudget', {
       comment:
         'The budget cannot cover the synthesis: the job fails with BudgetExceeded, keeping what it has',
-      parameters: { Error: 'BudgetExceeded', 'Cause.$': '$.budget.reason' },
+      parameters: { Error: 'BudgetExceeded' satisfies PolicyErrorName, 'Cause.$': '$.budget.reason' },
       resultPath: '$.error',
     });
     const checkWaveBudget = new tasks.LambdaInvoke(this, 'CheckWaveBudget', {
@@ -474,9 +475,12 @@ export class OrchestratorWorkflow extends Construct {
     });
     const failureHandling = markFailed.next(jobFailed);
 
-    awaitApproval.addCatch(rejected, { errors: ['PlanRejected'], resultPath: '$.error' });
+    awaitApproval.addCatch(rejected, {
+      errors: ['PlanRejected' satisfies PolicyErrorName],
+      resultPath: '$.error',
+    });
     awaitApproval.addCatch(approvalTimedOut, {
-      errors: ['States.Timeout', 'States.HeartbeatTimeout'],
+      errors: ['States.Timeout' satisfies PolicyErrorName, sfn.Errors.HEARTBEAT_TIMEOUT],
       resultPath: '$.error',
     });
     for (const step of [plan, awaitApproval, reserveSynthesis, runWaves, checkSynthesisBudget, synthesize]) {

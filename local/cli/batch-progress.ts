@@ -1,5 +1,5 @@
 import type { BatchRunView } from '../../lambdas/shared/views/batch-view';
-import type { ExecutionEvent } from '../runtime/local-stack';
+import type { ExecutionEvent } from '../runtime/stack';
 
 export interface BatchProgress {
   total: number;

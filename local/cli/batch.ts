@@ -14,9 +14,9 @@ import {
   followBatchProgress,
   renderProgressBar,
 } from './batch-progress';
-import type { ExecutionEvent } from '../runtime/local-stack';
+import type { ExecutionEvent } from '../runtime/stack';
 import { describeModel, modelModeFromEnv } from './model-mode';
-import type { ModelMode } from '../runtime/local-stack';
+import type { ModelMode } from '../runtime/stack';
 import { loadLocalConfig, startLocalStackForCli } from './config';
 import { runMain } from './run-main';
 import { type Budget, RunBudgetSchema } from '../../lambdas/shared/domain/budget';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig, type OrchestratorConfig } from '../../lib/config';
-import { LOCAL_BATCH_POLL_SECONDS, LocalOrchestrator, type ModelMode } from '../runtime/local-stack';
+import { LOCAL_BATCH_POLL_SECONDS, LocalOrchestrator, type ModelMode } from '../runtime/stack';
 import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
 
 /** The checkout's root: where `cdk.json` is, whatever the current directory. */

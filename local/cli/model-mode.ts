@@ -1,5 +1,5 @@
 import { MODEL_PROVIDERS, type ModelProvider } from '../../lib/config';
-import type { ModelMode } from '../runtime/local-stack';
+import type { ModelMode } from '../runtime/stack';
 import { optionsFromEnv } from '../simulated-model';
 import { UsageError } from './args';
 

@@ -1,5 +1,6 @@
+import type { PolicyErrorName } from '../../lambdas/shared/domain/error-policy';
 import type { JobView } from '../../lambdas/shared/views/job-view';
-import type { ExecutionEvent } from '../runtime/local-stack';
+import type { ExecutionEvent } from '../runtime/stack';
 
 export type SubtaskStatus = 'queued' | 'running' | 'retrying' | 'succeeded' | 'failed';
 
@@ -61,7 +62,7 @@ export type ProgressChange =
 
 type PlanView = NonNullable<JobView['plan']>;
 
-const CAPACITY_WAIT = 'ModelCapacityExceeded';
+const CAPACITY_WAIT = 'ModelCapacityExceeded' satisfies PolicyErrorName;
 
 const subtaskIdOf = (event: { state: { input: unknown } }): string => {
   const input = event.state.input;

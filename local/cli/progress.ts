@@ -1,6 +1,6 @@
 import type { JobView } from '../../lambdas/shared/views/job-view';
 import type { UsageTotals } from '../../lambdas/shared/domain/pricing';
-import type { ExecutionEvent } from '../runtime/local-stack';
+import type { ExecutionEvent } from '../runtime/stack';
 import {
   ProgressModel,
   type ProgressChange,

@@ -1,7 +1,7 @@
 import '../runtime/polyfills';
 import type { OrchestratorConfig } from '../../lib/config';
 import { parseCliArgs, USAGE, UsageError } from './args';
-import type { ModelMode } from '../runtime/local-stack';
+import type { ModelMode } from '../runtime/stack';
 import { loadLocalConfig, startLocalStackForCli } from './config';
 import {
   PlainProgressRenderer,
@@ -15,7 +15,7 @@ import { type ProfileSummary, profileSummaries } from '../../lambdas/shared/doma
 import { runMain } from './run-main';
 import { createInterface } from 'node:readline/promises';
 import { approvalQuestion, approvalSummary, isYes } from './approval-prompt';
-import type { LocalOrchestrator } from '../runtime/local-stack';
+import type { LocalOrchestrator } from '../runtime/stack';
 
 // These machines run Node 20; the deployed functions run Node 24, so the SDK's Node-version notice is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

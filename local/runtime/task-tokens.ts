@@ -8,7 +8,6 @@ import { StepFunctionsError } from './step-functions';
  * no SendTaskHeartbeat comes within HeartbeatSeconds (`States.HeartbeatTimeout`). The API's answers
  * for tokens that no longer wait are AWS's: `TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`.
  */
-export const WAIT_FOR_TASK_TOKEN_SUFFIX = '.waitForTaskToken';
 
 /** Local tokens name their state machine, so IAM can be checked against it, as AWS checks the token's. */
 const TOKEN_PATTERN = /^local-task-token:([A-Za-z0-9_-]{1,80}):([0-9a-f-]{36})$/;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { OrchestratorConfig } from '../../lib/config';
 import { loadLocalConfig, localDataDir } from '../cli/config';
 import { modelModeFromEnv } from '../cli/model-mode';
-import type { ModelMode } from '../runtime/local-stack';
+import type { ModelMode } from '../runtime/stack';
 import { LocalStoreUnavailable } from '../runtime/shared-dynamodb';
 import { PortInUseError } from './http';
 import { startLocalServer } from './server';

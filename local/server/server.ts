@@ -2,7 +2,7 @@ import '../runtime/polyfills';
 import { randomBytes } from 'node:crypto';
 import { startLocalApiServer } from './api-gateway';
 import { type ConsoleServer, startConsoleServer } from './console-server';
-import { LocalOrchestrator, type LocalOrchestratorOptions } from '../runtime/local-stack';
+import { LocalOrchestrator, type LocalOrchestratorOptions } from '../runtime/stack';
 import type { LocalStepFunctions } from '../runtime/step-functions';
 import { startSfnEndpoint } from './step-functions-endpoint';
 import { loadBatchDefinitions } from '../../lambdas/shared/batches/catalog';

@@ -1,10 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { JobsTable } from '../../lib/constructs/jobs-table';
 import { createDocumentClient, JobRepository } from '../../lambdas/shared/storage/job-repository';
+import { jobsTableSchema } from '../../lambdas/shared/storage/table-layout';
 import { ensureTable, type LocalDynamoDB, startLocalDynamoDB } from '../../local/runtime/dynamodb';
-import { type CfnTemplate, createTableInput } from '../../local/runtime/synthesized-stack';
 
 export interface TestTable {
   dynamodb: LocalDynamoDB;
@@ -17,22 +14,18 @@ export interface TestTable {
 
 let tableCounter = 0;
 
-/** The jobs table's properties as the JobsTable construct synthesizes them (keys and indexes). */
-function jobsTableProperties(): Parameters<typeof createTableInput>[1] {
-  const stack = new Stack(new App(), 'TableOnly');
-  new JobsTable(stack, 'Jobs');
-  const template = Template.fromStack(stack).toJSON() as CfnTemplate;
-  const table = Object.values(template.Resources).find(
-    (resource) => resource.Type === 'AWS::DynamoDB::Table',
-  );
-  return table?.Properties ?? {};
-}
-
-/** An in-memory dynalite with the jobs table as the stack defines it, for tests of the Lambda cores. */
+/**
+ * An in-memory dynalite with the jobs table's keys and indexes from the table layout, for tests of the
+ * Lambda cores. The stack test of JobsTable keeps the deployed table equal to the same layout.
+ */
 export async function startTestTable(now?: () => Date): Promise<TestTable> {
   const dynamodb = await startLocalDynamoDB();
   const tableName = `jobs-test-${++tableCounter}`;
-  await ensureTable(dynamodb.client, createTableInput(tableName, jobsTableProperties()));
+  await ensureTable(dynamodb.client, {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    ...jobsTableSchema(),
+  });
   const documents = createDocumentClient({ region: 'us-east-1', endpoint: dynamodb.endpoint });
   const repository = new JobRepository(documents, tableName, 30, now);
   return { dynamodb, repository, documents, tableName, close: () => dynamodb.close() };

@@ -1,5 +1,5 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import { startSimulatedModel } from '../../local/simulated-model';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { createDocumentClient } from '../../lambdas/shared/storage/job-repository';

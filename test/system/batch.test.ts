@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { loadBatchDefinitions } from '../../lambdas/shared/batches/catalog';
 import { batchExecutionInput } from '../../lambdas/shared/domain/batch-schemas';

@@ -1,5 +1,5 @@
 import { DEFAULT_BEDROCK_MODELS } from '../../lib/bedrock-models';
-import { type ExecutionEvent, LocalOrchestrator } from '../../local/runtime/local-stack';
+import { type ExecutionEvent, LocalOrchestrator } from '../../local/runtime/stack';
 import type { FaultRule } from '../../local/simulated-model';
 
 /**

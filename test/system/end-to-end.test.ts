@@ -1,4 +1,4 @@
-import { LocalOrchestrator, type LocalExecution, type ExecutionEvent } from '../../local/runtime/local-stack';
+import { LocalOrchestrator, type LocalExecution, type ExecutionEvent } from '../../local/runtime/stack';
 import type { FaultRule } from '../../local/simulated-model';
 import type { JobView } from '../../lambdas/shared/views/job-view';
 import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';

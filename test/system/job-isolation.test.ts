@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 
 /**
  * Jobs running side by side share functions, containers and the table; the model must still see

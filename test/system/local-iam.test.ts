@@ -1,7 +1,7 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { LocalLambdaFunction } from '../../local/runtime/lambda';
 import type { CfnTemplate } from '../../local/runtime/synthesized-stack';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import { lateModelCaller } from '../helpers/late-model-caller';
 import { lateWriter } from '../helpers/late-writer';
 

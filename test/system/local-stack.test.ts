@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 
 describe('local runtime configuration', () => {
   it('refuses batchMap "distributed", naming the setting, before starting anything', async () => {

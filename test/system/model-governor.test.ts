@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import { exactSubtaskPlan } from '../../tools/bench/exact-subtask-plan';
 
 /** The provider's limit: the simulated model answers 429 to any request beyond this many in flight. */

@@ -1,4 +1,4 @@
-import { LocalOrchestrator, type ExecutionEvent } from '../../local/runtime/local-stack';
+import { LocalOrchestrator, type ExecutionEvent } from '../../local/runtime/stack';
 import { exactSubtaskPlan } from '../../tools/bench/exact-subtask-plan';
 
 /**

@@ -1,4 +1,4 @@
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import type { JobView } from '../../lambdas/shared/views/job-view';
 import { HttpError } from '../../lambdas/api/http-error';
 import { batchJobId } from '../../lambdas/shared/domain/batch-schemas';

@@ -1,5 +1,5 @@
 import type { JobView } from '../../lambdas/shared/views/job-view';
-import { type ExecutionEvent, LocalOrchestrator } from '../../local/runtime/local-stack';
+import { type ExecutionEvent, LocalOrchestrator } from '../../local/runtime/stack';
 import type { FaultRule } from '../../local/simulated-model';
 
 /** Each profile end to end through the local runtime and the simulated model. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BASE_ENV = {

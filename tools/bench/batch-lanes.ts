@@ -1,5 +1,5 @@
 import type { ModelCalls } from '../../lambdas/shared/domain/batch-schemas';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import type { SimulatedLatency } from './local-jobs';
 import { formatTable } from './report';
 

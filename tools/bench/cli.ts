@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_BATCHES_DIR } from '../../lambdas/shared/batches/catalog';
 import { DEFAULT_MODELS, INLINE_MAP_MAX_CONCURRENCY, parseConfig } from '../../lib/config';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import { runMain } from '../../local/cli/run-main';
 import { synthesizeLocalStack } from '../../local/runtime/synthesis';
 import { AWS_PRICES } from './aws-prices';

@@ -2,7 +2,7 @@
  * Runs benchmark jobs through the local stack (the synthesized state machine in
  * aws-local-stepfunctions, dynalite, the simulated model) and measures them.
  */
-import type { LocalOrchestrator, ExecutionRecord } from '../../local/runtime/local-stack';
+import type { LocalOrchestrator, ExecutionRecord } from '../../local/runtime/stack';
 import { exactSubtaskPlan } from './exact-subtask-plan';
 import type { LatencyByRole } from '../../local/simulated-model';
 import {

@@ -3,7 +3,7 @@ import { TERMINAL_JOB_STATUSES } from '../../lambdas/shared/domain/schemas';
 import { createDocumentClient } from '../../lambdas/shared/storage/job-repository';
 import { LaneRepository } from '../../lambdas/shared/storage/lane-repository';
 import { batchRunKey } from '../../lambdas/shared/storage/table-layout';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import type { FaultRule } from '../../local/simulated-model';
 
 /**

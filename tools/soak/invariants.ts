@@ -1,5 +1,5 @@
 import type { JobWithSubtasks } from '../../lambdas/shared/storage/job-repository';
-import { errorsOfClass } from '../../lambdas/shared/domain/error-policy';
+import { errorsOfClass, type PolicyErrorName } from '../../lambdas/shared/domain/error-policy';
 import { toJobView } from '../../lambdas/shared/views/job-view';
 import type { JobStatus } from '../../lambdas/shared/domain/schemas';
 import { FAULT_KINDS, type FaultKind, type RequestLogEntry } from '../../local/simulated-model';
@@ -185,7 +185,11 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
         `${succeeded.length} succeeded and ${failed.length} failed, but the job is ${job.status}`,
       );
     }
-    if (expected === 'FAILED' && job.status === 'FAILED' && job.error?.name !== 'AllSubtasksFailed') {
+    if (
+      expected === 'FAILED' &&
+      job.status === 'FAILED' &&
+      job.error?.name !== ('AllSubtasksFailed' satisfies PolicyErrorName)
+    ) {
       fail('cause recorded', `every subtask failed but the job records ${job.error?.name}`);
     }
   }
@@ -254,7 +258,9 @@ export function checkJob(observation: JobObservation, rules: RetryRules): JobChe
           const problem = retriesLeft('RunSubtask', subtask.error.name, subtask.id);
           if (problem) fail('failed only when final', `${subtask.id}: ${problem}: ${subtask.error.message}`);
           const expectedAttempts =
-            subtask.error.name === 'DependencyFailed' ? 0 : invocations.length - deferrals.length;
+            subtask.error.name === ('DependencyFailed' satisfies PolicyErrorName)
+              ? 0
+              : invocations.length - deferrals.length;
           if (subtask.attempts !== expectedAttempts) {
             fail(
               'attempts recorded',

@@ -1,5 +1,5 @@
 import { DEFAULT_MODELS } from '../../lib/config';
-import { LocalOrchestrator } from '../../local/runtime/local-stack';
+import { LocalOrchestrator } from '../../local/runtime/stack';
 import { type SimulatedModel, startSimulatedModel } from '../../local/simulated-model';
 import { createRandom } from '../../local/simulated-model/random';
 import { CompletingWriteFaults } from './completing-write-faults';

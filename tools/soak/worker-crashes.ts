@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { LambdaFunctionError, type LocalLambdaFunction } from '../../local/runtime/lambda';
+import type { PolicyErrorName } from '../../lambdas/shared/domain/error-policy';
 import { type SoakLedger, subtaskKeyOf } from './soak-ledger';
 
 const WorkerPayloadSchema = z.object({ jobId: z.string(), subtaskId: z.string() });
@@ -29,7 +30,7 @@ export class WorkerCrashes {
       try {
         return await Promise.race([invoke(payload), crashed]);
       } catch (error) {
-        if ((error as Error).name === 'ModelCapacityExceeded')
+        if ((error as Error).name === ('ModelCapacityExceeded' satisfies PolicyErrorName))
           this.ledger.record({ kind: 'deferral', jobId, subtaskId });
         throw error;
       } finally {
@@ -44,7 +45,7 @@ export class WorkerCrashes {
     if (!reject) return false;
     reject(
       new LambdaFunctionError(
-        'Runtime.ExitError',
+        'Runtime.ExitError' satisfies PolicyErrorName,
         `RequestId: ${randomUUID()} Error: Runtime exited with error: signal: killed (crash injected by the fault soak)`,
       ),
     );

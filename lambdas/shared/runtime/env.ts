@@ -28,7 +28,6 @@ export const StartBatchRunEnvSchema = CommonEnvSchema.extend({
   /** `false` when the deployment has no Message Batches lane (provider `bedrock`). */
   BATCH_LANE: z.enum(['true', 'false']).default('true'),
 });
-export type StartBatchRunEnv = z.infer<typeof StartBatchRunEnvSchema>;
 
 /** Settings of a function that calls a model. */
 export const ModelEnvSchema = CommonEnvSchema.extend({
@@ -104,7 +103,6 @@ export const PlanEnvSchema = ModelEnvSchema.extend({
 }).extend(JobRolesEnvSchema.shape);
 
 export const CheckBudgetEnvSchema = CommonEnvSchema.extend(JobRolesEnvSchema.shape);
-export type PlanEnv = z.infer<typeof PlanEnvSchema>;
 
 export type Env = Record<string, string | undefined>;
 

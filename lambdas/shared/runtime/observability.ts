@@ -33,7 +33,6 @@ export const ObservabilityEnvSchema = z.object({
     .pipe(z.enum(LOG_LEVELS))
     .default('SILENT'),
 });
-export type ObservabilityEnv = z.infer<typeof ObservabilityEnvSchema>;
 
 /** Logger, metrics and tracer of one function, configured from its environment. */
 export interface Observability {

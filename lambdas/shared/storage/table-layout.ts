@@ -33,6 +33,61 @@ export const JOB_SUMMARY_ATTRIBUTES = ['jobId', 'status', 'task', 'profile', 'up
 /** Epoch seconds after which DynamoDB deletes an item. */
 export const TTL_ATTRIBUTE = 'expiresAt';
 
+export interface KeySchemaElement {
+  AttributeName: string;
+  KeyType: 'HASH' | 'RANGE';
+}
+export interface AttributeDefinition {
+  AttributeName: string;
+  AttributeType: 'S' | 'N' | 'B';
+}
+export interface GlobalSecondaryIndex {
+  IndexName: string;
+  KeySchema: KeySchemaElement[];
+  Projection: { ProjectionType: 'ALL' | 'KEYS_ONLY' | 'INCLUDE'; NonKeyAttributes?: string[] };
+}
+/** A table's keys and indexes in the shape CreateTable and CloudFormation's AWS::DynamoDB::Table share. */
+export interface TableSchema {
+  KeySchema: KeySchemaElement[];
+  AttributeDefinitions: AttributeDefinition[];
+  GlobalSecondaryIndexes: GlobalSecondaryIndex[];
+}
+
+const keySchema = (partitionKey: string, sortKey: string): KeySchemaElement[] => [
+  { AttributeName: partitionKey, KeyType: 'HASH' },
+  { AttributeName: sortKey, KeyType: 'RANGE' },
+];
+
+/** Newest first, with the summary attributes; only jobs and runs carry `createdAt`, so it stays small. */
+const listingIndex = (indexName: string, partitionKey: string): GlobalSecondaryIndex => ({
+  IndexName: indexName,
+  KeySchema: keySchema(partitionKey, 'createdAt'),
+  Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...JOB_SUMMARY_ATTRIBUTES] },
+});
+
+/**
+ * The jobs table's keys and indexes. The JobsTable construct builds the deployed table from it, and
+ * tests create their local table from it without synthesizing a stack. Every key is a string.
+ */
+export function jobsTableSchema(): TableSchema {
+  const tableKeys = keySchema('pk', 'sk');
+  const indexes = [
+    listingIndex(JOB_INDEXES.byCreatedAt, 'entity'),
+    listingIndex(JOB_INDEXES.byStatus, 'jobStatus'),
+  ];
+  const keyNames = [...tableKeys, ...indexes.flatMap((index) => index.KeySchema)].map(
+    (key) => key.AttributeName,
+  );
+  return {
+    KeySchema: tableKeys,
+    AttributeDefinitions: [...new Set(keyNames)].map((name): AttributeDefinition => ({
+      AttributeName: name,
+      AttributeType: 'S',
+    })),
+    GlobalSecondaryIndexes: indexes,
+  };
+}
+
 /**
  * The model-capacity table (its own table: the governor's state is hot, short-lived and shared by
  * every execution, and only the model-calling functions may touch it): one item per limit key.

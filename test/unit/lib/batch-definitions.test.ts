@@ -1,9 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { buildApp } from '../../../lib/app';
 import { loadBatchDefinitions, InvalidBatchDefinition } from '../../../lib/batch-definitions';
-import { parseConfig } from '../../../lib/config';
 import { checkBatchLanes } from '../../../lib/orchestrator-stack';
 import {
   BatchDefinitionSchema,
@@ -101,14 +99,6 @@ describe('batch definitions', () => {
     write('b.json', valid);
 
     expect(loadError()).toMatch(/b\.json: name: "weekly-briefs" is already used by .*a\.json/);
-  });
-
-  it('fail the CDK app (and so cdk synth) naming the file and field', () => {
-    write('briefs.json', { ...valid, items: [{ task: '' }] });
-
-    expect(() => buildApp({ config: parseConfig({}), skipBundling: true, batchesDir: dir })).toThrow(
-      /Invalid batch definition .*briefs\.json: items\.0\.task: must not be empty/,
-    );
   });
 });
 

@@ -9,7 +9,7 @@ import {
   followBatchProgress,
   renderProgressBar,
 } from '../../../../local/cli/batch-progress';
-import type { ExecutionEvent } from '../../../../local/runtime/local-stack';
+import type { ExecutionEvent } from '../../../../local/runtime/stack';
 import type { BatchRunView } from '../../../../lambdas/shared/views/batch-view';
 
 let dir: string;

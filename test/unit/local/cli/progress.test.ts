@@ -1,5 +1,5 @@
 import type { JobView } from '../../../../lambdas/shared/views/job-view';
-import type { ExecutionEvent } from '../../../../local/runtime/local-stack';
+import type { ExecutionEvent } from '../../../../local/runtime/stack';
 import {
   PlainProgressRenderer,
   reportProgress,

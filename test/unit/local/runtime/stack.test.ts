@@ -1,4 +1,4 @@
-import { scaleRetryTimes } from '../../../../local/runtime/local-stack';
+import { scaleRetryTimes } from '../../../../local/runtime/stack';
 
 describe('scaling retry times for a fast local model', () => {
   it("multiplies every Retry rule's interval and maximum delay, Map item processors included, and nothing else", () => {

@@ -3,7 +3,7 @@ import { Table, AttributeType } from 'aws-cdk-lib/aws-dynamodb';
 import type { Template } from 'aws-cdk-lib/assertions';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { DEFAULT_BEDROCK_MODELS, parseBedrockModelId } from '../../../../lib/bedrock-models';
-import { DEFAULT_MODELS, loadConfig, parseConfig } from '../../../../lib/config';
+import { parseConfig } from '../../../../lib/config';
 import { OrchestratorWorkflow } from '../../../../lib/constructs/orchestrator-workflow';
 import { type CfnTemplate, resolveIntrinsics } from '../../../../local/runtime/synthesized-stack';
 import { synthesize } from '../../../helpers/synth';
@@ -134,48 +134,7 @@ describe('the anthropic provider', () => {
   });
 });
 
-describe('provider configuration', () => {
-  it('defaults to the anthropic provider and its models', () => {
-    expect(parseConfig({})).toMatchObject({ provider: 'anthropic', models: DEFAULT_MODELS });
-  });
-
-  it('defaults bedrock to inference profiles of the same models as the anthropic defaults', () => {
-    const config = parseConfig({ provider: 'bedrock' });
-
-    expect(config.models).toEqual(DEFAULT_BEDROCK_MODELS);
-    for (const role of ['orchestrator', 'worker', 'synthesis'] as const) {
-      expect(parseBedrockModelId(config.models[role])).toEqual({
-        id: config.models[role],
-        foundationModelId: `anthropic.${DEFAULT_MODELS[role]}`,
-        inferenceProfile: 'us',
-      });
-    }
-  });
-
-  it('fails with the field named when a model id does not fit the provider', () => {
-    expect(() => parseConfig({ provider: 'bedrock', models: { worker: 'claude-haiku-5-5' } })).toThrow(
-      /models\.worker: "claude-haiku-5-5" is not a Bedrock model id/,
-    );
-    expect(() => parseConfig({ models: { synthesis: 'us.anthropic.claude-sonnet-5-5' } })).toThrow(
-      /models\.synthesis: .* set provider "bedrock"/,
-    );
-    expect(() =>
-      parseConfig({ provider: 'bedrock', models: { worker: 'us.meta.llama4-maverick-v1:0' } }),
-    ).toThrow(/models\.worker/);
-    expect(() => parseConfig({ provider: 'vertex' })).toThrow(/provider/);
-  });
-
-  it('refuses an API key secret with bedrock', () => {
-    expect(() =>
-      parseConfig({ provider: 'bedrock', apiKeySecretArn: 'arn:aws:secretsmanager:us-east-1:1:secret:k' }),
-    ).toThrow(/apiKeySecretArn: is only used with provider "anthropic"/);
-  });
-
-  it('takes the provider from MODEL_PROVIDER over the CDK context', () => {
-    expect(loadConfig({ provider: 'anthropic' }, { MODEL_PROVIDER: 'bedrock' }).provider).toBe('bedrock');
-    expect(loadConfig('{"provider":"bedrock"}', {}).provider).toBe('bedrock');
-  });
-
+describe('the orchestrator workflow construct', () => {
   it('fails when the workflow gets a secret it cannot use, or lacks one it needs', () => {
     const stack = new Stack(new App(), 'Test');
     const table = new Table(stack, 'T', { partitionKey: { name: 'pk', type: AttributeType.STRING } });

@@ -1,3 +1,4 @@
+import { jobsTableSchema } from '../../../../lambdas/shared/storage/table-layout';
 import { synthesize } from '../../../helpers/synth';
 
 const { template } = synthesize();
@@ -9,10 +10,14 @@ describe('jobs table', () => {
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       SSESpecification: { SSEEnabled: true },
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
     });
+  });
+
+  it("has exactly the table layout's keys and indexes, which the unit tests' local tables use", () => {
+    const tables = Object.values(template.findResources('AWS::DynamoDB::Table'));
+    const { KeySchema, AttributeDefinitions, GlobalSecondaryIndexes } = tables[0]?.Properties ?? {};
+
+    expect(tables).toHaveLength(1);
+    expect({ KeySchema, AttributeDefinitions, GlobalSecondaryIndexes }).toEqual(jobsTableSchema());
   });
 });

@@ -193,10 +193,3 @@ describe('batch state machine with batchMap "inline" (the default)', () => {
     expect(JSON.stringify(inline.json)).not.toContain('BATCH_ITEMS_BUCKET');
   });
 });
-
-describe('batchMap setting', () => {
-  it('defaults to inline and rejects anything else, naming the field', () => {
-    expect(parseConfig({}).batchMap).toBe('inline');
-    expect(() => parseConfig({ batchMap: 'parallel' })).toThrow(/batchMap/);
-  });
-});
