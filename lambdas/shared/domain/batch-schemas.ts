@@ -166,7 +166,6 @@ export const BatchDefinitionSchema = z
       ctx.addIssue({ code: 'custom', ...conflict });
   });
 export type BatchDefinition = z.infer<typeof BatchDefinitionSchema>;
-export type BatchDefinitionInput = z.input<typeof BatchDefinitionSchema>;
 
 type BatchDefaults = BatchDefinition['defaults'];
 type BatchItem = z.infer<typeof BatchItemSchema>;

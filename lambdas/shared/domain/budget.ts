@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import type { PolicyErrorName } from './error-policy';
 import { priceOf } from './pricing';
 
 /** `"approval"` of a job request: who lets the workers start once the plan is known. */
@@ -205,11 +206,13 @@ export function refusalMessage(
 }
 
 /** Errors after which the provider billed nothing, so a call's reservation is given back. */
-const NOT_BILLED = new Set([
-  'ModelCapacityExceeded',
-  'ModelRateLimited',
-  'ModelOverloaded',
-  'ModelRequestRejected',
+const NOT_BILLED: ReadonlySet<string> = new Set([
+  ...([
+    'ModelCapacityExceeded',
+    'ModelRateLimited',
+    'ModelOverloaded',
+    'ModelRequestRejected',
+  ] satisfies PolicyErrorName[]),
   // The batch lane took the request for its next Message Batch: billed, if at all, when it is answered.
   'ModelCallDeferred',
 ]);

@@ -12,6 +12,7 @@ import {
 import { isConditionFailure, queryPartition } from './dynamo';
 import { batchRunKey, ENTITY, JOB_INDEXES, jobKey, subtaskKey } from './table-layout';
 import type { ErrorSummary } from '../domain/errors';
+import type { PolicyErrorName } from '../domain/error-policy';
 import {
   type ApprovalPolicy,
   type Budget,
@@ -354,7 +355,7 @@ export class JobRepository {
     if (!approve) {
       sets.push('#error = :error');
       values[':error'] = boundedError({
-        name: 'PlanRejected',
+        name: 'PlanRejected' satisfies PolicyErrorName,
         message: `The plan was rejected${decision.comment ? `: ${decision.comment}` : ''}`,
       });
     }
