@@ -284,7 +284,7 @@ export function usageTable(view: JobView, options: { simulated: boolean }): stri
     'est. cost'.padStart(10),
   ].join(' ');
   return [
-    `Tokens and estimated cost (USD, from the price table in lambdas/shared/pricing.ts; an estimate, not a bill${
+    `Tokens and estimated cost (USD, from the price table in lambdas/shared/domain/pricing.ts; an estimate, not a bill${
       options.simulated ? '; the simulated model’s tokens are simulated too' : ''
     }):`,
     header,

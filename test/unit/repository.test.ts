@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -99,5 +99,29 @@ describe('the repository', () => {
 
     expect(files).toEqual(expect.arrayContaining(['README.md', path.join('lambdas', 'plan', 'handler.ts')]));
     expect(outside).toEqual([]);
+  });
+});
+
+describe('a file path named in prose', () => {
+  /** Repository paths written out in text (messages, comments, docs), e.g. `lambdas/shared/domain/pricing.ts`. */
+  const NAMED_PATH =
+    /(?<![\w./-])((?:lambdas|lib|local|tools|test|scripts|bin|profiles|batches|docs)\/[\w./-]*\.(?:ts|js|json|md))\b/g;
+  /** A placeholder (`batches/NAME.json`), not a file. */
+  const isPlaceholder = (named: string) => /[A-Z]{2,}/.test(named);
+
+  it('names a file that exists, wherever the source or the docs mention one (tests name their own fixtures)', () => {
+    const stale = sourceFiles()
+      .filter((file) => !file.startsWith(`test${path.sep}`))
+      .flatMap((file) => {
+        const text = readFileSync(path.join(ROOT, file), 'utf8');
+        return [...text.matchAll(NAMED_PATH)]
+          .map((match) => match[1]!)
+          .filter(
+            (named) => !named.includes('*') && !isPlaceholder(named) && !existsSync(path.join(ROOT, named)),
+          )
+          .map((named) => `${file}: ${named}`);
+      });
+
+    expect(stale).toEqual([]);
   });
 });
