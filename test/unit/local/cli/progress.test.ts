@@ -268,7 +268,7 @@ describe('the closing summary', () => {
     const lines = usageTable(view, { simulated: false });
 
     expect(lines[0]).toMatch(
-      /^Tokens and estimated cost \(USD, from the price table in lambdas\/shared\/pricing\.ts; an estimate/,
+      /^Tokens and estimated cost \(USD, from the price table in lambdas\/shared\/domain\/pricing\.ts; an estimate/,
     );
     expect(lines[0]).not.toContain('simulated');
     expect(lines[1]).toMatch(/input +output +cache read +cache write +est\. cost$/);
