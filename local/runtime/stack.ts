@@ -506,20 +506,22 @@ export class LocalOrchestrator {
     }
     let ended = false;
     void finished.then(() => (ended = true));
-    while (!ended) {
-      const job = await this.repository.getJob(jobId);
-      if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined)
-        return this.getJobView(jobId);
-      if (job && TERMINAL_JOB_STATUSES.includes(job.status)) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
-    }
-    return undefined;
+    return this.pollUntilAwaiting(jobId, () => !ended, pollMs);
   }
 
   /** `approvalRequested` for a job started elsewhere (a batch item): polls until it waits or ends. */
   async approvalRequestedById(jobId: string, timeoutMs = 60_000, pollMs = 50): Promise<JobView | undefined> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
+    return this.pollUntilAwaiting(jobId, () => Date.now() < deadline, pollMs);
+  }
+
+  /** The job's view once it waits with its token kept; undefined once it ended or `going` says stop. */
+  private async pollUntilAwaiting(
+    jobId: string,
+    going: () => boolean,
+    pollMs: number,
+  ): Promise<JobView | undefined> {
+    while (going()) {
       const job = await this.repository.getJob(jobId);
       if (job?.status === 'AWAITING_APPROVAL' && job.approvalToken !== undefined)
         return this.getJobView(jobId);
