@@ -225,3 +225,31 @@ describe('the scheduler’s role', () => {
     }
   });
 });
+
+describe('the batch state machine’s role', () => {
+  it('fails the item, not the run, with the AccessDeniedException of states:StartExecution when the role may not start its job', async () => {
+    const orchestrator = await LocalOrchestrator.start({
+      model: { kind: 'simulated' },
+      retryIntervalOverrides: { ...FAST_RETRIES, RunJob: 5 },
+      editTemplate: withoutAction('BatchesStateMachineRole', 'states:StartExecution'),
+    });
+    try {
+      const batch = await orchestrator.startBatch({ batchName: 'denied', items: [{ task: TASK }] });
+      await batch.finished;
+
+      const view = await orchestrator.getBatchRunView(batch.runId);
+      expect(view?.status).toBe('COMPLETED');
+      expect(view?.items[0]).toMatchObject({
+        status: 'FAILED',
+        error: {
+          name: 'StepFunctions.AWSStepFunctionsException',
+          message: expect.stringMatching(
+            /assumed-role\/BatchesStateMachineRole\w+\/batch is not authorized to perform: states:StartExecution on resource: arn:aws:states:us-east-1:000000000000:stateMachine:orchestrator .*Error Code: AccessDeniedException/,
+          ) as string,
+        },
+      });
+    } finally {
+      await orchestrator.close();
+    }
+  });
+});
