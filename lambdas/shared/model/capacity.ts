@@ -127,13 +127,18 @@ export interface Settlement {
   rateLimits?: ProviderRateLimits;
   /** How long the call took, when it was answered. */
   callMs?: number;
+  /**
+   * The caller gave up on the call (it timed out) while the provider may still be working on it: its
+   * lease stays until it lapses, so the provider is never sent more than the limit meanwhile.
+   */
+  keepLease?: boolean;
 }
 
 /** Releases the call's lease, corrects the buckets with the real usage and learns from the provider. */
 export function settle(state: CapacityState, limit: ModelLimit, settlement: Settlement): CapacityState {
   const { now } = settlement;
   const leases = liveLeases(state.leases, now);
-  delete leases[settlement.leaseId];
+  if (!settlement.keepLease) delete leases[settlement.leaseId];
   const buckets = { ...state.buckets };
   for (const [name, capacity] of Object.entries(bucketCapacities(limit)) as [BucketName, number][]) {
     const bucket = refilled(buckets[name], capacity, now);

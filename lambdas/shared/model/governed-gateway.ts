@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ModelCapacityExceeded, ModelOverloaded, ModelRateLimited } from '../domain/errors';
+import { ModelCapacityExceeded, ModelOverloaded, ModelRateLimited, ModelTimeout } from '../domain/errors';
 import { limitFor, type ModelLimits } from '../domain/model-limits';
 import { METRIC, type ModelRole } from '../runtime/metric-names';
 import { MetricUnit, type Observability } from '../runtime/observability';
@@ -148,6 +148,8 @@ export class GovernedModelGateway implements ModelGateway {
           ? { retryAfterMs: error.retryAfterMs }
           : {}),
         ...(error instanceof ModelRateLimited && error.rateLimits ? { rateLimits: error.rateLimits } : {}),
+        // Abandoned, not answered: the request may still be open at the provider for a moment.
+        ...(error instanceof ModelTimeout ? { keepLease: true } : {}),
       });
       throw error;
     }

@@ -1,4 +1,9 @@
-import { ModelCapacityExceeded, ModelRateLimited } from '../../../../../lambdas/shared/domain/errors';
+import {
+  ModelCapacityExceeded,
+  ModelRateLimited,
+  ModelTimeout,
+  ModelUnavailable,
+} from '../../../../../lambdas/shared/domain/errors';
 import {
   applyRelease,
   type CapacityState,
@@ -155,6 +160,27 @@ describe('the governed model gateway', () => {
 
     expect(store.states.get('claude-haiku')?.pausedUntil).toBe(6_000);
     await expect(gateway.complete(request)).rejects.toMatchObject({ name: 'ModelCapacityExceeded' });
+  });
+
+  it('keeps the slot of a call that timed out until its lease lapses (the provider may still be working on it)', async () => {
+    const model = new ScriptedModel([new ModelTimeout('gave up after 10 s'), 'answer']);
+    const { gateway, store } = governed(model);
+
+    await expect(gateway.complete(request)).rejects.toBeInstanceOf(ModelTimeout);
+
+    const leases = store.states.get('claude-haiku')?.leases ?? {};
+    expect(Object.values(leases)).toEqual([{ startedAt: 1_000, expiresAt: 1_000 + 10_000 + 2_000 }]);
+    await expect(gateway.complete(request)).rejects.toBeInstanceOf(ModelCapacityExceeded);
+    expect(model.requests).toHaveLength(1);
+  });
+
+  it('frees the slot at once after any other failure: the provider answered', async () => {
+    const { gateway, store } = governed(new ScriptedModel([new ModelUnavailable('500'), 'answer']));
+
+    await expect(gateway.complete(request)).rejects.toBeInstanceOf(ModelUnavailable);
+
+    expect(store.states.get('claude-haiku')?.leases).toEqual({});
+    await expect(gateway.complete(request)).resolves.toMatchObject({ text: 'answer' });
   });
 
   it('returns the answer even when releasing the lease fails (the lease lapses on its own)', async () => {
