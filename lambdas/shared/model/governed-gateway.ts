@@ -98,12 +98,14 @@ export class GovernedModelGateway implements ModelGateway {
 
     let admission: Admission | { kind: 'deferred'; reason: 'contention'; waitMs: number };
     let meanCallMs = 0;
+    let admittedAt = 0;
     try {
       admission = await this.store.change<Admission>(key, (state) => {
         meanCallMs = state.meanCallMs;
+        admittedAt = this.now();
         const decided = admit(state, limit, {
           leaseId,
-          now: this.now(),
+          now: admittedAt,
           leaseMs: request.timeoutMs + LEASE_SLACK_MS,
           cost,
         });
@@ -121,7 +123,9 @@ export class GovernedModelGateway implements ModelGateway {
 
     const started = this.now();
     try {
-      const response = await this.inner.complete(request);
+      // The call never outlives its lease: time spent since the admission comes off its timeout.
+      const timeoutMs = Math.max(1, request.timeoutMs - (started - admittedAt));
+      const response = await this.inner.complete({ ...request, timeoutMs });
       const used = response.usage;
       const settlement: Settlement = {
         leaseId,

@@ -174,6 +174,23 @@ describe('the governed model gateway', () => {
     expect(model.requests).toHaveLength(1);
   });
 
+  it('shortens the call by the time since its admission, so the request never outlives its lease', async () => {
+    const model = new ScriptedModel(['answer']);
+    const times = [1_000, 4_000];
+    const gateway = new GovernedModelGateway(
+      model,
+      { 'claude-haiku': { maxInFlight: 1 } },
+      new MemoryStore(),
+      'worker',
+      createObservability(POWERTOOLS_ON),
+      () => times.shift() ?? 4_000,
+    );
+
+    await gateway.complete(request);
+
+    expect(model.requests[0]?.timeoutMs).toBe(10_000 - 3_000);
+  });
+
   it('frees the slot at once after any other failure: the provider answered', async () => {
     const { gateway, store } = governed(new ScriptedModel([new ModelUnavailable('500'), 'answer']));
 
