@@ -78,7 +78,9 @@ const UsageTotals = z.object({
   outputTokens: z.number().int(),
   cacheReadTokens: z.number().int().describe('Input tokens read from the prompt cache'),
   cacheWriteTokens: z.number().int().describe('Input tokens written to the prompt cache'),
-  costUsd: z.number().describe('Estimated cost in USD, from the price table in lambdas/shared/domain/pricing.ts'),
+  costUsd: z
+    .number()
+    .describe('Estimated cost in USD, from the price table in lambdas/shared/domain/pricing.ts'),
 });
 
 /** The job view of docs/architecture.md, as a schema (for the OpenAPI document). */
