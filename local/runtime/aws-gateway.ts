@@ -270,7 +270,15 @@ export class LocalAwsGateway {
         resolve();
       };
       session.inFlight.add(abort);
-      response.on('close', () => session.inFlight.delete(abort));
+      response.on('close', () => {
+        session.inFlight.delete(abort);
+        // The caller gave up (its own timeout): its request goes down with it, as a closed
+        // connection ends a request at AWS or the model's API, instead of staying open upstream.
+        if (!response.writableFinished) {
+          outgoing.destroy();
+          resolve();
+        }
+      });
       outgoing.on('error', () => {
         response.destroy();
         resolve();

@@ -30,6 +30,12 @@ const RELEASE_ATTEMPTS = 40;
 
 /** A lease outlives its call's deadline by this much, then lapses on its own. */
 const LEASE_SLACK_MS = 2_000;
+/**
+ * A call with less time than this left is not started: under load a function can reach its model call
+ * with almost none, and a lease that lapses at once would let another call take the slot while this
+ * one is still on its way to the provider. ModelTimeout is retried in a fresh invocation.
+ */
+export const MIN_CALL_MS = 1_000;
 
 /**
  * Wraps a gateway so every call to a model with `modelLimits` first acquires capacity from the
@@ -92,6 +98,9 @@ export class GovernedModelGateway implements ModelGateway {
     const governed = limitFor(request.model, this.limits);
     if (!governed) return this.inner.complete(request);
     const { key, limit } = governed;
+    const tooLate = (timeoutMs: number) =>
+      new ModelTimeout(`Only ${timeoutMs} ms were left for the call to ${request.model}; it was not started`);
+    if (request.timeoutMs < MIN_CALL_MS) throw tooLate(request.timeoutMs);
     const dimensions = { role: this.role, model: request.model };
     const leaseId = randomUUID();
     const cost = this.costOf(request);
@@ -122,9 +131,13 @@ export class GovernedModelGateway implements ModelGateway {
     metrics.publishStoredMetrics();
 
     const started = this.now();
+    // The call never outlives its lease: time spent since the admission comes off its timeout.
+    const timeoutMs = request.timeoutMs - (started - admittedAt);
+    if (timeoutMs < MIN_CALL_MS) {
+      await this.settle(key, limit, { leaseId, now: started, refund: { ...cost } });
+      throw tooLate(timeoutMs);
+    }
     try {
-      // The call never outlives its lease: time spent since the admission comes off its timeout.
-      const timeoutMs = Math.max(1, request.timeoutMs - (started - admittedAt));
       const response = await this.inner.complete({ ...request, timeoutMs });
       const used = response.usage;
       const settlement: Settlement = {

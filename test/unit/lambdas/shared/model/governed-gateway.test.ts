@@ -14,6 +14,7 @@ import type { ModelRequest } from '../../../../../lambdas/shared/model/gateway';
 import {
   estimatedInputTokens,
   GovernedModelGateway,
+  MIN_CALL_MS,
 } from '../../../../../lambdas/shared/model/governed-gateway';
 import type { ModelLimits } from '../../../../../lambdas/shared/domain/model-limits';
 import { createObservability } from '../../../../../lambdas/shared/runtime/observability';
@@ -189,6 +190,42 @@ describe('the governed model gateway', () => {
     await gateway.complete(request);
 
     expect(model.requests[0]?.timeoutMs).toBe(10_000 - 3_000);
+  });
+
+  it('starts no call with less than a second left, before or after its admission, and keeps no slot for it', async () => {
+    const model = new ScriptedModel(['answer']);
+    const times = [1_000, 9_500];
+    const { gateway: late, store } = governed(model);
+    const slow = new GovernedModelGateway(
+      model,
+      { 'claude-haiku': { maxInFlight: 1 } },
+      store,
+      'worker',
+      createObservability(POWERTOOLS_ON),
+      () => times.shift() ?? 9_500,
+    );
+
+    await expect(late.complete({ ...request, timeoutMs: MIN_CALL_MS - 1 })).rejects.toBeInstanceOf(
+      ModelTimeout,
+    );
+    // Admitted at 1 s with 10 s to go, but 8.5 s passed before the call: 1.5 s left is enough...
+    await expect(slow.complete(request)).resolves.toMatchObject({ text: 'answer' });
+    // ...while 0.5 s is not.
+    const slower = new GovernedModelGateway(
+      model,
+      { 'claude-haiku': { maxInFlight: 1 } },
+      store,
+      'worker',
+      createObservability(POWERTOOLS_ON),
+      (() => {
+        const clock = [1_000, 10_500];
+        return () => clock.shift() ?? 10_500;
+      })(),
+    );
+    await expect(slower.complete(request)).rejects.toThrow(/Only 500 ms were left/);
+
+    expect(model.requests).toHaveLength(1);
+    expect(store.states.get('claude-haiku')?.leases).toEqual({});
   });
 
   it('frees the slot at once after any other failure: the provider answered', async () => {
