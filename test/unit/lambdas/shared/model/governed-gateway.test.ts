@@ -60,20 +60,20 @@ beforeEach(() => {
 });
 afterEach(() => output.restore());
 
+/** A clock reading `times` in turn, then the last of them for ever. */
+const clockOf = (...times: number[]) => {
+  const last = times.at(-1) ?? 0;
+  return () => times.shift() ?? last;
+};
+
 const governed = (
   model: ScriptedModel,
   limits: ModelLimits = { 'claude-haiku': { maxInFlight: 1 } },
   store = new MemoryStore(),
+  now: () => number = () => 1_000,
 ) => ({
   store,
-  gateway: new GovernedModelGateway(
-    model,
-    limits,
-    store,
-    'worker',
-    createObservability(POWERTOOLS_ON),
-    () => 1_000,
-  ),
+  gateway: new GovernedModelGateway(model, limits, store, 'worker', createObservability(POWERTOOLS_ON), now),
 });
 
 describe('the governed model gateway', () => {
@@ -177,15 +177,7 @@ describe('the governed model gateway', () => {
 
   it('shortens the call by the time since its admission, so the request never outlives its lease', async () => {
     const model = new ScriptedModel(['answer']);
-    const times = [1_000, 4_000];
-    const gateway = new GovernedModelGateway(
-      model,
-      { 'claude-haiku': { maxInFlight: 1 } },
-      new MemoryStore(),
-      'worker',
-      createObservability(POWERTOOLS_ON),
-      () => times.shift() ?? 4_000,
-    );
+    const { gateway } = governed(model, undefined, undefined, clockOf(1_000, 4_000));
 
     await gateway.complete(request);
 
@@ -194,16 +186,8 @@ describe('the governed model gateway', () => {
 
   it('starts no call with less than a second left, before or after its admission, and keeps no slot for it', async () => {
     const model = new ScriptedModel(['answer']);
-    const times = [1_000, 9_500];
     const { gateway: late, store } = governed(model);
-    const slow = new GovernedModelGateway(
-      model,
-      { 'claude-haiku': { maxInFlight: 1 } },
-      store,
-      'worker',
-      createObservability(POWERTOOLS_ON),
-      () => times.shift() ?? 9_500,
-    );
+    const { gateway: slow } = governed(model, undefined, store, clockOf(1_000, 9_500));
 
     await expect(late.complete({ ...request, timeoutMs: MIN_CALL_MS - 1 })).rejects.toBeInstanceOf(
       ModelTimeout,
@@ -211,17 +195,7 @@ describe('the governed model gateway', () => {
     // Admitted at 1 s with 10 s to go, but 8.5 s passed before the call: 1.5 s left is enough...
     await expect(slow.complete(request)).resolves.toMatchObject({ text: 'answer' });
     // ...while 0.5 s is not.
-    const slower = new GovernedModelGateway(
-      model,
-      { 'claude-haiku': { maxInFlight: 1 } },
-      store,
-      'worker',
-      createObservability(POWERTOOLS_ON),
-      (() => {
-        const clock = [1_000, 10_500];
-        return () => clock.shift() ?? 10_500;
-      })(),
-    );
+    const { gateway: slower } = governed(model, undefined, store, clockOf(1_000, 10_500));
     await expect(slower.complete(request)).rejects.toThrow(/Only 500 ms were left/);
 
     expect(model.requests).toHaveLength(1);
