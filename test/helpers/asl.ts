@@ -1,3 +1,4 @@
+import type { Template } from 'aws-cdk-lib/assertions';
 import type { AslDefinition, AslState } from './synth';
 
 export function state(machine: AslDefinition, name: string): AslState {
@@ -18,4 +19,11 @@ export const retryFor = (s: AslState, error: string) =>
 export function functionOf(s: AslState): string {
   const name = String((s.Parameters as { FunctionName: string }).FunctionName);
   return name.split(':function:')[1] ?? '';
+}
+
+/** The logical id of the template's one resource of `type` whose id matches `pattern`. */
+export function logicalIdOf(template: Template, type: string, pattern: RegExp): string {
+  const id = Object.keys(template.findResources(type)).find((candidate) => pattern.test(candidate));
+  if (!id) throw new Error(`No ${type} matching ${pattern}`);
+  return id;
 }

@@ -1,3 +1,4 @@
+import { logicalIdOf as logicalIdIn } from '../../../helpers/asl';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator from 'asl-validator';
 import { buildApp } from '../../../../lib/app';
@@ -13,11 +14,7 @@ function synthesizeBatches(batchMap: 'inline' | 'distributed') {
   });
   const template = Template.fromStack(stack);
   const json = template.toJSON() as CfnTemplate;
-  const logicalIdOf = (type: string, pattern: RegExp) => {
-    const id = Object.keys(template.findResources(type)).find((candidate) => pattern.test(candidate));
-    if (!id) throw new Error(`No ${type} matching ${pattern}`);
-    return id;
-  };
+  const logicalIdOf = (type: string, pattern: RegExp) => logicalIdIn(template, type, pattern);
   const machineId = logicalIdOf('AWS::StepFunctions::StateMachine', /^Batches/);
   const definition = JSON.parse(
     String(resolveIntrinsics(json.Resources[machineId]?.Properties?.DefinitionString ?? null, json)),

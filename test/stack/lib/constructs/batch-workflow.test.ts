@@ -1,3 +1,4 @@
+import { logicalIdOf as logicalIdIn } from '../../../helpers/asl';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import aslValidator from 'asl-validator';
 import { buildApp } from '../../../../lib/app';
@@ -23,11 +24,7 @@ const HOURLY = BatchDefinitionSchema.parse(HOURLY_INPUT);
 const { stack } = buildApp({ config: parseConfig({}), skipBundling: true, batches: [NIGHTLY, HOURLY] });
 const template = Template.fromStack(stack);
 const json = template.toJSON() as CfnTemplate;
-const logicalIdOf = (type: string, pattern: RegExp) => {
-  const id = Object.keys(template.findResources(type)).find((candidate) => pattern.test(candidate));
-  if (!id) throw new Error(`No ${type} matching ${pattern}`);
-  return id;
-};
+const logicalIdOf = (type: string, pattern: RegExp) => logicalIdIn(template, type, pattern);
 const batchMachineId = logicalIdOf('AWS::StepFunctions::StateMachine', /^Batches/);
 const orchestratorId = logicalIdOf('AWS::StepFunctions::StateMachine', /^Workflow/);
 const definition = JSON.parse(
